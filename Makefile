@@ -1,0 +1,38 @@
+# Entry points: make run, make test, make bench, make lint. Everything sets itself up.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+GEN := build/gen
+PACKAGES := libs/portal_common libs/portal_stack services/auth services/crm
+PROTOS := $(shell find protos -name '*.proto')
+
+.PHONY: run test test-sqlite test-postgres bench lint setup clean
+
+run: setup
+	$(PY) -m portal_stack
+
+# The suite on SQLite; then on PostgreSQL too when PORTAL_TEST_POSTGRES_URL names a server.
+test: setup
+	$(PY) -m pytest -q
+	@if [ -n "$$PORTAL_TEST_POSTGRES_URL" ]; then \
+		echo "== the suite again on PostgreSQL ($$PORTAL_TEST_POSTGRES_URL)"; \
+		PORTAL_TEST_DATABASE=postgres $(PY) -m pytest -q; \
+	fi
+
+bench: setup
+	$(PY) bench/run.py
+
+setup: $(VENV)/.installed $(GEN)/.generated
+
+$(VENV)/.installed: requirements.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt $(addprefix -e ,$(PACKAGES))
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'portal_generated.pth').write_text(str(pathlib.Path('$(GEN)').resolve()) + '\n')"
+	touch $@
+
+$(GEN)/.generated: $(VENV)/.installed $(PROTOS) protos/generate.py
+	$(PY) protos/generate.py
+	touch $@
+
+clean:
+	rm -rf $(VENV) build

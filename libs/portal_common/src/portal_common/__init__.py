@@ -1,0 +1,1 @@
+"""Infrastructure shared by the portal services. No domain code lives here."""

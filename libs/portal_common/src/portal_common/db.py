@@ -1,0 +1,73 @@
+"""Engines, units of work and migrations, the same way in every service."""
+import pathlib
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, orm
+
+WRITE = "portal_write"
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for `url`. SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE for writes.
+
+    Pysqlite's own transaction handling starts transactions lazily, so two writers that both read
+    first deadlock on the lock upgrade and one fails at once; taking the write lock when a write
+    unit of work begins makes writers queue behind each other instead.
+    """
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_size=16, max_overflow=8, pool_pre_ping=True)
+    path = sa.make_url(url).database
+    if path and path != ":memory:":
+        pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        write = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class SessionFactory:
+    """Sessions for one unit of work each: `with sessions.write() as s: ...; s.commit()`."""
+
+    def __init__(self, engine: sa.Engine):
+        self._read = orm.sessionmaker(engine, expire_on_commit=False)
+        self._write = orm.sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+
+    def read(self) -> orm.Session:
+        return self._read()
+
+    def write(self) -> orm.Session:
+        return self._write()
+
+
+def migrate(engine: sa.Engine, script_location: pathlib.Path) -> None:
+    """Brings the database up to the newest Alembic revision of the service."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def run_alembic_env() -> None:
+    """The body of every service's migrations/env.py: migrate over the connection `migrate` gives."""
+    from alembic import context
+
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,96 @@
+"""The one error mapping of the services.
+
+Use cases raise ApiError subclasses. ErrorInterceptor turns them into a google.rpc.Status with an
+ErrorInfo (AIP-193) for gRPC callers, plus two trailers that the gateway's Lua filter
+(gateway/rest_shape.lua) turns into the REST shape: the HTTP status and the `{"error": ...}` body.
+"""
+import json
+import logging
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from portal_common.interceptors import BehaviorInterceptor
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS_HEADER = "x-portal-http-status"
+REST_ERROR_HEADER = "x-portal-error"
+
+
+class ApiError(Exception):
+    grpc_code = grpc.StatusCode.INTERNAL
+    http_status = 500
+    reason = "INTERNAL"
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if reason:
+            self.reason = reason
+
+    def rest_body(self) -> dict:
+        body = {"error": self.message, "code": self.reason}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class InvalidArgument(ApiError):
+    grpc_code, http_status, reason = grpc.StatusCode.INVALID_ARGUMENT, 400, "INVALID_ARGUMENT"
+
+
+class Unauthenticated(ApiError):
+    grpc_code, http_status, reason = grpc.StatusCode.UNAUTHENTICATED, 401, "UNAUTHENTICATED"
+
+
+class PermissionDenied(ApiError):
+    grpc_code, http_status, reason = grpc.StatusCode.PERMISSION_DENIED, 403, "PERMISSION_DENIED"
+
+
+class NotFound(ApiError):
+    grpc_code, http_status, reason = grpc.StatusCode.NOT_FOUND, 404, "NOT_FOUND"
+
+
+class Conflict(ApiError):
+    grpc_code, http_status, reason = grpc.StatusCode.FAILED_PRECONDITION, 409, "CONFLICT"
+
+
+class Unavailable(ApiError):
+    grpc_code, http_status, reason = grpc.StatusCode.UNAVAILABLE, 503, "UNAVAILABLE"
+
+
+def http_status_metadata(status: int) -> tuple[str, str]:
+    """Initial metadata that makes the gateway answer a successful call with `status` (e.g. 201)."""
+    return (HTTP_STATUS_HEADER, str(status))
+
+
+def _abort(context: grpc.ServicerContext, error: ApiError) -> None:
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain="portal")
+    if error.field:
+        info.metadata["field"] = error.field
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=error.grpc_code.value[0], message=error.message, details=[detail])
+    context.set_trailing_metadata((
+        http_status_metadata(error.http_status),
+        (REST_ERROR_HEADER, json.dumps(error.rest_body(), ensure_ascii=True)),
+        ("grpc-status-details-bin", status.SerializeToString()),
+    ))
+    context.abort(error.grpc_code, error.message)
+
+
+class ErrorInterceptor(BehaviorInterceptor):
+    """Maps ApiError to statuses; anything else is a bug, logged and answered as INTERNAL."""
+
+    def around(self, method, behavior, request, context):
+        try:
+            return behavior(request, context)
+        except ApiError as error:
+            failure = error
+        except Exception:
+            log.exception("unhandled error in %s", method)
+            failure = ApiError("internal error")
+        _abort(context, failure)

@@ -1,0 +1,15 @@
+"""Validation of the documented limit/offset pagination."""
+from portal_common.errors import InvalidArgument
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def page_bounds(request) -> tuple[int, int]:
+    """(limit, offset) of a List request with `optional int32 limit` and `int32 offset` fields."""
+    limit = request.limit if request.HasField("limit") else DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
+    if request.offset < 0:
+        raise InvalidArgument(f"offset must be 0 or more, got {request.offset}", field="offset")
+    return limit, request.offset

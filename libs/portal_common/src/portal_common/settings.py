@@ -1,0 +1,38 @@
+"""Reading configuration from the environment, the one way every service does it."""
+import os
+import pathlib
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def data_dir() -> pathlib.Path:
+    return pathlib.Path(env_str("PORTAL_DATA_DIR", "var")).resolve()
+
+
+def database_url(service: str) -> str:
+    """`<SERVICE>_DATABASE_URL`, or a SQLite file of the service's own in the data directory."""
+    return os.environ.get(f"{service.upper()}_DATABASE_URL") or f"sqlite:///{data_dir() / f'{service}.db'}"
+
+
+DEFAULT_PORTS = {"auth": 50051, "crm": 50052, "projects": 50053, "invoicing": 50054}
+
+
+def grpc_port(service: str) -> int:
+    return env_int(f"{service.upper()}_GRPC_PORT", DEFAULT_PORTS[service])
+
+
+def grpc_target(service: str) -> str:
+    """Where another service's gRPC server listens: `<SERVICE>_GRPC_TARGET`, or its default port."""
+    return env_str(f"{service.upper()}_GRPC_TARGET", f"127.0.0.1:{grpc_port(service)}")

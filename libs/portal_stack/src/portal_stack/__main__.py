@@ -1,0 +1,34 @@
+"""`python -m portal_stack` (what `make run` runs): start everything, stay in the foreground."""
+import signal
+import sys
+import time
+
+from portal_stack.stack import Stack, StackConfig
+
+
+def main() -> int:
+    config = StackConfig.from_env()
+    stack = Stack(config)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start()
+        demo = stack.ensure_demo_organization()
+        base = f"http://{config.listen_address}:{config.http_port}/api/v1"
+        print(f"\nPortal API serving at {base}  (data in {config.data_dir}; Ctrl-C stops everything)")
+        if demo:
+            print("\nCreated the demo organization. Its API key is shown only this once:\n"
+                  f"  organizationId: {demo['organizationId']}\n  apiKey:         {demo['apiKey']}\n"
+                  f"  try: curl -H 'Authorization: Bearer {demo['apiKey']}' {base}/crm/contacts\n")
+        sys.stdout.flush()
+        while (dead := stack.exited()) is None:
+            time.sleep(0.5)
+        print(f"{dead} exited; stopping the portal", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Renders gateway/envoy.yaml.in into a runnable Envoy configuration."""
+import pathlib
+import string
+
+REPO = pathlib.Path(__file__).resolve().parents[4]
+GATEWAY_DIR = REPO / "gateway"
+DESCRIPTOR = REPO / "build" / "gen" / "portal.pb"
+
+
+def render(destination: pathlib.Path, *, http_port: int, admin_port: int, listen_address: str,
+           api_rate_per_minute: int, service_ports: dict[str, int]) -> pathlib.Path:
+    template = string.Template((GATEWAY_DIR / "envoy.yaml.in").read_text())
+    destination.write_text(template.substitute(
+        http_port=http_port, admin_port=admin_port, listen_address=listen_address,
+        api_rate_per_minute=api_rate_per_minute, gateway_dir=GATEWAY_DIR, descriptor_path=DESCRIPTOR,
+        **{f"{name}_port": port for name, port in service_ports.items()},
+    ))
+    return destination

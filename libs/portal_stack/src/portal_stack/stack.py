@@ -1,0 +1,145 @@
+"""The process supervisor behind `make run`, also used by the end-to-end tests."""
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from portal_common import settings
+from portal_stack import gateway
+
+SERVICES = ("auth", "crm")
+BIN = pathlib.Path(sys.executable).parent
+
+
+@dataclasses.dataclass
+class StackConfig:
+    data_dir: pathlib.Path
+    http_port: int
+    admin_port: int
+    listen_address: str
+    api_rate_per_minute: int
+    service_ports: dict[str, int]
+
+    @classmethod
+    def from_env(cls) -> "StackConfig":
+        return cls(
+            data_dir=settings.data_dir(),
+            http_port=settings.env_int("PORTAL_HTTP_PORT", 8080),
+            admin_port=settings.env_int("PORTAL_ADMIN_PORT", 9901),
+            listen_address=settings.env_str("PORTAL_LISTEN_ADDRESS", "127.0.0.1"),
+            api_rate_per_minute=settings.env_int("PORTAL_RATE_LIMIT_PER_MINUTE", 100),
+            service_ports={name: settings.grpc_port(name) for name in SERVICES},
+        )
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ, PORTAL_DATA_DIR=str(self.data_dir))
+        for name, port in self.service_ports.items():
+            env[f"{name.upper()}_GRPC_PORT"] = str(port)
+            env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
+        return env
+
+
+class Stack:
+    """Starts the services and Envoy as child processes; `stop()` ends them all."""
+
+    def __init__(self, config: StackConfig, log_dir: pathlib.Path | None = None):
+        self.config = config
+        self._log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for name in SERVICES:
+                self.start_service(name)
+            self._start_gateway()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_service(self, name: str) -> None:
+        self._spawn(name, [str(BIN / "python"), "-m", name])
+        _wait_healthy(name, self.processes[name], f"127.0.0.1:{self.config.service_ports[name]}")
+
+    def stop_service(self, name: str) -> None:
+        _terminate(self.processes.pop(name))
+
+    def _start_gateway(self) -> None:
+        envoy_config = gateway.render(
+            self.config.data_dir / "envoy.yaml", http_port=self.config.http_port,
+            admin_port=self.config.admin_port, listen_address=self.config.listen_address,
+            api_rate_per_minute=self.config.api_rate_per_minute, service_ports=self.config.service_ports)
+        envoy = shutil.which("envoy", path=str(BIN)) or "envoy"
+        self._spawn("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "--log-level", "warn"])
+        url = f"http://127.0.0.1:{self.config.http_port}/healthz"
+        _wait_until(lambda: _http_ok(url), self.processes["envoy"], "envoy")
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        output = None
+        if self._log_dir:
+            output = open(self._log_dir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(command, env=self.config.child_env(), stdout=output,
+                                                stderr=subprocess.STDOUT if output else None)
+
+    def exited(self) -> str | None:
+        """The name of a child that has exited, if any."""
+        return next((name for name, p in self.processes.items() if p.poll() is not None), None)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            _terminate(self.processes.pop(name))
+
+    def ensure_demo_organization(self) -> dict | None:
+        """Creates the demo organization on the very first start; returns its id and key then."""
+        out = subprocess.run([str(BIN / "portal"), "org", "ensure-demo"], env=self.config.child_env(),
+                             check=True, capture_output=True, text=True).stdout.strip()
+        return json.loads(out) if out else None
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _grpc_serving(target: str) -> bool:
+    with grpc.insecure_channel(target) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _wait_healthy(name: str, process: subprocess.Popen, target: str) -> None:
+    _wait_until(lambda: _grpc_serving(target), process, name)
+
+
+def _wait_until(ready, process: subprocess.Popen, name: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode} while starting")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not become ready within {timeout:.0f} s")
+        time.sleep(0.1)

@@ -1,0 +1,1 @@
+"""Auth service: organizations and their API keys."""

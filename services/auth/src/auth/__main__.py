@@ -1,0 +1,3 @@
+from auth.server import main
+
+main()

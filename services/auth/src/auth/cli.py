@@ -1,0 +1,54 @@
+"""`portal`: administration of organizations and API keys, straight on the auth database.
+
+It works whether or not the stack runs (SQLite in WAL mode and PostgreSQL both allow it).
+"""
+import argparse
+import json
+import sys
+
+from auth.config import Settings
+from auth.server import open_accounts
+from portal_common.errors import ApiError
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="portal", description="Manage organizations and API keys.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    org = commands.add_parser("org", help="organizations").add_subparsers(dest="action", required=True)
+    org_create = org.add_parser("create", help="create an organization and its first API key")
+    org_create.add_argument("name")
+    org.add_parser("ensure-demo", help="create the demo organization if there is no organization yet")
+    key = commands.add_parser("apikey", help="API keys").add_subparsers(dest="action", required=True)
+    key.add_parser("create", help="create an API key").add_argument("--org", required=True)
+    key.add_parser("list", help="list an organization's API keys").add_argument("--org", required=True)
+    key.add_parser("revoke", help="revoke an API key").add_argument("key_id")
+    args = parser.parse_args(argv)
+
+    accounts = open_accounts(Settings.from_env())
+    try:
+        if args.command == "org" and args.action == "create":
+            organization_id, secret = accounts.create_organization(args.name)
+            _print({"organizationId": organization_id, "apiKey": secret})
+        elif args.command == "org":
+            created = accounts.ensure_demo_organization()
+            if created:
+                _print({"organizationId": created[0], "apiKey": created[1]})
+        elif args.action == "create":
+            _print({"organizationId": args.org, "apiKey": accounts.create_api_key(args.org)})
+        elif args.action == "list":
+            for row in accounts.list_api_keys(args.org):
+                _print(row)
+        else:
+            _print({"id": args.key_id, "revokedAt": accounts.revoke_api_key(args.key_id)})
+    except ApiError as error:
+        print(f"portal: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

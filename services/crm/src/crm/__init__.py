@@ -1,0 +1,1 @@
+"""CRM service: contacts and CRM organizations of each tenant organization."""

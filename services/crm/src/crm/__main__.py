@@ -1,0 +1,3 @@
+from crm.server import main
+
+main()

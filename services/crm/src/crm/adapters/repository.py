@@ -1,0 +1,159 @@
+"""Reads and writes CRM entities within one session (one unit of work)."""
+import dataclasses
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from crm.adapters.tables import contact_counts, contacts, crm_organizations
+from crm.domain.model import Contact, CrmOrganization, EventRegistration, like_pattern
+
+_CONTACT_FIELDS = [f.name for f in dataclasses.fields(Contact)]
+_CONTACT_COLUMNS = [contacts.c[name] for name in _CONTACT_FIELDS]
+_ORGANIZATION_FIELDS = [f.name for f in dataclasses.fields(CrmOrganization)]
+_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def _contact(row) -> Contact:
+    contact = Contact(**row._mapping)
+    contact.events = [EventRegistration(**e) for e in contact.events]
+    return contact
+
+
+def _contact_values(contact: Contact) -> dict:
+    values = {name: getattr(contact, name) for name in _CONTACT_FIELDS}
+    values["events"] = [dataclasses.asdict(e) for e in contact.events]
+    values["email_key"] = contact.email_key
+    values["search_text"] = contact.search_text
+    return values
+
+
+def _organization_values(organization: CrmOrganization) -> dict:
+    values = {name: getattr(organization, name) for name in _ORGANIZATION_FIELDS}
+    values["name_key"] = organization.name_key
+    values["website_key"] = organization.website_key
+    return values
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactFilter:
+    status: str
+    subtype: str = ""
+    source: str = ""
+    search: str = ""
+    crm_organization_id: str = ""
+
+
+class CrmRepository:
+    def __init__(self, session: Session):
+        self._session = session
+
+    # Contacts
+
+    def contact(self, organization_id: str, contact_id: str) -> Contact | None:
+        row = self._session.execute(sa.select(*_CONTACT_COLUMNS).where(
+            contacts.c.organization_id == organization_id, contacts.c.id == contact_id)).first()
+        return _contact(row) if row else None
+
+    def contact_by_email(self, organization_id: str, email_key: str) -> Contact | None:
+        row = self._session.execute(sa.select(*_CONTACT_COLUMNS).where(
+            contacts.c.organization_id == organization_id, contacts.c.email_key == email_key)).first()
+        return _contact(row) if row else None
+
+    def add_contact(self, contact: Contact) -> None:
+        self._session.execute(contacts.insert().values(**_contact_values(contact)))
+        self._count(contact.organization_id, contact.count_key, +1)
+
+    def save_contact(self, contact: Contact, counted_as: tuple[str, str, str]) -> None:
+        """Writes a changed contact; `counted_as` is its count_key when it was read."""
+        self._session.execute(contacts.update().where(contacts.c.id == contact.id)
+                              .values(**_contact_values(contact)))
+        if contact.count_key != counted_as:
+            self._count(contact.organization_id, counted_as, -1)
+            self._count(contact.organization_id, contact.count_key, +1)
+
+    def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int
+                      ) -> tuple[list[Contact], int]:
+        conditions = [contacts.c.organization_id == organization_id, contacts.c.status == where.status]
+        if where.subtype:
+            conditions.append(contacts.c.subtype == where.subtype)
+        if where.source:
+            conditions.append(contacts.c.source == where.source)
+        if where.crm_organization_id:
+            conditions.append(contacts.c.crm_organization_id == where.crm_organization_id)
+        if where.search:
+            conditions.append(contacts.c.search_text.like(like_pattern(where.search), escape="\\"))
+        rows = self._session.execute(
+            sa.select(*_CONTACT_COLUMNS).where(*conditions)
+            .order_by(contacts.c.created_at.desc(), contacts.c.id.desc()).limit(limit).offset(offset)).all()
+        if where.search or where.crm_organization_id:
+            total = self._session.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
+        else:
+            total = self._counted(organization_id, where)
+        return [_contact(row) for row in rows], total
+
+    def _counted(self, organization_id: str, where: ContactFilter) -> int:
+        conditions = [contact_counts.c.organization_id == organization_id, contact_counts.c.status == where.status]
+        if where.subtype:
+            conditions.append(contact_counts.c.subtype == where.subtype)
+        if where.source:
+            conditions.append(contact_counts.c.source == where.source)
+        return int(self._session.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(contact_counts.c.count), 0)).where(*conditions)).scalar_one())
+
+    def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
+        status, subtype, source = key
+        insert = _UPSERT[self._session.get_bind().dialect.name](contact_counts).values(
+            organization_id=organization_id, status=status, subtype=subtype, source=source, count=delta)
+        self._session.execute(insert.on_conflict_do_update(
+            index_elements=["organization_id", "status", "subtype", "source"],
+            set_={"count": contact_counts.c.count + delta}))
+
+    # CRM organizations
+
+    def crm_organization(self, organization_id: str, crm_organization_id: str) -> CrmOrganization | None:
+        row = self._session.execute(sa.select(crm_organizations).where(
+            crm_organizations.c.organization_id == organization_id,
+            crm_organizations.c.id == crm_organization_id)).first()
+        return self._organization(row)
+
+    def crm_organization_matching(self, organization_id: str, name_key: str | None,
+                                  website_key: str | None) -> CrmOrganization | None:
+        """The CRM organization with this name (case-insensitive) or, failing that, this website."""
+        for column, key in ((crm_organizations.c.name_key, name_key), (crm_organizations.c.website_key, website_key)):
+            if key:
+                row = self._session.execute(sa.select(crm_organizations).where(
+                    crm_organizations.c.organization_id == organization_id, column == key)
+                    .order_by(crm_organizations.c.created_at).limit(1)).first()
+                if row:
+                    return self._organization(row)
+        return None
+
+    def add_crm_organization(self, organization: CrmOrganization) -> None:
+        self._session.execute(crm_organizations.insert().values(**_organization_values(organization)))
+
+    def save_crm_organization(self, organization: CrmOrganization) -> None:
+        self._session.execute(crm_organizations.update().where(crm_organizations.c.id == organization.id)
+                              .values(**_organization_values(organization)))
+
+    def list_crm_organizations(self, organization_id: str, industry: str, search: str, limit: int, offset: int
+                               ) -> tuple[list[CrmOrganization], int]:
+        conditions = [crm_organizations.c.organization_id == organization_id]
+        if industry:
+            conditions.append(sa.func.lower(crm_organizations.c.industry) == industry.strip().lower())
+        if search:
+            pattern = like_pattern(search)
+            conditions.append(sa.or_(crm_organizations.c.name_key.like(pattern, escape="\\"),
+                                     crm_organizations.c.website_key.like(pattern, escape="\\")))
+        rows = self._session.execute(
+            sa.select(crm_organizations).where(*conditions)
+            .order_by(crm_organizations.c.created_at.desc(), crm_organizations.c.id.desc())
+            .limit(limit).offset(offset)).all()
+        total = self._session.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
+        return [self._organization(row) for row in rows], total
+
+    @staticmethod
+    def _organization(row) -> CrmOrganization | None:
+        if row is None:
+            return None
+        return CrmOrganization(**{name: row._mapping[name] for name in _ORGANIZATION_FIELDS})

@@ -1,0 +1,61 @@
+"""The CRM service's tables (created by migrations/; this is how the code sees them)."""
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+crm_organizations = sa.Table(
+    "crm_organizations", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("name_key", sa.String(200), nullable=False),
+    sa.Column("website", sa.String(200)),
+    sa.Column("website_key", sa.String(200)),
+    sa.Column("industry", sa.String(200)),
+    sa.Column("street", sa.String(200)),
+    sa.Column("city", sa.String(200)),
+    sa.Column("state", sa.String(200)),
+    sa.Column("postal_code", sa.String(200)),
+    sa.Column("country", sa.String(200)),
+    sa.Column("tax_id", sa.String(200)),
+    sa.Column("billing_email", sa.String(254)),
+    sa.Column("phone", sa.String(200)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(40), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("email_key", sa.String(254), nullable=False),
+    sa.Column("first_name", sa.String(200), nullable=False),
+    sa.Column("last_name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(200)),
+    sa.Column("company", sa.String(200)),
+    sa.Column("job_title", sa.String(200)),
+    sa.Column("subtype", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("source_ref", sa.String(200)),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("notes", sa.Text),
+    sa.Column("custom_fields", sa.JSON, nullable=False),
+    sa.Column("crm_organization_id", sa.String(40)),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("search_text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# How many contacts each organization has per (status, subtype, source), kept in the same
+# transaction as the contacts, so list totals stay cheap at millions of contacts.
+contact_counts = sa.Table(
+    "contact_counts", metadata,
+    sa.Column("organization_id", sa.String(40), primary_key=True),
+    sa.Column("status", sa.String(20), primary_key=True),
+    sa.Column("subtype", sa.String(20), primary_key=True),
+    sa.Column("source", sa.String(200), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,77 @@
+from google.protobuf import json_format
+
+from crm.adapters.repository import ContactFilter
+from crm.api.messages import contact_details, contact_message, organization_details, organization_message
+from crm.service_layer.contacts import CrmService, EventDetails
+from portal.crm.v1 import crm_pb2, crm_pb2_grpc
+from portal_common.auth import current_principal
+from portal_common.errors import http_status_metadata
+from portal_common.pagination import page_bounds
+
+
+def _organization_id() -> str:
+    return current_principal().organization_id
+
+
+def _answer_created(context, created: bool) -> None:
+    if created:
+        context.send_initial_metadata((http_status_metadata(201),))
+
+
+class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
+    def __init__(self, crm: CrmService):
+        self._crm = crm
+
+    def UpsertContact(self, request, context):
+        result = self._crm.upsert_contact(_organization_id(), contact_details(request), organization_details(request))
+        _answer_created(context, result.created)
+        return crm_pb2.UpsertContactResponse(
+            success=True, contact_id=result.contact.id, crm_organization_id=result.contact.crm_organization_id,
+            is_new_contact=result.created,
+            message=f"Contact {'created' if result.created else 'updated'} successfully")
+
+    def CreateContactFromEvent(self, request, context):
+        event = EventDetails(request.event_id, request.event_name, int(request.event_date))
+        result = self._crm.register_attendee(_organization_id(), event, contact_details(request.attendee_info),
+                                             organization_details(request))
+        _answer_created(context, result.created)
+        return crm_pb2.CreateContactFromEventResponse(
+            success=True, contact_id=result.contact.id, event_id=event.event_id,
+            crm_organization_id=result.contact.crm_organization_id, organization_id=_organization_id(),
+            is_new_contact=result.created,
+            message=f"Contact {'created' if result.created else 'updated'} successfully")
+
+    def ListContacts(self, request, context):
+        limit, offset = page_bounds(request)
+        where = ContactFilter(status=request.status, subtype=request.subtype, source=request.source,
+                              search=request.search)
+        found, total = self._crm.list_contacts(_organization_id(), where, limit, offset)
+        return crm_pb2.ListContactsResponse(contacts=[contact_message(c) for c in found], total=total,
+                                            limit=limit, offset=offset)
+
+    def GetContact(self, request, context):
+        return contact_message(self._crm.get_contact(_organization_id(), request.contact_id))
+
+    def UpdateContact(self, request, context):
+        changes = json_format.MessageToDict(request.changes)
+        return contact_message(self._crm.update_contact(_organization_id(), request.contact_id, changes))
+
+    def DeleteContact(self, request, context):
+        return contact_message(self._crm.archive_contact(_organization_id(), request.contact_id))
+
+    def ListOrganizations(self, request, context):
+        limit, offset = page_bounds(request)
+        found, total = self._crm.list_crm_organizations(_organization_id(), request.industry, request.search,
+                                                        limit, offset)
+        return crm_pb2.ListOrganizationsResponse(organizations=[organization_message(o) for o in found],
+                                                 total=total, limit=limit, offset=offset)
+
+    def GetOrganization(self, request, context):
+        return organization_message(self._crm.get_crm_organization(_organization_id(), request.crm_organization_id))
+
+    def ListOrganizationContacts(self, request, context):
+        limit, offset = page_bounds(request)
+        where = ContactFilter(status=request.status, crm_organization_id=request.crm_organization_id)
+        found, total = self._crm.list_contacts(_organization_id(), where, limit, offset)
+        return crm_pb2.ListContactsResponse(contacts=[contact_message(c) for c in found], total=total,
+                                            limit=limit, offset=offset)

@@ -1,0 +1,169 @@
+"""CRM entities and their rules. Plain Python: no I/O, no frameworks."""
+import dataclasses
+import re
+
+from portal_common.errors import InvalidArgument
+
+SUBTYPES = ("lead", "customer", "prospect")
+STATUSES = ("active", "inactive")
+ACTIVE, INACTIVE = STATUSES
+MAX_NAME = 200
+MAX_TEXT = 10_000
+MAX_TAGS = 100
+MAX_TAG = 64
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_LIKE_SPECIAL = re.compile(r"([\\%_])")
+
+
+def clean_email(raw: str, field: str) -> str:
+    email = raw.strip()
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
+        raise InvalidArgument(f"{field} is not a valid email address: {raw!r}", field=field)
+    return email
+
+
+def email_key(email: str) -> str:
+    """What makes two emails the same contact: trimmed and case-insensitive."""
+    return email.strip().lower()
+
+
+def clean_text(raw: str | None, field: str, limit: int = MAX_NAME) -> str | None:
+    """Trimmed text, None when blank; too long is an error naming the field."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if len(text) > limit:
+        raise InvalidArgument(f"{field} must be at most {limit} characters", field=field)
+    return text or None
+
+
+def check_choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise InvalidArgument(f"{field} must be one of {', '.join(allowed)}; got {value!r}", field=field)
+    return value
+
+
+def clean_tags(tags, field: str = "tags") -> list[str]:
+    cleaned = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise InvalidArgument(f"{field} must be a list of strings", field=field)
+        tag = tag.strip()
+        if len(tag) > MAX_TAG:
+            raise InvalidArgument(f"each of {field} must be at most {MAX_TAG} characters", field=field)
+        if tag and tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidArgument(f"{field} may hold at most {MAX_TAGS} tags", field=field)
+    return cleaned
+
+
+def merge_tags(existing: list[str], added: list[str]) -> list[str]:
+    return existing + [tag for tag in added if tag not in existing]
+
+
+def like_pattern(term: str) -> str:
+    """A LIKE pattern (escape character backslash) matching `term` anywhere, lowercased."""
+    return "%" + _LIKE_SPECIAL.sub(r"\\\1", term.strip().lower()) + "%"
+
+
+def website_key(website: str | None) -> str | None:
+    """What makes two websites the same: no scheme, no www., no trailing slash, lowercase."""
+    if not website:
+        return None
+    key = re.sub(r"^[a-z]+://", "", website.strip().lower())
+    key = key.removeprefix("www.").rstrip("/")
+    return key or None
+
+
+@dataclasses.dataclass
+class EventRegistration:
+    event_id: str
+    event_name: str
+    event_date: int
+    registered_at: int
+
+
+@dataclasses.dataclass
+class Contact:
+    id: str
+    organization_id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    phone: str | None = None
+    company: str | None = None
+    job_title: str | None = None
+    subtype: str = "lead"
+    status: str = ACTIVE
+    source: str = "api"
+    source_ref: str | None = None
+    tags: list[str] = dataclasses.field(default_factory=list)
+    notes: str | None = None
+    custom_fields: dict = dataclasses.field(default_factory=dict)
+    crm_organization_id: str | None = None
+    events: list[EventRegistration] = dataclasses.field(default_factory=list)
+    created_at: int = 0
+    updated_at: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    @property
+    def email_key(self) -> str:
+        return email_key(self.email)
+
+    @property
+    def search_text(self) -> str:
+        """What `search` matches: name, email and company, lowercased."""
+        return " ".join(filter(None, (self.name, self.email, self.company))).lower()
+
+    @property
+    def count_key(self) -> tuple[str, str, str]:
+        """The bucket of the per-organization counters that list totals are read from."""
+        return self.status, self.subtype, self.source
+
+    def register_for_event(self, registration: EventRegistration) -> None:
+        """Records a registration; registering again for the same event updates it."""
+        self.events = [e for e in self.events if e.event_id != registration.event_id] + [registration]
+
+
+@dataclasses.dataclass
+class CrmOrganization:
+    id: str
+    organization_id: str
+    name: str
+    website: str | None = None
+    industry: str | None = None
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    tax_id: str | None = None
+    billing_email: str | None = None
+    phone: str | None = None
+    created_at: int = 0
+    updated_at: int = 0
+
+    FILLABLE = ("website", "industry", "street", "city", "state", "postal_code", "country",
+                "tax_id", "billing_email", "phone")
+
+    @property
+    def name_key(self) -> str:
+        return self.name.strip().lower()
+
+    @property
+    def website_key(self) -> str | None:
+        return website_key(self.website)
+
+    def fill_in(self, details: dict[str, str | None]) -> bool:
+        """Fills fields that are empty from `details`; never overwrites. True if anything changed."""
+        changed = False
+        for field in self.FILLABLE:
+            if getattr(self, field) is None and details.get(field):
+                setattr(self, field, details[field])
+                changed = True
+        return changed

@@ -1,0 +1,319 @@
+"""CRM use cases: one unit of work (transaction) each, committed explicitly."""
+import dataclasses
+from typing import Callable, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+from crm.adapters.repository import ContactFilter, CrmRepository
+from crm.domain.model import (
+    ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration,
+    check_choice, clean_email, clean_tags, clean_text, email_key, merge_tags, website_key,
+)
+from portal_common.clock import now_ms
+from portal_common.db import SessionFactory
+from portal_common.errors import Conflict, InvalidArgument, NotFound
+from portal_common.ids import new_id
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class ContactDetails:
+    """Contact fields given by a request; None (or empty tags) means "not given"."""
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    job_title: str | None = None
+    subtype: str | None = None
+    source: str | None = None
+    source_ref: str | None = None
+    notes: str | None = None
+    tags: list[str] = dataclasses.field(default_factory=list)
+    custom_fields: dict | None = None
+
+
+@dataclasses.dataclass
+class OrganizationDetails:
+    name: str | None = None
+    website: str | None = None
+    industry: str | None = None
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    tax_id: str | None = None
+    billing_email: str | None = None
+    phone: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EventDetails:
+    event_id: str
+    event_name: str
+    event_date: int
+
+
+@dataclasses.dataclass(frozen=True)
+class UpsertResult:
+    contact: Contact
+    created: bool
+
+
+# PATCH body fields (camelCase, as in the REST API) and the contact attributes they set.
+_PATCHABLE = {
+    "firstName": "first_name", "lastName": "last_name", "email": "email", "phone": "phone",
+    "company": "company", "jobTitle": "job_title", "subtype": "subtype", "status": "status",
+    "source": "source", "sourceRef": "source_ref", "tags": "tags", "notes": "notes",
+    "customFields": "custom_fields", "crmOrganizationId": "crm_organization_id",
+}
+_REQUIRED_ON_PATCH = {"email", "subtype", "status", "source"}
+
+
+def _clean_details(details: ContactDetails, prefix: str = "") -> ContactDetails:
+    if details.email is None or not details.email.strip():
+        raise InvalidArgument(f"{prefix}email is required", field=f"{prefix}email")
+    cleaned = ContactDetails(
+        email=clean_email(details.email, f"{prefix}email"),
+        first_name=clean_text(details.first_name, f"{prefix}firstName"),
+        last_name=clean_text(details.last_name, f"{prefix}lastName"),
+        phone=clean_text(details.phone, f"{prefix}phone"),
+        company=clean_text(details.company, f"{prefix}company"),
+        job_title=clean_text(details.job_title, f"{prefix}jobTitle"),
+        source=clean_text(details.source, "source"),
+        source_ref=clean_text(details.source_ref, "sourceRef"),
+        notes=clean_text(details.notes, "notes", MAX_TEXT),
+        tags=clean_tags(details.tags, f"{prefix}tags"),
+        custom_fields=details.custom_fields,
+    )
+    if details.subtype is not None:
+        cleaned.subtype = check_choice(details.subtype.strip(), SUBTYPES, "subtype")
+    return cleaned
+
+
+def _clean_organization(details: OrganizationDetails) -> OrganizationDetails:
+    field = "organizationInfo.{}".format
+    cleaned = OrganizationDetails(
+        name=clean_text(details.name, field("name")),
+        website=clean_text(details.website, field("website")),
+        industry=clean_text(details.industry, field("industry")),
+        street=clean_text(details.street, field("address.street")),
+        city=clean_text(details.city, field("address.city")),
+        state=clean_text(details.state, field("address.state")),
+        postal_code=clean_text(details.postal_code, field("address.postalCode")),
+        country=clean_text(details.country, field("address.country")),
+        tax_id=clean_text(details.tax_id, field("taxId")),
+        phone=clean_text(details.phone, field("phone")),
+    )
+    if details.billing_email and details.billing_email.strip():
+        cleaned.billing_email = clean_email(details.billing_email, field("billingEmail"))
+    if not cleaned.name and not website_key(cleaned.website):
+        raise InvalidArgument("organizationInfo needs a name or a website", field=field("name"))
+    return cleaned
+
+
+def _apply_details(contact: Contact, details: ContactDetails) -> None:
+    """Given fields overwrite; tags and custom fields are merged into what the contact has."""
+    for name in ("first_name", "last_name", "phone", "company", "job_title", "subtype", "source",
+                 "source_ref", "notes"):
+        value = getattr(details, name)
+        if value is not None:
+            setattr(contact, name, value)
+    contact.email = details.email
+    contact.tags = merge_tags(contact.tags, details.tags)
+    if details.custom_fields:
+        contact.custom_fields = {**contact.custom_fields, **details.custom_fields}
+
+
+class CrmService:
+    def __init__(self, sessions: SessionFactory):
+        self._sessions = sessions
+
+    # Writes
+
+    def upsert_contact(self, organization_id: str, details: ContactDetails,
+                       organization: OrganizationDetails | None) -> UpsertResult:
+        details = _clean_details(details)
+        organization = _clean_organization(organization) if organization else None
+
+        def upsert(repo: CrmRepository) -> UpsertResult:
+            return self._upsert(repo, organization_id, details, organization, None)
+        return self._write(upsert)
+
+    def register_attendee(self, organization_id: str, event: EventDetails, details: ContactDetails,
+                          organization: OrganizationDetails | None) -> UpsertResult:
+        event_id = clean_text(event.event_id, "eventId")
+        event_name = clean_text(event.event_name, "eventName")
+        if not event_id:
+            raise InvalidArgument("eventId is required", field="eventId")
+        if not event_name:
+            raise InvalidArgument("eventName is required", field="eventName")
+        details = _clean_details(dataclasses.replace(details, source="event", source_ref=event_id), "attendeeInfo.")
+        organization = _clean_organization(organization) if organization else None
+        registration = EventRegistration(event_id, event_name, int(event.event_date), now_ms())
+
+        def upsert(repo: CrmRepository) -> UpsertResult:
+            return self._upsert(repo, organization_id, details, organization, registration)
+        return self._write(upsert)
+
+    def _upsert(self, repo, organization_id, details, organization, registration) -> UpsertResult:
+        now = now_ms()
+        contact = repo.contact_by_email(organization_id, email_key(details.email))
+        created = contact is None
+        if created:
+            contact = Contact(id=new_id("ct"), organization_id=organization_id, email=details.email,
+                              created_at=now)
+            counted_as = None
+        else:
+            counted_as = contact.count_key
+            if registration:  # an existing contact keeps where it first came from
+                details = dataclasses.replace(details, source=None, source_ref=None)
+        _apply_details(contact, details)
+        if organization:
+            contact.crm_organization_id = self._find_or_create_organization(repo, organization_id, organization).id
+        if registration:
+            contact.register_for_event(registration)
+        contact.updated_at = now
+        if created:
+            repo.add_contact(contact)
+        else:
+            repo.save_contact(contact, counted_as)
+        return UpsertResult(contact, created)
+
+    @staticmethod
+    def _find_or_create_organization(repo: CrmRepository, organization_id: str,
+                                     details: OrganizationDetails) -> CrmOrganization:
+        found = repo.crm_organization_matching(
+            organization_id, details.name.lower() if details.name else None, website_key(details.website))
+        fields = dataclasses.asdict(details)
+        if found:
+            if found.fill_in(fields):
+                found.updated_at = now_ms()
+                repo.save_crm_organization(found)
+            return found
+        now = now_ms()
+        name = details.name or details.website
+        organization = CrmOrganization(id=new_id("co"), organization_id=organization_id,
+                                       name=name, created_at=now, updated_at=now)
+        organization.fill_in(fields)
+        repo.add_crm_organization(organization)
+        return organization
+
+    def update_contact(self, organization_id: str, contact_id: str, changes: dict) -> Contact:
+        unknown = sorted(set(changes) - set(_PATCHABLE))
+        if unknown:
+            raise InvalidArgument(f"unknown field {unknown[0]!r}; updatable fields are "
+                                  f"{', '.join(sorted(_PATCHABLE))}", field=unknown[0])
+
+        def update(repo: CrmRepository) -> Contact:
+            contact = self._contact(repo, organization_id, contact_id)
+            counted_as, original_email = contact.count_key, contact.email_key
+            for key, value in changes.items():
+                setattr(contact, _PATCHABLE[key], self._patch_value(repo, organization_id, key, value))
+            if contact.email_key != original_email:
+                other = repo.contact_by_email(organization_id, contact.email_key)
+                if other and other.id != contact.id:
+                    raise Conflict(f"another contact ({other.id}) already has the email {contact.email}",
+                                   field="email")
+            contact.updated_at = now_ms()
+            repo.save_contact(contact, counted_as)
+            return contact
+        return self._write(update)
+
+    @staticmethod
+    def _patch_value(repo: CrmRepository, organization_id: str, key: str, value):
+        attribute = _PATCHABLE[key]
+        if value is None:
+            if attribute in _REQUIRED_ON_PATCH:
+                raise InvalidArgument(f"{key} cannot be null", field=key)
+            return [] if key == "tags" else {} if key == "customFields" else "" if key in (
+                "firstName", "lastName") else None
+        if key == "tags":
+            if not isinstance(value, list):
+                raise InvalidArgument("tags must be a list of strings", field=key)
+            return clean_tags(value)
+        if key == "customFields":
+            if not isinstance(value, dict):
+                raise InvalidArgument("customFields must be an object", field=key)
+            return value
+        if not isinstance(value, str):
+            raise InvalidArgument(f"{key} must be a string", field=key)
+        if key == "email":
+            return clean_email(value, key)
+        if key == "subtype":
+            return check_choice(value.strip(), SUBTYPES, key)
+        if key == "status":
+            return check_choice(value.strip(), STATUSES, key)
+        if key == "crmOrganizationId":
+            if not repo.crm_organization(organization_id, value):
+                raise InvalidArgument(f"crmOrganizationId {value!r} is not a CRM organization of yours", field=key)
+            return value
+        text = clean_text(value, key, MAX_TEXT if key == "notes" else 200)
+        if key == "source" and not text:
+            raise InvalidArgument("source cannot be empty", field=key)
+        return text or ("" if key in ("firstName", "lastName") else None)
+
+    def archive_contact(self, organization_id: str, contact_id: str) -> Contact:
+        def archive(repo: CrmRepository) -> Contact:
+            contact = self._contact(repo, organization_id, contact_id)
+            if contact.status != INACTIVE:
+                counted_as = contact.count_key
+                contact.status = INACTIVE
+                contact.updated_at = now_ms()
+                repo.save_contact(contact, counted_as)
+            return contact
+        return self._write(archive)
+
+    # Reads
+
+    def get_contact(self, organization_id: str, contact_id: str) -> Contact:
+        with self._sessions.read() as session:
+            return self._contact(CrmRepository(session), organization_id, contact_id)
+
+    def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int):
+        where = dataclasses.replace(where, status=where.status or ACTIVE)
+        check_choice(where.status, STATUSES, "status")
+        if where.subtype:
+            check_choice(where.subtype, SUBTYPES, "subtype")
+        with self._sessions.read() as session:
+            repo = CrmRepository(session)
+            if where.crm_organization_id and not repo.crm_organization(organization_id, where.crm_organization_id):
+                raise NotFound(f"CRM organization {where.crm_organization_id} not found")
+            return repo.list_contacts(organization_id, where, limit, offset)
+
+    def get_crm_organization(self, organization_id: str, crm_organization_id: str) -> CrmOrganization:
+        with self._sessions.read() as session:
+            found = CrmRepository(session).crm_organization(organization_id, crm_organization_id)
+        if not found:
+            raise NotFound(f"CRM organization {crm_organization_id} not found")
+        return found
+
+    def list_crm_organizations(self, organization_id: str, industry: str, search: str, limit: int, offset: int):
+        with self._sessions.read() as session:
+            return CrmRepository(session).list_crm_organizations(organization_id, industry, search, limit, offset)
+
+    # Helpers
+
+    @staticmethod
+    def _contact(repo: CrmRepository, organization_id: str, contact_id: str) -> Contact:
+        contact = repo.contact(organization_id, contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id} not found")
+        return contact
+
+    def _write(self, work: Callable[[CrmRepository], T]) -> T:
+        """Runs `work` in a write transaction; once more if a concurrent writer won a unique race."""
+        def run() -> T:
+            with self._sessions.write() as session:
+                result = work(CrmRepository(session))
+                session.commit()
+                return result
+        try:
+            return run()
+        except IntegrityError:
+            try:
+                return run()
+            except IntegrityError:
+                raise Conflict("the record was changed concurrently; try again") from None

@@ -27,6 +27,8 @@ class StackConfig:
     listen_address: str
     api_rate_per_minute: int
     service_ports: dict[str, int]
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Environment for the children beyond os.environ, such as database URLs."""
 
     @classmethod
     def from_env(cls) -> "StackConfig":
@@ -40,7 +42,7 @@ class StackConfig:
         )
 
     def child_env(self) -> dict[str, str]:
-        env = dict(os.environ, PORTAL_DATA_DIR=str(self.data_dir))
+        env = dict(os.environ, PORTAL_DATA_DIR=str(self.data_dir), **self.extra_env)
         for name, port in self.service_ports.items():
             env[f"{name.upper()}_GRPC_PORT"] = str(port)
             env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"

@@ -33,6 +33,11 @@ def grpc_port(service: str) -> int:
     return env_int(f"{service.upper()}_GRPC_PORT", DEFAULT_PORTS[service])
 
 
+def grpc_listen_address(service: str) -> str:
+    """Where the service's own gRPC server listens: PORTAL_BIND_HOST (127.0.0.1) and its port."""
+    return f"{env_str('PORTAL_BIND_HOST', '127.0.0.1')}:{grpc_port(service)}"
+
+
 def grpc_target(service: str) -> str:
     """Where another service's gRPC server listens: `<SERVICE>_GRPC_TARGET`, or its default port."""
     return env_str(f"{service.upper()}_GRPC_TARGET", f"127.0.0.1:{grpc_port(service)}")

@@ -9,8 +9,8 @@ MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str
-    port: int
+    address: str
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls(database_url=settings.database_url("auth"), port=settings.grpc_port("auth"))
+        return cls(database_url=settings.database_url("auth"), address=settings.grpc_listen_address("auth"))

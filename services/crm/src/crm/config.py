@@ -9,7 +9,7 @@ MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str
-    port: int
+    address: str
     auth_target: str
     credential_cache_seconds: float
 
@@ -17,7 +17,7 @@ class Settings:
     def from_env(cls) -> "Settings":
         return cls(
             database_url=settings.database_url("crm"),
-            port=settings.grpc_port("crm"),
+            address=settings.grpc_listen_address("crm"),
             auth_target=settings.grpc_target("auth"),
             credential_cache_seconds=settings.env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5),
         )

@@ -24,5 +24,5 @@ def build(settings: Settings, address: str):
 
 def main() -> None:
     settings = Settings.from_env()
-    server, port = build(settings, f"127.0.0.1:{settings.port}")
+    server, port = build(settings, settings.address)
     serve_forever(server, "crm", port)

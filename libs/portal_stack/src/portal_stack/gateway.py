@@ -8,11 +8,16 @@ DESCRIPTOR = REPO / "build" / "gen" / "portal.pb"
 
 
 def render(destination: pathlib.Path, *, http_port: int, admin_port: int, listen_address: str,
-           api_rate_per_minute: int, service_ports: dict[str, int]) -> pathlib.Path:
+           api_rate_per_minute: int, service_ports: dict[str, int],
+           service_hosts: dict[str, str] | None = None) -> pathlib.Path:
+    """Writes the configuration to `destination`. Services listen on 127.0.0.1 unless
+    `service_hosts` names another host for them (as docker-compose does)."""
+    hosts = service_hosts or {}
     template = string.Template((GATEWAY_DIR / "envoy.yaml.in").read_text())
     destination.write_text(template.substitute(
         http_port=http_port, admin_port=admin_port, listen_address=listen_address,
         api_rate_per_minute=api_rate_per_minute, gateway_dir=GATEWAY_DIR, descriptor_path=DESCRIPTOR,
         **{f"{name}_port": port for name, port in service_ports.items()},
+        **{f"{name}_host": hosts.get(name, "127.0.0.1") for name in service_ports},
     ))
     return destination

@@ -45,18 +45,27 @@ class ContactFilter:
 
 
 class CrmRepository:
-    def __init__(self, session: Session):
+    """`locking=True` (in write units of work) locks the rows it reads until the transaction ends,
+    so that concurrent read-modify-writes queue instead of losing each other's changes. (SQLite
+    needs no row locks: a write transaction there holds the database's write lock.)"""
+
+    def __init__(self, session: Session, locking: bool = False):
         self._session = session
+        self._locking = locking
+
+    def _select(self, *columns) -> sa.Select:
+        query = sa.select(*columns)
+        return query.with_for_update() if self._locking else query
 
     # Contacts
 
     def contact(self, organization_id: str, contact_id: str) -> Contact | None:
-        row = self._session.execute(sa.select(*_CONTACT_COLUMNS).where(
+        row = self._session.execute(self._select(*_CONTACT_COLUMNS).where(
             contacts.c.organization_id == organization_id, contacts.c.id == contact_id)).first()
         return _contact(row) if row else None
 
     def contact_by_email(self, organization_id: str, email_key: str) -> Contact | None:
-        row = self._session.execute(sa.select(*_CONTACT_COLUMNS).where(
+        row = self._session.execute(self._select(*_CONTACT_COLUMNS).where(
             contacts.c.organization_id == organization_id, contacts.c.email_key == email_key)).first()
         return _contact(row) if row else None
 
@@ -112,7 +121,7 @@ class CrmRepository:
     # CRM organizations
 
     def crm_organization(self, organization_id: str, crm_organization_id: str) -> CrmOrganization | None:
-        row = self._session.execute(sa.select(crm_organizations).where(
+        row = self._session.execute(self._select(crm_organizations).where(
             crm_organizations.c.organization_id == organization_id,
             crm_organizations.c.id == crm_organization_id)).first()
         return self._organization(row)
@@ -122,7 +131,7 @@ class CrmRepository:
         """The CRM organization with this name (case-insensitive) or, failing that, this website."""
         for column, key in ((crm_organizations.c.name_key, name_key), (crm_organizations.c.website_key, website_key)):
             if key:
-                row = self._session.execute(sa.select(crm_organizations).where(
+                row = self._session.execute(self._select(crm_organizations).where(
                     crm_organizations.c.organization_id == organization_id, column == key)
                     .order_by(crm_organizations.c.created_at).limit(1)).first()
                 if row:

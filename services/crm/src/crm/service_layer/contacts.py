@@ -307,7 +307,7 @@ class CrmService:
         """Runs `work` in a write transaction; once more if a concurrent writer won a unique race."""
         def run() -> T:
             with self._sessions.write() as session:
-                result = work(CrmRepository(session))
+                result = work(CrmRepository(session, locking=True))
                 session.commit()
                 return result
         try:

@@ -1,0 +1,60 @@
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from auth.config import MIGRATIONS
+from auth.service_layer.accounts import Accounts
+from portal_common import db
+from portal_common.auth import hash_api_key
+from portal_common.errors import InvalidArgument, NotFound
+
+
+@pytest.fixture
+def engine(databases):
+    engine = db.create_engine(databases.new_url("auth"))
+    db.migrate(engine, MIGRATIONS)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def accounts(engine):
+    return Accounts(db.SessionFactory(engine))
+
+
+def test_keys_resolve_to_their_organization_until_revoked(accounts):
+    organization_id, first = accounts.create_organization("Acme Ltd")
+    second = accounts.create_api_key(organization_id)
+    assert accounts.resolve_api_key(hash_api_key(first))[0] == organization_id
+    listed = accounts.list_api_keys(organization_id)
+    assert [k["prefix"] for k in listed] == [first[:11], second[:11]]
+    assert listed[0]["lastUsedAt"] is not None and listed[1]["lastUsedAt"] is None
+    accounts.revoke_api_key(listed[0]["id"])
+    assert accounts.resolve_api_key(hash_api_key(first)) is None
+    assert accounts.resolve_api_key(hash_api_key(second))[0] == organization_id
+    assert accounts.resolve_api_key(hash_api_key("pk_unknown")) is None
+
+
+def test_secrets_are_never_stored_or_listed(accounts, engine):
+    organization_id, secret = accounts.create_organization("Acme Ltd")
+    with engine.connect() as connection:
+        stored = [tuple(row) for table in ("organizations", "api_keys")
+                  for row in connection.execute(sa.text(f"SELECT * FROM {table}"))]
+    assert secret not in repr(stored)
+    assert secret not in json.dumps(accounts.list_api_keys(organization_id))
+
+
+def test_demo_organization_is_created_only_when_there_is_none(accounts):
+    created = accounts.ensure_demo_organization()
+    assert created and created[1].startswith("pk_")
+    assert accounts.ensure_demo_organization() is None
+
+
+def test_bad_names_and_unknown_ids_are_refused(accounts):
+    with pytest.raises(InvalidArgument):
+        accounts.create_organization("   ")
+    with pytest.raises(NotFound):
+        accounts.create_api_key("org_missing")
+    with pytest.raises(NotFound):
+        accounts.revoke_api_key("key_missing")

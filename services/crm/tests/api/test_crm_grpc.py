@@ -1,0 +1,89 @@
+"""The CRM service over real gRPC, as internal callers use it, with a real auth service behind it."""
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from auth.config import Settings as AuthSettings
+from auth.server import build as build_auth, open_accounts
+from crm.config import Settings
+from crm.server import build
+from portal.crm.v1 import crm_pb2, crm_pb2_grpc
+
+
+@pytest.fixture(scope="module")
+def servers(databases):
+    auth_settings = AuthSettings(database_url=databases.new_url("auth"), address="127.0.0.1:0")
+    auth_server, auth_port = build_auth(auth_settings, auth_settings.address)
+    auth_server.start()
+    settings = Settings(database_url=databases.new_url("crm"), address="127.0.0.1:0",
+                        auth_target=f"127.0.0.1:{auth_port}", credential_cache_seconds=5)
+    crm_server, crm_port = build(settings, settings.address)
+    crm_server.start()
+    yield open_accounts(auth_settings), crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(f"127.0.0.1:{crm_port}"))
+    crm_server.stop(None)
+    auth_server.stop(None)
+
+
+def bearer(key):
+    return [("authorization", f"Bearer {key}")]
+
+
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
+    info = error_details_pb2.ErrorInfo()
+    status_pb2.Status.FromString(details).details[0].Unpack(info)
+    return info
+
+
+def test_create_answers_201_metadata_then_updates(servers):
+    accounts, stub = servers
+    _, key = accounts.create_organization("Acme")
+    request = crm_pb2.UpsertContactRequest(email="jo@x.io", first_name="Jo", tags=["a"])
+    reply, call = stub.UpsertContact.with_call(request, metadata=bearer(key))
+    assert reply.is_new_contact and ("x-portal-http-status", "201") in call.initial_metadata()
+    reply, call = stub.UpsertContact.with_call(request, metadata=bearer(key))
+    assert not reply.is_new_contact
+    assert "x-portal-http-status" not in dict(call.initial_metadata())
+    contact = stub.GetContact(crm_pb2.GetContactRequest(contact_id=reply.contact_id), metadata=bearer(key))
+    assert (contact.email, contact.name, list(contact.tags)) == ("jo@x.io", "Jo", ["a"])
+
+
+def test_errors_carry_error_info_and_the_rest_shape(servers):
+    accounts, stub = servers
+    _, key = accounts.create_organization("Acme")
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.UpsertContact(crm_pb2.UpsertContactRequest(email="nope"), metadata=bearer(key))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    info = error_info(raised.value)
+    assert (info.reason, info.metadata["field"]) == ("INVALID_ARGUMENT", "email")
+    trailers = dict(raised.value.trailing_metadata())
+    assert trailers["x-portal-http-status"] == "400" and '"field": "email"' in trailers["x-portal-error"]
+
+
+@pytest.mark.parametrize("metadata", [[], [("authorization", "Basic abc")], [("authorization", "Bearer pk_x")],
+                                      [("authorization", "Bearer pk_" + "a" * 43)]])
+def test_calls_without_a_valid_key_are_unauthenticated(servers, metadata):
+    _, stub = servers
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.ListContacts(crm_pb2.ListContactsRequest(), metadata=metadata)
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_another_organizations_contact_is_not_found(servers):
+    accounts, stub = servers
+    _, key_a = accounts.create_organization("A")
+    _, key_b = accounts.create_organization("B")
+    created = stub.UpsertContact(crm_pb2.UpsertContactRequest(email="a@x.io"), metadata=bearer(key_a))
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.GetContact(crm_pb2.GetContactRequest(contact_id=created.contact_id), metadata=bearer(key_b))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert stub.ListContacts(crm_pb2.ListContactsRequest(), metadata=bearer(key_b)).total == 0
+
+
+@pytest.mark.parametrize("limit", [0, 201, -1])
+def test_limits_out_of_range_are_invalid(servers, limit):
+    accounts, stub = servers
+    _, key = accounts.create_organization("Acme")
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.ListContacts(crm_pb2.ListContactsRequest(limit=limit), metadata=bearer(key))
+    assert error_info(raised.value).metadata["field"] == "limit"

@@ -1,0 +1,137 @@
+"""The CRM use cases against a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE)."""
+import threading
+
+import pytest
+
+from crm.adapters.repository import ContactFilter
+from crm.config import MIGRATIONS
+from crm.service_layer.contacts import ContactDetails, CrmService, EventDetails, OrganizationDetails
+from portal_common import db
+from portal_common.errors import Conflict, InvalidArgument, NotFound
+
+
+@pytest.fixture
+def crm(databases):
+    engine = db.create_engine(databases.new_url("crm"))
+    db.migrate(engine, MIGRATIONS)
+    yield CrmService(db.SessionFactory(engine))
+    engine.dispose()
+
+
+ORG, OTHER = "org_a", "org_b"
+ACTIVE = ContactFilter(status="active")
+
+
+def test_upsert_matches_by_email_and_merges_tags(crm):
+    first = crm.upsert_contact(ORG, ContactDetails(email="Jo@Example.com", first_name="Jo", tags=["a"]), None)
+    again = crm.upsert_contact(ORG, ContactDetails(email=" jo@example.COM ", last_name="Doe", tags=["b", "a"]), None)
+    assert first.created and not again.created
+    assert again.contact.id == first.contact.id
+    assert (again.contact.name, again.contact.tags) == ("Jo Doe", ["a", "b"])
+    assert crm.list_contacts(ORG, ACTIVE, 50, 0)[1] == 1
+
+
+def test_organizations_are_found_by_name_or_website_and_only_filled_in(crm):
+    a = crm.upsert_contact(ORG, ContactDetails(email="a@acme.com"),
+                           OrganizationDetails(name="Acme Corp", industry="Technology"))
+    b = crm.upsert_contact(ORG, ContactDetails(email="b@acme.com"),
+                           OrganizationDetails(name="ACME corp", industry="Retail", city="Paris"))
+    c = crm.upsert_contact(ORG, ContactDetails(email="c@acme.com"),
+                           OrganizationDetails(name="Acme Inc", website="https://acme.com"))
+    d = crm.upsert_contact(ORG, ContactDetails(email="d@acme.com"),
+                           OrganizationDetails(name="Other", website="http://www.acme.com/"))
+    assert a.contact.crm_organization_id == b.contact.crm_organization_id
+    assert c.contact.crm_organization_id != a.contact.crm_organization_id  # new name, new website
+    assert d.contact.crm_organization_id == c.contact.crm_organization_id  # same website
+    acme = crm.get_crm_organization(ORG, a.contact.crm_organization_id)
+    assert (acme.industry, acme.city) == ("Technology", "Paris")
+
+
+def test_counted_totals_follow_filters_updates_and_archiving(crm):
+    for i, subtype in enumerate(["lead", "lead", "customer"]):
+        crm.upsert_contact(ORG, ContactDetails(email=f"c{i}@x.io", subtype=subtype), None)
+    crm.upsert_contact(OTHER, ContactDetails(email="c0@x.io"), None)
+    leads = ContactFilter(status="active", subtype="lead")
+    contacts, total = crm.list_contacts(ORG, leads, 50, 0)
+    assert total == 2 and len(contacts) == 2
+    crm.update_contact(ORG, contacts[0].id, {"subtype": "customer"})
+    assert crm.list_contacts(ORG, leads, 50, 0)[1] == 1
+    crm.archive_contact(ORG, contacts[1].id)
+    crm.archive_contact(ORG, contacts[1].id)  # archiving twice changes nothing
+    assert crm.list_contacts(ORG, leads, 50, 0)[1] == 0
+    assert crm.list_contacts(ORG, ContactFilter(status="inactive"), 50, 0)[1] == 1
+    assert crm.list_contacts(ORG, ACTIVE, 50, 0)[1] == 2
+
+
+def test_lists_are_newest_first_and_pages_do_not_overlap(crm):
+    ids = [crm.upsert_contact(ORG, ContactDetails(email=f"p{i}@x.io"), None).contact.id for i in range(7)]
+    pages = [crm.list_contacts(ORG, ACTIVE, 3, offset)[0] for offset in (0, 3, 6)]
+    assert [c.id for page in pages for c in page] == list(reversed(ids))
+
+
+def test_search_is_case_insensitive_over_name_email_and_company(crm):
+    crm.upsert_contact(ORG, ContactDetails(email="zoe@x.io", first_name="Zoë", company="Big_Co 100%"), None)
+    crm.upsert_contact(ORG, ContactDetails(email="max@x.io", first_name="Max"), None)
+    for term in ("ZOË", "ZOE@X", "big_co 100%"):
+        found, total = crm.list_contacts(ORG, ContactFilter(status="active", search=term), 50, 0)
+        assert [c.email for c in found] == ["zoe@x.io"] and total == 1, term
+    assert crm.list_contacts(ORG, ContactFilter(status="active", search="_"), 50, 0)[1] == 1
+
+
+def test_event_registration_records_the_event_and_merges_tags(crm):
+    crm.upsert_contact(ORG, ContactDetails(email="jo@x.io", tags=["known"], source="checkout"), None)
+    result = crm.register_attendee(ORG, EventDetails("ev1", "Conf", 1700000000000),
+                                   ContactDetails(email="JO@x.io", tags=["vip"]), None)
+    assert not result.created
+    assert result.contact.tags == ["known", "vip"]
+    assert result.contact.source == "checkout"  # an existing contact keeps where it came from
+    assert [(e.event_id, e.event_date) for e in result.contact.events] == [("ev1", 1700000000000)]
+    new = crm.register_attendee(ORG, EventDetails("ev1", "Conf", 1), ContactDetails(email="new@x.io"), None)
+    assert (new.created, new.contact.source, new.contact.source_ref) == (True, "event", "ev1")
+
+
+def test_updates_validate_and_refuse_email_collisions(crm):
+    a = crm.upsert_contact(ORG, ContactDetails(email="a@x.io"), None).contact
+    crm.upsert_contact(ORG, ContactDetails(email="b@x.io"), None)
+    with pytest.raises(Conflict):
+        crm.update_contact(ORG, a.id, {"email": "B@x.io"})
+    with pytest.raises(InvalidArgument) as raised:
+        crm.update_contact(ORG, a.id, {"status": "gone"})
+    assert raised.value.field == "status"
+    with pytest.raises(InvalidArgument):
+        crm.update_contact(ORG, a.id, {"crmOrganizationId": "co_elsewhere"})
+    updated = crm.update_contact(ORG, a.id, {"email": "A2@x.io", "phone": None, "tags": ["t"]})
+    assert (updated.email, updated.phone, updated.tags) == ("A2@x.io", None, ["t"])
+
+
+def test_other_organizations_records_are_not_found(crm):
+    a = crm.upsert_contact(ORG, ContactDetails(email="a@x.io"), OrganizationDetails(name="Acme")).contact
+    with pytest.raises(NotFound):
+        crm.get_contact(OTHER, a.id)
+    with pytest.raises(NotFound):
+        crm.update_contact(OTHER, a.id, {"firstName": "x"})
+    with pytest.raises(NotFound):
+        crm.archive_contact(OTHER, a.id)
+    with pytest.raises(NotFound):
+        crm.get_crm_organization(OTHER, a.crm_organization_id)
+    assert crm.list_contacts(OTHER, ACTIVE, 50, 0) == ([], 0)
+    assert crm.list_crm_organizations(OTHER, "", "", 50, 0) == ([], 0)
+
+
+def test_concurrent_upserts_of_one_email_make_one_contact(crm):
+    results, barrier = [], threading.Barrier(8)
+
+    def upsert(i):
+        barrier.wait()
+        results.append(crm.upsert_contact(ORG, ContactDetails(email="race@x.io", tags=[f"t{i}"]),
+                                          OrganizationDetails(name="Race Co")))
+    threads = [threading.Thread(target=upsert, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8
+    assert sum(r.created for r in results) == 1
+    assert len({r.contact.id for r in results}) == 1
+    contacts, total = crm.list_contacts(ORG, ACTIVE, 50, 0)
+    assert total == 1 and sorted(contacts[0].tags) == sorted(f"t{i}" for i in range(8))

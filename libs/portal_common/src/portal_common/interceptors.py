@@ -11,15 +11,23 @@ class BehaviorInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, prefixes: tuple[str, ...] = ("/portal.",)):
         self._prefixes = prefixes
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def around(self, method, behavior, request, context):
         raise NotImplementedError
 
     def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
         method = handler_call_details.method
+        # What a method's handler becomes never changes, so it is built once per method.
+        if method in self._wrapped:
+            return self._wrapped[method]
+        handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None or not method.startswith(self._prefixes):
             return handler
+        self._wrapped[method] = self._wrap(method, handler)
+        return self._wrapped[method]
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         behavior = handler.unary_unary
 
         def wrapped(request, context):

@@ -11,7 +11,7 @@ def open_accounts(settings: Settings) -> Accounts:
     """The service's use cases over its migrated database."""
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    return Accounts(db.SessionFactory(engine))
+    return Accounts(db.Database(engine))
 
 
 def build(settings: Settings, address: str):

@@ -20,7 +20,7 @@ def engine(databases):
 
 @pytest.fixture
 def accounts(engine):
-    return Accounts(db.SessionFactory(engine))
+    return Accounts(db.Database(engine))
 
 
 def test_keys_resolve_to_their_organization_until_revoked(accounts):

@@ -16,7 +16,7 @@ def build(settings: Settings, address: str):
     resolver = ApiKeyResolver(settings.auth_target, ttl_seconds=settings.credential_cache_seconds)
     return create_server(
         address,
-        [(crm_pb2_grpc.add_CrmServiceServicer_to_server, CrmServicer(CrmService(db.SessionFactory(engine))),
+        [(crm_pb2_grpc.add_CrmServiceServicer_to_server, CrmServicer(CrmService(db.Database(engine))),
           SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(resolver, prefixes=(f"/{SERVICE_NAME}/",))],
     )

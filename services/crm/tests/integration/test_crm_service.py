@@ -14,7 +14,7 @@ from portal_common.errors import Conflict, InvalidArgument, NotFound
 def crm(databases):
     engine = db.create_engine(databases.new_url("crm"))
     db.migrate(engine, MIGRATIONS)
-    yield CrmService(db.SessionFactory(engine))
+    yield CrmService(db.Database(engine))
     engine.dispose()
 
 

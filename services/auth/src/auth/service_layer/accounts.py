@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from auth.adapters.tables import api_keys, organizations
 from auth.domain.api_keys import generate_api_key
 from portal_common.clock import now_ms
-from portal_common.db import SessionFactory
+from portal_common.db import Database
 from portal_common.errors import InvalidArgument, NotFound
 from portal_common.ids import new_id
 
@@ -12,8 +12,8 @@ DEMO_ORGANIZATION_NAME = "Demo Organization"
 
 
 class Accounts:
-    def __init__(self, sessions: SessionFactory):
-        self._sessions = sessions
+    def __init__(self, database: Database):
+        self._database = database
 
     def create_organization(self, name: str) -> tuple[str, str]:
         """Creates an organization with a first API key; returns (organization id, key secret)."""
@@ -21,32 +21,32 @@ class Accounts:
         if not name or len(name) > 200:
             raise InvalidArgument("organization name must be 1 to 200 characters", field="name")
         organization_id = new_id("org")
-        with self._sessions.write() as session:
-            session.execute(organizations.insert().values(id=organization_id, name=name, created_at=now_ms()))
-            secret = self._insert_key(session, organization_id)
-            session.commit()
+        with self._database.write() as connection:
+            connection.execute(organizations.insert().values(id=organization_id, name=name, created_at=now_ms()))
+            secret = self._insert_key(connection, organization_id)
+            connection.commit()
         return organization_id, secret
 
     def ensure_demo_organization(self) -> tuple[str, str] | None:
         """Creates the demo organization when there is no organization at all, else None."""
-        with self._sessions.read() as session:
-            if session.execute(sa.select(organizations.c.id).limit(1)).first():
+        with self._database.read() as connection:
+            if connection.execute(sa.select(organizations.c.id).limit(1)).first():
                 return None
         return self.create_organization(DEMO_ORGANIZATION_NAME)
 
     def create_api_key(self, organization_id: str) -> str:
-        with self._sessions.write() as session:
-            exists = session.execute(
+        with self._database.write() as connection:
+            exists = connection.execute(
                 sa.select(organizations.c.id).where(organizations.c.id == organization_id)).first()
             if not exists:
                 raise NotFound(f"organization {organization_id} not found")
-            secret = self._insert_key(session, organization_id)
-            session.commit()
+            secret = self._insert_key(connection, organization_id)
+            connection.commit()
         return secret
 
     def list_api_keys(self, organization_id: str) -> list[dict]:
-        with self._sessions.read() as session:
-            rows = session.execute(
+        with self._database.read() as connection:
+            rows = connection.execute(
                 sa.select(api_keys.c.id, api_keys.c.prefix, api_keys.c.created_at,
                           api_keys.c.last_used_at, api_keys.c.revoked_at)
                 .where(api_keys.c.organization_id == organization_id)
@@ -56,31 +56,31 @@ class Accounts:
 
     def revoke_api_key(self, key_id: str) -> int:
         """Revokes the key (idempotent); returns when it was revoked."""
-        with self._sessions.write() as session:
-            row = session.execute(sa.select(api_keys.c.revoked_at).where(api_keys.c.id == key_id)).first()
+        with self._database.write() as connection:
+            row = connection.execute(sa.select(api_keys.c.revoked_at).where(api_keys.c.id == key_id)).first()
             if row is None:
                 raise NotFound(f"API key {key_id} not found")
             revoked_at = row.revoked_at or now_ms()
-            session.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=revoked_at))
-            session.commit()
+            connection.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=revoked_at))
+            connection.commit()
         return revoked_at
 
     def resolve_api_key(self, key_hash: str) -> tuple[str, str] | None:
         """(organization id, key id) of a live key, recording its use; None if unknown or revoked."""
-        with self._sessions.write() as session:
-            row = session.execute(
+        with self._database.write() as connection:
+            row = connection.execute(
                 sa.select(api_keys.c.id, api_keys.c.organization_id)
                 .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))).first()
             if row is None:
                 return None
-            session.execute(api_keys.update().where(api_keys.c.id == row.id).values(last_used_at=now_ms()))
-            session.commit()
+            connection.execute(api_keys.update().where(api_keys.c.id == row.id).values(last_used_at=now_ms()))
+            connection.commit()
         return row.organization_id, row.id
 
     @staticmethod
-    def _insert_key(session, organization_id: str) -> str:
+    def _insert_key(connection, organization_id: str) -> str:
         key = generate_api_key()
-        session.execute(api_keys.insert().values(
+        connection.execute(api_keys.insert().values(
             id=new_id("key"), organization_id=organization_id, prefix=key.prefix,
             key_hash=key.key_hash, created_at=now_ms()))
         return key.secret

@@ -1,9 +1,8 @@
-"""Reads and writes CRM entities within one session (one unit of work)."""
+"""Reads and writes CRM entities within one connection (one unit of work)."""
 import dataclasses
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from crm.adapters.tables import contact_counts, contacts, crm_organizations
 from crm.domain.model import Contact, CrmOrganization, EventRegistration, like_pattern
@@ -12,6 +11,16 @@ _CONTACT_FIELDS = [f.name for f in dataclasses.fields(Contact)]
 _CONTACT_COLUMNS = [contacts.c[name] for name in _CONTACT_FIELDS]
 _ORGANIZATION_FIELDS = [f.name for f in dataclasses.fields(CrmOrganization)]
 _UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+# Lookups built once: building a statement costs more than running it on a hot path.
+_CONTACT_BY_ID = sa.select(*_CONTACT_COLUMNS).where(
+    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key"))
+_CONTACT_BY_EMAIL = sa.select(*_CONTACT_COLUMNS).where(
+    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.email_key == sa.bindparam("key"))
+_CRM_ORGANIZATION_BY_ID = sa.select(crm_organizations).where(
+    crm_organizations.c.organization_id == sa.bindparam("organization_id"),
+    crm_organizations.c.id == sa.bindparam("key"))
 
 
 def _contact(row) -> Contact:
@@ -49,33 +58,32 @@ class CrmRepository:
     so that concurrent read-modify-writes queue instead of losing each other's changes. (SQLite
     needs no row locks: a write transaction there holds the database's write lock.)"""
 
-    def __init__(self, session: Session, locking: bool = False):
-        self._session = session
+    def __init__(self, connection: sa.Connection, locking: bool = False):
+        self._connection = connection
         self._locking = locking
 
-    def _select(self, *columns) -> sa.Select:
-        query = sa.select(*columns)
-        return query.with_for_update() if self._locking else query
+    def _first(self, query: sa.Select, organization_id: str, key: str):
+        if self._locking:
+            query = query.with_for_update()
+        return self._connection.execute(query, {"organization_id": organization_id, "key": key}).first()
 
     # Contacts
 
     def contact(self, organization_id: str, contact_id: str) -> Contact | None:
-        row = self._session.execute(self._select(*_CONTACT_COLUMNS).where(
-            contacts.c.organization_id == organization_id, contacts.c.id == contact_id)).first()
+        row = self._first(_CONTACT_BY_ID, organization_id, contact_id)
         return _contact(row) if row else None
 
     def contact_by_email(self, organization_id: str, email_key: str) -> Contact | None:
-        row = self._session.execute(self._select(*_CONTACT_COLUMNS).where(
-            contacts.c.organization_id == organization_id, contacts.c.email_key == email_key)).first()
+        row = self._first(_CONTACT_BY_EMAIL, organization_id, email_key)
         return _contact(row) if row else None
 
     def add_contact(self, contact: Contact) -> None:
-        self._session.execute(contacts.insert().values(**_contact_values(contact)))
+        self._connection.execute(contacts.insert().values(**_contact_values(contact)))
         self._count(contact.organization_id, contact.count_key, +1)
 
     def save_contact(self, contact: Contact, counted_as: tuple[str, str, str]) -> None:
         """Writes a changed contact; `counted_as` is its count_key when it was read."""
-        self._session.execute(contacts.update().where(contacts.c.id == contact.id)
+        self._connection.execute(contacts.update().where(contacts.c.id == contact.id)
                               .values(**_contact_values(contact)))
         if contact.count_key != counted_as:
             self._count(contact.organization_id, counted_as, -1)
@@ -92,11 +100,11 @@ class CrmRepository:
             conditions.append(contacts.c.crm_organization_id == where.crm_organization_id)
         if where.search:
             conditions.append(contacts.c.search_text.like(like_pattern(where.search), escape="\\"))
-        rows = self._session.execute(
+        rows = self._connection.execute(
             sa.select(*_CONTACT_COLUMNS).where(*conditions)
             .order_by(contacts.c.created_at.desc(), contacts.c.id.desc()).limit(limit).offset(offset)).all()
         if where.search or where.crm_organization_id:
-            total = self._session.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
+            total = self._connection.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
         else:
             total = self._counted(organization_id, where)
         return [_contact(row) for row in rows], total
@@ -107,23 +115,21 @@ class CrmRepository:
             conditions.append(contact_counts.c.subtype == where.subtype)
         if where.source:
             conditions.append(contact_counts.c.source == where.source)
-        return int(self._session.execute(
+        return int(self._connection.execute(
             sa.select(sa.func.coalesce(sa.func.sum(contact_counts.c.count), 0)).where(*conditions)).scalar_one())
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, source = key
-        insert = _UPSERT[self._session.get_bind().dialect.name](contact_counts).values(
+        insert = _UPSERT[self._connection.dialect.name](contact_counts).values(
             organization_id=organization_id, status=status, subtype=subtype, source=source, count=delta)
-        self._session.execute(insert.on_conflict_do_update(
+        self._connection.execute(insert.on_conflict_do_update(
             index_elements=["organization_id", "status", "subtype", "source"],
             set_={"count": contact_counts.c.count + delta}))
 
     # CRM organizations
 
     def crm_organization(self, organization_id: str, crm_organization_id: str) -> CrmOrganization | None:
-        row = self._session.execute(self._select(crm_organizations).where(
-            crm_organizations.c.organization_id == organization_id,
-            crm_organizations.c.id == crm_organization_id)).first()
+        row = self._first(_CRM_ORGANIZATION_BY_ID, organization_id, crm_organization_id)
         return self._organization(row)
 
     def crm_organization_matching(self, organization_id: str, name_key: str | None,
@@ -131,18 +137,19 @@ class CrmRepository:
         """The CRM organization with this name (case-insensitive) or, failing that, this website."""
         for column, key in ((crm_organizations.c.name_key, name_key), (crm_organizations.c.website_key, website_key)):
             if key:
-                row = self._session.execute(self._select(crm_organizations).where(
-                    crm_organizations.c.organization_id == organization_id, column == key)
-                    .order_by(crm_organizations.c.created_at).limit(1)).first()
+                query = sa.select(crm_organizations).where(
+                    crm_organizations.c.organization_id == organization_id, column == key
+                ).order_by(crm_organizations.c.created_at).limit(1)
+                row = self._connection.execute(query.with_for_update() if self._locking else query).first()
                 if row:
                     return self._organization(row)
         return None
 
     def add_crm_organization(self, organization: CrmOrganization) -> None:
-        self._session.execute(crm_organizations.insert().values(**_organization_values(organization)))
+        self._connection.execute(crm_organizations.insert().values(**_organization_values(organization)))
 
     def save_crm_organization(self, organization: CrmOrganization) -> None:
-        self._session.execute(crm_organizations.update().where(crm_organizations.c.id == organization.id)
+        self._connection.execute(crm_organizations.update().where(crm_organizations.c.id == organization.id)
                               .values(**_organization_values(organization)))
 
     def list_crm_organizations(self, organization_id: str, industry: str, search: str, limit: int, offset: int
@@ -154,11 +161,11 @@ class CrmRepository:
             pattern = like_pattern(search)
             conditions.append(sa.or_(crm_organizations.c.name_key.like(pattern, escape="\\"),
                                      crm_organizations.c.website_key.like(pattern, escape="\\")))
-        rows = self._session.execute(
+        rows = self._connection.execute(
             sa.select(crm_organizations).where(*conditions)
             .order_by(crm_organizations.c.created_at.desc(), crm_organizations.c.id.desc())
             .limit(limit).offset(offset)).all()
-        total = self._session.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
+        total = self._connection.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
         return [self._organization(row) for row in rows], total
 
     @staticmethod

@@ -10,7 +10,7 @@ from crm.domain.model import (
     check_choice, clean_email, clean_tags, clean_text, email_key, merge_tags, website_key,
 )
 from portal_common.clock import now_ms
-from portal_common.db import SessionFactory
+from portal_common.db import Database
 from portal_common.errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
 
@@ -128,8 +128,8 @@ def _apply_details(contact: Contact, details: ContactDetails) -> None:
 
 
 class CrmService:
-    def __init__(self, sessions: SessionFactory):
-        self._sessions = sessions
+    def __init__(self, database: Database):
+        self._database = database
 
     # Writes
 
@@ -269,30 +269,30 @@ class CrmService:
     # Reads
 
     def get_contact(self, organization_id: str, contact_id: str) -> Contact:
-        with self._sessions.read() as session:
-            return self._contact(CrmRepository(session), organization_id, contact_id)
+        with self._database.read() as connection:
+            return self._contact(CrmRepository(connection), organization_id, contact_id)
 
     def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int):
         where = dataclasses.replace(where, status=where.status or ACTIVE)
         check_choice(where.status, STATUSES, "status")
         if where.subtype:
             check_choice(where.subtype, SUBTYPES, "subtype")
-        with self._sessions.read() as session:
-            repo = CrmRepository(session)
+        with self._database.read() as connection:
+            repo = CrmRepository(connection)
             if where.crm_organization_id and not repo.crm_organization(organization_id, where.crm_organization_id):
                 raise NotFound(f"CRM organization {where.crm_organization_id} not found")
             return repo.list_contacts(organization_id, where, limit, offset)
 
     def get_crm_organization(self, organization_id: str, crm_organization_id: str) -> CrmOrganization:
-        with self._sessions.read() as session:
-            found = CrmRepository(session).crm_organization(organization_id, crm_organization_id)
+        with self._database.read() as connection:
+            found = CrmRepository(connection).crm_organization(organization_id, crm_organization_id)
         if not found:
             raise NotFound(f"CRM organization {crm_organization_id} not found")
         return found
 
     def list_crm_organizations(self, organization_id: str, industry: str, search: str, limit: int, offset: int):
-        with self._sessions.read() as session:
-            return CrmRepository(session).list_crm_organizations(organization_id, industry, search, limit, offset)
+        with self._database.read() as connection:
+            return CrmRepository(connection).list_crm_organizations(organization_id, industry, search, limit, offset)
 
     # Helpers
 
@@ -306,9 +306,9 @@ class CrmService:
     def _write(self, work: Callable[[CrmRepository], T]) -> T:
         """Runs `work` in a write transaction; once more if a concurrent writer won a unique race."""
         def run() -> T:
-            with self._sessions.write() as session:
-                result = work(CrmRepository(session, locking=True))
-                session.commit()
+            with self._database.write() as connection:
+                result = work(CrmRepository(connection, locking=True))
+                connection.commit()
                 return result
         try:
             return run()

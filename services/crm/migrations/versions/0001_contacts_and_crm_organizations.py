@@ -60,6 +60,7 @@ def upgrade():
         sa.Column("search_text", sa.Text, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("updated_at", sa.BigInteger, nullable=False),
+        sa.Column("view", sa.LargeBinary, nullable=False),
     )
     op.create_index("contacts_email", "contacts", ["organization_id", "email_key"], unique=True)
     op.create_index("contacts_newest", "contacts", ["organization_id", "status", "created_at", "id"])

@@ -1,11 +1,14 @@
 """Reads and writes CRM entities within one connection (one unit of work)."""
 import dataclasses
+import functools
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crm.adapters.tables import contact_counts, contacts, crm_organizations
+from crm.adapters.views import contact_message
 from crm.domain.model import Contact, CrmOrganization, EventRegistration, like_pattern
+from portal.crm.v1 import crm_pb2
 
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(Contact)]
 _CONTACT_COLUMNS = [contacts.c[name] for name in _CONTACT_FIELDS]
@@ -18,6 +21,8 @@ _CONTACT_BY_ID = sa.select(*_CONTACT_COLUMNS).where(
     contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key"))
 _CONTACT_BY_EMAIL = sa.select(*_CONTACT_COLUMNS).where(
     contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.email_key == sa.bindparam("key"))
+_CONTACT_VIEW_BY_ID = sa.select(contacts.c.view).where(
+    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key"))
 _CRM_ORGANIZATION_BY_ID = sa.select(crm_organizations).where(
     crm_organizations.c.organization_id == sa.bindparam("organization_id"),
     crm_organizations.c.id == sa.bindparam("key"))
@@ -34,6 +39,7 @@ def _contact_values(contact: Contact) -> dict:
     values["events"] = [dataclasses.asdict(e) for e in contact.events]
     values["email_key"] = contact.email_key
     values["search_text"] = contact.search_text
+    values["view"] = contact_message(contact).SerializeToString()
     return values
 
 
@@ -51,6 +57,41 @@ class ContactFilter:
     source: str = ""
     search: str = ""
     crm_organization_id: str = ""
+
+    def given(self) -> dict[str, bool]:
+        return {"subtype": bool(self.subtype), "source": bool(self.source), "search": bool(self.search),
+                "crm_organization_id": bool(self.crm_organization_id)}
+
+
+@functools.cache
+def _contact_list_queries(subtype: bool, source: bool, search: bool, crm_organization_id: bool):
+    """(page, total) statements for one combination of filters, built once; values are bound later.
+
+    Totals without search or CRM organization come from the contact_counts counters, so that they
+    cost the same at a million contacts as at ten.
+    """
+    param = sa.bindparam
+    conditions = [contacts.c.organization_id == param("organization_id"), contacts.c.status == param("status")]
+    counters = [contact_counts.c.organization_id == param("organization_id"),
+                contact_counts.c.status == param("status")]
+    if subtype:
+        conditions.append(contacts.c.subtype == param("subtype"))
+        counters.append(contact_counts.c.subtype == param("subtype"))
+    if source:
+        conditions.append(contacts.c.source == param("source"))
+        counters.append(contact_counts.c.source == param("source"))
+    if crm_organization_id:
+        conditions.append(contacts.c.crm_organization_id == param("crm_organization_id"))
+    if search:
+        conditions.append(contacts.c.search_text.like(param("search"), escape="\\"))
+    page = (sa.select(contacts.c.view).where(*conditions)
+            .order_by(contacts.c.created_at.desc(), contacts.c.id.desc())
+            .limit(param("limit")).offset(param("offset")))
+    if search or crm_organization_id:
+        total = sa.select(sa.func.count()).select_from(contacts).where(*conditions)
+    else:
+        total = sa.select(sa.func.coalesce(sa.func.sum(contact_counts.c.count), 0)).where(*counters)
+    return page, total
 
 
 class CrmRepository:
@@ -89,34 +130,20 @@ class CrmRepository:
             self._count(contact.organization_id, counted_as, -1)
             self._count(contact.organization_id, contact.count_key, +1)
 
-    def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int
-                      ) -> tuple[list[Contact], int]:
-        conditions = [contacts.c.organization_id == organization_id, contacts.c.status == where.status]
-        if where.subtype:
-            conditions.append(contacts.c.subtype == where.subtype)
-        if where.source:
-            conditions.append(contacts.c.source == where.source)
-        if where.crm_organization_id:
-            conditions.append(contacts.c.crm_organization_id == where.crm_organization_id)
-        if where.search:
-            conditions.append(contacts.c.search_text.like(like_pattern(where.search), escape="\\"))
-        rows = self._connection.execute(
-            sa.select(*_CONTACT_COLUMNS).where(*conditions)
-            .order_by(contacts.c.created_at.desc(), contacts.c.id.desc()).limit(limit).offset(offset)).all()
-        if where.search or where.crm_organization_id:
-            total = self._connection.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
-        else:
-            total = self._counted(organization_id, where)
-        return [_contact(row) for row in rows], total
+    def contact_view(self, organization_id: str, contact_id: str) -> crm_pb2.Contact | None:
+        row = self._first(_CONTACT_VIEW_BY_ID, organization_id, contact_id)
+        return crm_pb2.Contact.FromString(row.view) if row else None
 
-    def _counted(self, organization_id: str, where: ContactFilter) -> int:
-        conditions = [contact_counts.c.organization_id == organization_id, contact_counts.c.status == where.status]
-        if where.subtype:
-            conditions.append(contact_counts.c.subtype == where.subtype)
-        if where.source:
-            conditions.append(contact_counts.c.source == where.source)
-        return int(self._connection.execute(
-            sa.select(sa.func.coalesce(sa.func.sum(contact_counts.c.count), 0)).where(*conditions)).scalar_one())
+    def list_contact_views(self, organization_id: str, where: ContactFilter, limit: int, offset: int
+                           ) -> tuple[list[crm_pb2.Contact], int]:
+        """A page of contacts, newest first, and how many match in all."""
+        page, count = _contact_list_queries(**where.given())
+        params = {"organization_id": organization_id, "status": where.status, "subtype": where.subtype,
+                  "source": where.source, "crm_organization_id": where.crm_organization_id,
+                  "search": like_pattern(where.search), "limit": limit, "offset": offset}
+        views = self._connection.execute(page, params).scalars()
+        found = [crm_pb2.Contact.FromString(view) for view in views]
+        return found, int(self._connection.execute(count, params).scalar_one())
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, source = key

@@ -47,6 +47,8 @@ contacts = sa.Table(
     sa.Column("search_text", sa.Text, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # The serialized portal.crm.v1.Contact of this row (see adapters/views.py).
+    sa.Column("view", sa.LargeBinary, nullable=False),
 )
 
 # How many contacts each organization has per (status, subtype, source), kept in the same

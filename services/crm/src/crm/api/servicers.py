@@ -1,7 +1,8 @@
 from google.protobuf import json_format
 
 from crm.adapters.repository import ContactFilter
-from crm.api.messages import contact_details, contact_message, organization_details, organization_message
+from crm.adapters.views import contact_message, organization_message
+from crm.api.messages import contact_details, organization_details
 from crm.service_layer.contacts import CrmService, EventDetails
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.auth import current_principal
@@ -46,11 +47,10 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         where = ContactFilter(status=request.status, subtype=request.subtype, source=request.source,
                               search=request.search)
         found, total = self._crm.list_contacts(_organization_id(), where, limit, offset)
-        return crm_pb2.ListContactsResponse(contacts=[contact_message(c) for c in found], total=total,
-                                            limit=limit, offset=offset)
+        return crm_pb2.ListContactsResponse(contacts=found, total=total, limit=limit, offset=offset)
 
     def GetContact(self, request, context):
-        return contact_message(self._crm.get_contact(_organization_id(), request.contact_id))
+        return self._crm.get_contact(_organization_id(), request.contact_id)
 
     def UpdateContact(self, request, context):
         changes = json_format.MessageToDict(request.changes)
@@ -73,5 +73,4 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         limit, offset = page_bounds(request)
         where = ContactFilter(status=request.status, crm_organization_id=request.crm_organization_id)
         found, total = self._crm.list_contacts(_organization_id(), where, limit, offset)
-        return crm_pb2.ListContactsResponse(contacts=[contact_message(c) for c in found], total=total,
-                                            limit=limit, offset=offset)
+        return crm_pb2.ListContactsResponse(contacts=found, total=total, limit=limit, offset=offset)

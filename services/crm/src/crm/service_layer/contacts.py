@@ -9,6 +9,7 @@ from crm.domain.model import (
     ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration,
     check_choice, clean_email, clean_tags, clean_text, email_key, merge_tags, website_key,
 )
+from portal.crm.v1 import crm_pb2
 from portal_common.clock import now_ms
 from portal_common.db import Database
 from portal_common.errors import Conflict, InvalidArgument, NotFound
@@ -268,11 +269,15 @@ class CrmService:
 
     # Reads
 
-    def get_contact(self, organization_id: str, contact_id: str) -> Contact:
+    def get_contact(self, organization_id: str, contact_id: str) -> crm_pb2.Contact:
         with self._database.read() as connection:
-            return self._contact(CrmRepository(connection), organization_id, contact_id)
+            view = CrmRepository(connection).contact_view(organization_id, contact_id)
+        if view is None:
+            raise NotFound(f"contact {contact_id} not found")
+        return view
 
-    def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int):
+    def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int
+                      ) -> tuple[list[crm_pb2.Contact], int]:
         where = dataclasses.replace(where, status=where.status or ACTIVE)
         check_choice(where.status, STATUSES, "status")
         if where.subtype:
@@ -281,7 +286,7 @@ class CrmService:
             repo = CrmRepository(connection)
             if where.crm_organization_id and not repo.crm_organization(organization_id, where.crm_organization_id):
                 raise NotFound(f"CRM organization {where.crm_organization_id} not found")
-            return repo.list_contacts(organization_id, where, limit, offset)
+            return repo.list_contact_views(organization_id, where, limit, offset)
 
     def get_crm_organization(self, organization_id: str, crm_organization_id: str) -> CrmOrganization:
         with self._database.read() as connection:

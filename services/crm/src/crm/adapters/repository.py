@@ -9,6 +9,7 @@ from crm.adapters.tables import contact_counts, contacts, crm_organizations
 from crm.adapters.views import contact_message
 from crm.domain.model import Contact, CrmOrganization, EventRegistration, like_pattern
 from portal.crm.v1 import crm_pb2
+from portal_common.db import HotQuery
 
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(Contact)]
 _CONTACT_COLUMNS = [contacts.c[name] for name in _CONTACT_FIELDS]
@@ -21,8 +22,8 @@ _CONTACT_BY_ID = sa.select(*_CONTACT_COLUMNS).where(
     contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key"))
 _CONTACT_BY_EMAIL = sa.select(*_CONTACT_COLUMNS).where(
     contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.email_key == sa.bindparam("key"))
-_CONTACT_VIEW_BY_ID = sa.select(contacts.c.view).where(
-    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key"))
+_CONTACT_VIEW_BY_ID = HotQuery(sa.select(contacts.c.view).where(
+    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key")))
 _CRM_ORGANIZATION_BY_ID = sa.select(crm_organizations).where(
     crm_organizations.c.organization_id == sa.bindparam("organization_id"),
     crm_organizations.c.id == sa.bindparam("key"))
@@ -91,7 +92,7 @@ def _contact_list_queries(subtype: bool, source: bool, search: bool, crm_organiz
         total = sa.select(sa.func.count()).select_from(contacts).where(*conditions)
     else:
         total = sa.select(sa.func.coalesce(sa.func.sum(contact_counts.c.count), 0)).where(*counters)
-    return page, total
+    return HotQuery(page), HotQuery(total)
 
 
 class CrmRepository:
@@ -131,8 +132,8 @@ class CrmRepository:
             self._count(contact.organization_id, contact.count_key, +1)
 
     def contact_view(self, organization_id: str, contact_id: str) -> crm_pb2.Contact | None:
-        row = self._first(_CONTACT_VIEW_BY_ID, organization_id, contact_id)
-        return crm_pb2.Contact.FromString(row.view) if row else None
+        rows = _CONTACT_VIEW_BY_ID.rows(self._connection, {"organization_id": organization_id, "key": contact_id})
+        return crm_pb2.Contact.FromString(rows[0][0]) if rows else None
 
     def list_contact_views(self, organization_id: str, where: ContactFilter, limit: int, offset: int
                            ) -> tuple[list[crm_pb2.Contact], int]:
@@ -141,9 +142,8 @@ class CrmRepository:
         params = {"organization_id": organization_id, "status": where.status, "subtype": where.subtype,
                   "source": where.source, "crm_organization_id": where.crm_organization_id,
                   "search": like_pattern(where.search), "limit": limit, "offset": offset}
-        views = self._connection.execute(page, params).scalars()
-        found = [crm_pb2.Contact.FromString(view) for view in views]
-        return found, int(self._connection.execute(count, params).scalar_one())
+        found = [crm_pb2.Contact.FromString(view) for view, in page.rows(self._connection, params)]
+        return found, int(count.rows(self._connection, params)[0][0])
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, source = key

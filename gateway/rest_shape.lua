@@ -2,8 +2,11 @@
 -- (see libs/portal_common/src/portal_common/errors.py):
 --   x-portal-http-status  the HTTP status to answer with (201 for creations, 409 for conflicts...)
 --   x-portal-error        the REST error body, {"error": "...", "code": "...", ...}, as ASCII JSON
+-- It also drops the gRPC status headers that the transcoder copies onto REST responses.
 function envoy_on_response(handle)
   local headers = handle:headers()
+  headers:remove("grpc-status")
+  headers:remove("grpc-message")
   local status = headers:get("x-portal-http-status")
   if status == nil then
     return

@@ -1,8 +1,10 @@
 """Authentication of incoming calls, done inside each service without a per-request round trip.
 
-A bearer API key is hashed (SHA-256) and looked up in a short-lived in-process cache; only on a
-miss does the service ask the auth service (ApiKeyService.ResolveApiKey) which organization the key
-belongs to. A revoked key therefore stops working within `ttl_seconds` (5 s by default).
+Two kinds of bearer credentials exist: an organization's API key (`pk_...`) and a portal user's
+session token (`ps_...`). A credential is hashed (SHA-256) and looked up in a short-lived
+in-process cache; only on a miss does the service ask the auth service
+(CredentialService.ResolveCredential) who presents it. A revoked key or a closed session therefore
+stops working within `ttl_seconds` (5 s by default), and no entry outlives the credential's expiry.
 """
 import contextvars
 import dataclasses
@@ -10,20 +12,39 @@ import hashlib
 import re
 import threading
 import time
+from typing import Callable
 
 import grpc
 
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
-from portal_common.errors import Unauthenticated, Unavailable
+from portal_common.clock import now_ms
+from portal_common.errors import PermissionDenied, Unauthenticated, Unavailable
 from portal_common.interceptors import BehaviorInterceptor
 
-API_KEY_PATTERN = re.compile(r"pk_[A-Za-z0-9_-]{43}")
+CREDENTIAL_PATTERN = re.compile(r"p[ks]_[A-Za-z0-9_-]{43}")
+API_KEY, PORTAL_USER = "api_key", "portal_user"
 
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
+    kind: str
     organization_id: str
-    key_id: str
+    credential_id: str = ""
+    portal_user_id: str = ""
+    crm_contact_id: str = ""
+    crm_organization_id: str = ""
+    expires_at: int = 0
+
+    @property
+    def is_portal_user(self) -> bool:
+        return self.kind == PORTAL_USER
+
+    @classmethod
+    def from_message(cls, message: auth_pb2.Principal) -> "Principal":
+        kind = API_KEY if message.kind == auth_pb2.Principal.API_KEY else PORTAL_USER
+        return cls(kind=kind, organization_id=message.organization_id, credential_id=message.credential_id,
+                   portal_user_id=message.portal_user_id, crm_contact_id=message.crm_contact_id,
+                   crm_organization_id=message.crm_organization_id, expires_at=message.expires_at)
 
 
 _current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
@@ -34,37 +55,56 @@ def current_principal() -> Principal:
     return _current_principal.get()
 
 
-def hash_api_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+def hash_credential(credential: str) -> str:
+    return hashlib.sha256(credential.encode()).hexdigest()
 
 
-class ApiKeyResolver:
-    """Resolves key hashes to principals through the auth service, caching answers for a while."""
+Lookup = Callable[[str], Principal | None]
+"""Resolves a credential hash to its principal, None when unknown, revoked or expired."""
 
-    def __init__(self, auth_target: str, ttl_seconds: float = 5.0, max_entries: int = 100_000):
-        self._stub = auth_pb2_grpc.ApiKeyServiceStub(grpc.insecure_channel(auth_target))
+
+def remote_lookup(auth_target: str) -> Lookup:
+    """Asks the auth service over gRPC; an unreachable auth service is UNAVAILABLE, not 401."""
+    stub = auth_pb2_grpc.CredentialServiceStub(grpc.insecure_channel(auth_target))
+
+    def lookup(credential_hash: str) -> Principal | None:
+        try:
+            reply = stub.ResolveCredential(auth_pb2.ResolveCredentialRequest(credential_hash=credential_hash),
+                                           timeout=2)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise Unavailable("the auth service is unavailable; try again shortly") from None
+        return Principal.from_message(reply)
+    return lookup
+
+
+class CredentialCache:
+    """Remembers what `lookup` answered for `ttl_seconds` (never past the credential's expiry)."""
+
+    def __init__(self, lookup: Lookup, ttl_seconds: float = 5.0, max_entries: int = 100_000):
+        self._lookup = lookup
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, key_hash: str) -> Principal | None:
+    def resolve(self, credential_hash: str) -> Principal | None:
         now = time.monotonic()
-        cached = self._cache.get(key_hash)
+        cached = self._cache.get(credential_hash)
         if cached and cached[1] > now:
             return cached[0]
-        try:
-            reply = self._stub.ResolveApiKey(auth_pb2.ResolveApiKeyRequest(key_hash=key_hash), timeout=2)
-        except grpc.RpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                self._cache.pop(key_hash, None)
-                return None
-            raise Unavailable("the auth service is unavailable; try again shortly") from None
-        principal = Principal(organization_id=reply.organization_id, key_id=reply.key_id)
+        principal = self._lookup(credential_hash)
+        if principal is None:
+            self._cache.pop(credential_hash, None)
+            return None
+        keep = self._ttl
+        if principal.expires_at:
+            keep = min(keep, (principal.expires_at - now_ms()) / 1000)
         with self._lock:
             if len(self._cache) >= self._max_entries:
                 self._cache = {h: entry for h, entry in self._cache.items() if entry[1] > now}
-            self._cache[key_hash] = (principal, now + self._ttl)
+            self._cache[credential_hash] = (principal, now + keep)
         return principal
 
 
@@ -73,25 +113,37 @@ def bearer_token(context: grpc.ServicerContext) -> str:
         if key == "authorization":
             scheme, _, token = value.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated("the Authorization header must be 'Bearer <api key>'")
+                raise Unauthenticated("the Authorization header must be 'Bearer <credential>'")
             return token.strip()
-    raise Unauthenticated("missing Authorization header: send 'Authorization: Bearer <api key>'")
+    raise Unauthenticated("missing Authorization header: send 'Authorization: Bearer <API key or session token>'")
 
 
 class AuthInterceptor(BehaviorInterceptor):
-    """Requires a valid API key on every call of the service's own methods."""
+    """Requires a valid credential on every call of the service's own methods.
 
-    def __init__(self, resolver: ApiKeyResolver, prefixes: tuple[str, ...]):
+    `portal_user_methods` names the methods (short names, e.g. "GetContact") that portal users may
+    call; `api_key_methods`, when given, limits what API keys may call. Anything else is 403.
+    """
+
+    def __init__(self, credentials: CredentialCache, prefixes: tuple[str, ...],
+                 portal_user_methods: frozenset[str] = frozenset(), api_key_methods: frozenset[str] | None = None):
         super().__init__(prefixes)
-        self._resolver = resolver
+        self._credentials = credentials
+        self._portal_user_methods = portal_user_methods
+        self._api_key_methods = api_key_methods
 
     def around(self, method, behavior, request, context):
         token = bearer_token(context)
         principal = None
-        if API_KEY_PATTERN.fullmatch(token):
-            principal = self._resolver.resolve(hash_api_key(token))
+        if CREDENTIAL_PATTERN.fullmatch(token):
+            principal = self._credentials.resolve(hash_credential(token))
         if principal is None:
-            raise Unauthenticated("invalid or revoked API key")
+            raise Unauthenticated("invalid, expired or revoked credential")
+        name = method.rpartition("/")[2]
+        if principal.is_portal_user and name not in self._portal_user_methods:
+            raise PermissionDenied("a portal session cannot use this endpoint; it needs the organization's API key")
+        if not principal.is_portal_user and self._api_key_methods is not None and name not in self._api_key_methods:
+            raise PermissionDenied("this endpoint takes a portal user's session token, not an API key")
         reset = _current_principal.set(principal)
         try:
             return behavior(request, context)

@@ -1,12 +1,17 @@
 """Engines, units of work and migrations, the same way in every service."""
 import pathlib
+from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+
+from portal_common.errors import Conflict
 
 WRITE = "portal_write"
+T = TypeVar("T")
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -58,6 +63,22 @@ class Database:
 
     def write(self) -> sa.Connection:
         return self._write_engine.connect()
+
+    def run_write(self, work: Callable[[sa.Connection], T]) -> T:
+        """Runs `work` in a write transaction and commits it. If a concurrent writer won a race on
+        a unique key, runs it once more: the second run sees the winner's row."""
+        def run() -> T:
+            with self.write() as connection:
+                result = work(connection)
+                connection.commit()
+                return result
+        try:
+            return run()
+        except IntegrityError:
+            try:
+                return run()
+            except IntegrityError:
+                raise Conflict("the record was changed concurrently; try again") from None
 
 
 def migrate(engine: sa.Engine, script_location: pathlib.Path) -> None:

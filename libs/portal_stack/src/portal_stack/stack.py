@@ -26,6 +26,8 @@ class StackConfig:
     admin_port: int
     listen_address: str
     api_rate_per_minute: int
+    auth_rate_per_minute: int
+    cors_origins: list[str]
     service_ports: dict[str, int]
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     """Environment for the children beyond os.environ, such as database URLs."""
@@ -38,6 +40,8 @@ class StackConfig:
             admin_port=settings.env_int("PORTAL_ADMIN_PORT", 9901),
             listen_address=settings.env_str("PORTAL_LISTEN_ADDRESS", "127.0.0.1"),
             api_rate_per_minute=settings.env_int("PORTAL_RATE_LIMIT_PER_MINUTE", 100),
+            auth_rate_per_minute=settings.env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10),
+            cors_origins=[o.strip() for o in settings.env_str("PORTAL_CORS_ORIGINS", "").split(",") if o.strip()],
             service_ports={name: settings.grpc_port(name) for name in SERVICES},
         )
 
@@ -78,7 +82,9 @@ class Stack:
         envoy_config = gateway.render(
             self.config.data_dir / "envoy.yaml", http_port=self.config.http_port,
             admin_port=self.config.admin_port, listen_address=self.config.listen_address,
-            api_rate_per_minute=self.config.api_rate_per_minute, service_ports=self.config.service_ports)
+            api_rate_per_minute=self.config.api_rate_per_minute,
+            auth_rate_per_minute=self.config.auth_rate_per_minute, cors_origins=self.config.cors_origins,
+            service_ports=self.config.service_ports)
         envoy = shutil.which("envoy", path=str(BIN)) or "envoy"
         self._spawn("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "--log-level", "warn"])
         url = f"http://127.0.0.1:{self.config.http_port}/healthz"

@@ -64,6 +64,8 @@ def start_stack(databases: Databases, data_dir: pathlib.Path, **overrides) -> St
     config = StackConfig(
         data_dir=data_dir, http_port=free_port(), admin_port=free_port(), listen_address="127.0.0.1",
         api_rate_per_minute=overrides.pop("api_rate_per_minute", 1_000_000),
+        auth_rate_per_minute=overrides.pop("auth_rate_per_minute", 1_000_000),
+        cors_origins=overrides.pop("cors_origins", ["https://portal.example.com"]),
         service_ports={name: free_port() for name in SERVICES},
         extra_env={**{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES}, **overrides})
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,26 +1,45 @@
-from auth.api.servicers import ApiKeyServicer
+from auth.adapters.crm_client import CrmClient
+from auth.api.servicers import CredentialServicer, PortalAuthServicer
 from auth.config import MIGRATIONS, Settings
 from auth.service_layer.accounts import Accounts
+from auth.service_layer.credentials import Credentials
+from auth.service_layer.portal_users import PortalUsers
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common import db
+from portal_common.auth import AuthInterceptor, CredentialCache
 from portal_common.errors import ErrorInterceptor
 from portal_common.server import create_server, serve_forever
 
+CREDENTIALS = auth_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name
+PORTAL_AUTH = auth_pb2.DESCRIPTOR.services_by_name["PortalAuthService"].full_name
 
-def open_accounts(settings: Settings) -> Accounts:
-    """The service's use cases over its migrated database."""
+
+def open_database(settings: Settings) -> db.Database:
+    """The service's migrated database."""
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    return Accounts(db.Database(engine))
+    return db.Database(engine)
+
+
+def open_accounts(settings: Settings) -> Accounts:
+    return Accounts(open_database(settings))
 
 
 def build(settings: Settings, address: str):
-    accounts = open_accounts(settings)
-    service_name = auth_pb2.DESCRIPTOR.services_by_name["ApiKeyService"].full_name
+    database = open_database(settings)
+    credentials = Credentials(database)
+    portal_users = PortalUsers(database, CrmClient(settings.crm_target, settings.crm_link_timeout_seconds),
+                               session_ttl_ms=settings.session_ttl_seconds * 1000)
+    # The auth service owns the credentials: it checks those of its own endpoints in its database
+    # on every call, uncached, so that a logout takes effect here at once.
+    cache = CredentialCache(credentials.resolve, ttl_seconds=0)
     return create_server(
         address,
-        [(auth_pb2_grpc.add_ApiKeyServiceServicer_to_server, ApiKeyServicer(accounts), service_name)],
-        interceptors=[ErrorInterceptor()],
+        [(auth_pb2_grpc.add_CredentialServiceServicer_to_server, CredentialServicer(credentials), CREDENTIALS),
+         (auth_pb2_grpc.add_PortalAuthServiceServicer_to_server, PortalAuthServicer(portal_users), PORTAL_AUTH)],
+        interceptors=[ErrorInterceptor(), AuthInterceptor(
+            cache, prefixes=(f"/{PORTAL_AUTH}/",), api_key_methods=frozenset({"SyncUser"}),
+            portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}))],
     )
 
 

@@ -5,8 +5,9 @@ import sqlalchemy as sa
 
 from auth.config import MIGRATIONS
 from auth.service_layer.accounts import Accounts
+from auth.service_layer.credentials import Credentials
 from portal_common import db
-from portal_common.auth import hash_api_key
+from portal_common.auth import API_KEY, hash_credential
 from portal_common.errors import InvalidArgument, NotFound
 
 
@@ -23,17 +24,23 @@ def accounts(engine):
     return Accounts(db.Database(engine))
 
 
-def test_keys_resolve_to_their_organization_until_revoked(accounts):
+@pytest.fixture
+def credentials(engine):
+    return Credentials(db.Database(engine))
+
+
+def test_keys_resolve_to_their_organization_until_revoked(accounts, credentials):
     organization_id, first = accounts.create_organization("Acme Ltd")
     second = accounts.create_api_key(organization_id)
-    assert accounts.resolve_api_key(hash_api_key(first))[0] == organization_id
+    principal = credentials.resolve(hash_credential(first))
+    assert (principal.kind, principal.organization_id) == (API_KEY, organization_id)
     listed = accounts.list_api_keys(organization_id)
     assert [k["prefix"] for k in listed] == [first[:11], second[:11]]
     assert listed[0]["lastUsedAt"] is not None and listed[1]["lastUsedAt"] is None
     accounts.revoke_api_key(listed[0]["id"])
-    assert accounts.resolve_api_key(hash_api_key(first)) is None
-    assert accounts.resolve_api_key(hash_api_key(second))[0] == organization_id
-    assert accounts.resolve_api_key(hash_api_key("pk_unknown")) is None
+    assert credentials.resolve(hash_credential(first)) is None
+    assert credentials.resolve(hash_credential(second)).organization_id == organization_id
+    assert credentials.resolve(hash_credential("pk_unknown")) is None
 
 
 def test_secrets_are_never_stored_or_listed(accounts, engine):

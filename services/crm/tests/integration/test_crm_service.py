@@ -7,6 +7,7 @@ from crm.adapters.repository import ContactFilter
 from crm.config import MIGRATIONS
 from crm.service_layer.contacts import ContactDetails, CrmService, EventDetails, OrganizationDetails
 from portal_common import db
+from portal_common.auth import API_KEY, Principal
 from portal_common.errors import Conflict, InvalidArgument, NotFound
 
 
@@ -107,7 +108,7 @@ def test_updates_validate_and_refuse_email_collisions(crm):
 def test_other_organizations_records_are_not_found(crm):
     a = crm.upsert_contact(ORG, ContactDetails(email="a@x.io"), OrganizationDetails(name="Acme")).contact
     with pytest.raises(NotFound):
-        crm.get_contact(OTHER, a.id)
+        crm.get_contact(Principal(kind=API_KEY, organization_id=OTHER), a.id)
     with pytest.raises(NotFound):
         crm.update_contact(OTHER, a.id, {"firstName": "x"})
     with pytest.raises(NotFound):

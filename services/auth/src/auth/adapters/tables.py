@@ -20,3 +20,39 @@ api_keys = sa.Table(
     sa.Column("last_used_at", sa.BigInteger),
     sa.Column("revoked_at", sa.BigInteger),
 )
+
+portal_users = sa.Table(
+    "portal_users", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(40), sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("email_key", sa.String(254), nullable=False),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("oauth_provider", sa.String(20), nullable=False),
+    sa.Column("oauth_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("last_login", sa.BigInteger, nullable=False),
+    sa.Column("crm_contact_id", sa.String(40)),
+    sa.Column("crm_organization_id", sa.String(40)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# Which provider account belongs to which portal user: one account per provider and user.
+portal_identities = sa.Table(
+    "portal_identities", metadata,
+    sa.Column("organization_id", sa.String(40), primary_key=True),
+    sa.Column("provider", sa.String(20), primary_key=True),
+    sa.Column("oauth_id", sa.String(200), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("portal_users.id"), nullable=False),
+)
+
+portal_sessions = sa.Table(
+    "portal_sessions", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("portal_users.id"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger),
+)

@@ -2,7 +2,7 @@
 import sqlalchemy as sa
 
 from auth.adapters.tables import api_keys, organizations
-from auth.domain.api_keys import generate_api_key
+from auth.domain.credentials import API_KEY_PREFIX, generate_credential
 from portal_common.clock import now_ms
 from portal_common.db import Database
 from portal_common.errors import InvalidArgument, NotFound
@@ -65,22 +65,10 @@ class Accounts:
             connection.commit()
         return revoked_at
 
-    def resolve_api_key(self, key_hash: str) -> tuple[str, str] | None:
-        """(organization id, key id) of a live key, recording its use; None if unknown or revoked."""
-        with self._database.write() as connection:
-            row = connection.execute(
-                sa.select(api_keys.c.id, api_keys.c.organization_id)
-                .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))).first()
-            if row is None:
-                return None
-            connection.execute(api_keys.update().where(api_keys.c.id == row.id).values(last_used_at=now_ms()))
-            connection.commit()
-        return row.organization_id, row.id
-
     @staticmethod
     def _insert_key(connection, organization_id: str) -> str:
-        key = generate_api_key()
+        key = generate_credential(API_KEY_PREFIX)
         connection.execute(api_keys.insert().values(
             id=new_id("key"), organization_id=organization_id, prefix=key.prefix,
-            key_hash=key.key_hash, created_at=now_ms()))
+            key_hash=key.hash, created_at=now_ms()))
         return key.secret

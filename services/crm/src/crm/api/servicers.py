@@ -50,7 +50,7 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         return crm_pb2.ListContactsResponse(contacts=found, total=total, limit=limit, offset=offset)
 
     def GetContact(self, request, context):
-        return self._crm.get_contact(_organization_id(), request.contact_id)
+        return self._crm.get_contact(current_principal(), request.contact_id)
 
     def UpdateContact(self, request, context):
         changes = json_format.MessageToDict(request.changes)
@@ -74,3 +74,6 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         where = ContactFilter(status=request.status, crm_organization_id=request.crm_organization_id)
         found, total = self._crm.list_contacts(_organization_id(), where, limit, offset)
         return crm_pb2.ListContactsResponse(contacts=found, total=total, limit=limit, offset=offset)
+
+    def FindContactByEmail(self, request, context):
+        return self._crm.find_contact_by_email(_organization_id(), request.email)

@@ -2,14 +2,14 @@
 import dataclasses
 from typing import Callable, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
 from crm.adapters.repository import ContactFilter, CrmRepository
+from crm.adapters.views import contact_message
 from crm.domain.model import (
     ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration,
     check_choice, clean_email, clean_tags, clean_text, email_key, merge_tags, website_key,
 )
 from portal.crm.v1 import crm_pb2
+from portal_common.auth import Principal
 from portal_common.clock import now_ms
 from portal_common.db import Database
 from portal_common.errors import Conflict, InvalidArgument, NotFound
@@ -269,12 +269,22 @@ class CrmService:
 
     # Reads
 
-    def get_contact(self, organization_id: str, contact_id: str) -> crm_pb2.Contact:
-        with self._database.read() as connection:
-            view = CrmRepository(connection).contact_view(organization_id, contact_id)
+    def get_contact(self, principal: Principal, contact_id: str) -> crm_pb2.Contact:
+        """A contact of the principal's organization; a portal user sees only their own."""
+        view = None
+        if not principal.is_portal_user or contact_id == principal.crm_contact_id:
+            with self._database.read() as connection:
+                view = CrmRepository(connection).contact_view(principal.organization_id, contact_id)
         if view is None:
             raise NotFound(f"contact {contact_id} not found")
         return view
+
+    def find_contact_by_email(self, organization_id: str, email: str) -> crm_pb2.Contact:
+        with self._database.read() as connection:
+            contact = CrmRepository(connection).contact_by_email(organization_id, email_key(email))
+        if contact is None or contact.status != ACTIVE:
+            raise NotFound("no active contact has this email")
+        return contact_message(contact)
 
     def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int
                       ) -> tuple[list[crm_pb2.Contact], int]:
@@ -309,16 +319,4 @@ class CrmService:
         return contact
 
     def _write(self, work: Callable[[CrmRepository], T]) -> T:
-        """Runs `work` in a write transaction; once more if a concurrent writer won a unique race."""
-        def run() -> T:
-            with self._database.write() as connection:
-                result = work(CrmRepository(connection, locking=True))
-                connection.commit()
-                return result
-        try:
-            return run()
-        except IntegrityError:
-            try:
-                return run()
-            except IntegrityError:
-                raise Conflict("the record was changed concurrently; try again") from None
+        return self._database.run_write(lambda connection: work(CrmRepository(connection, locking=True)))

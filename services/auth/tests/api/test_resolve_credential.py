@@ -1,4 +1,4 @@
-"""The auth service's gRPC API and the credential cache the other services put in front of it."""
+"""The auth service's internal gRPC API and the credential cache the other services put before it."""
 import time
 
 import grpc
@@ -7,13 +7,13 @@ import pytest
 from auth.config import Settings
 from auth.server import build, open_accounts
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
-from portal_common.auth import ApiKeyResolver, hash_api_key
+from portal_common.auth import CredentialCache, hash_credential, remote_lookup
 from portal_common.errors import Unavailable
 
 
 @pytest.fixture
 def auth_server(databases):
-    settings = Settings(database_url=databases.new_url("auth"), address="127.0.0.1:0")
+    settings = Settings(database_url=databases.new_url("auth"), address="127.0.0.1:0", crm_target="127.0.0.1:1")
     server, port = build(settings, settings.address)
     server.start()
     yield open_accounts(settings), f"127.0.0.1:{port}"
@@ -23,26 +23,27 @@ def auth_server(databases):
 def test_resolve_answers_not_found_for_unknown_and_revoked_keys(auth_server):
     accounts, target = auth_server
     organization_id, secret = accounts.create_organization("Acme")
-    stub = auth_pb2_grpc.ApiKeyServiceStub(grpc.insecure_channel(target))
-    reply = stub.ResolveApiKey(auth_pb2.ResolveApiKeyRequest(key_hash=hash_api_key(secret)))
-    assert reply.organization_id == organization_id
-    accounts.revoke_api_key(reply.key_id)
+    stub = auth_pb2_grpc.CredentialServiceStub(grpc.insecure_channel(target))
+    request = auth_pb2.ResolveCredentialRequest(credential_hash=hash_credential(secret))
+    reply = stub.ResolveCredential(request)
+    assert (reply.kind, reply.organization_id) == (auth_pb2.Principal.API_KEY, organization_id)
+    accounts.revoke_api_key(reply.credential_id)
     with pytest.raises(grpc.RpcError) as raised:
-        stub.ResolveApiKey(auth_pb2.ResolveApiKeyRequest(key_hash=hash_api_key(secret)))
+        stub.ResolveCredential(request)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_the_cache_serves_a_revoked_key_only_until_its_ttl(auth_server):
     accounts, target = auth_server
     organization_id, secret = accounts.create_organization("Acme")
-    resolver = ApiKeyResolver(target, ttl_seconds=0.5)
-    assert resolver.resolve(hash_api_key(secret)).organization_id == organization_id
+    cache = CredentialCache(remote_lookup(target), ttl_seconds=0.5)
+    assert cache.resolve(hash_credential(secret)).organization_id == organization_id
     accounts.revoke_api_key(accounts.list_api_keys(organization_id)[0]["id"])
-    assert resolver.resolve(hash_api_key(secret)) is not None  # still cached
+    assert cache.resolve(hash_credential(secret)) is not None  # still cached
     time.sleep(0.6)
-    assert resolver.resolve(hash_api_key(secret)) is None
+    assert cache.resolve(hash_credential(secret)) is None
 
 
 def test_an_unreachable_auth_service_is_unavailable_not_unauthenticated():
     with pytest.raises(Unavailable):
-        ApiKeyResolver("127.0.0.1:1").resolve(hash_api_key("pk_whatever"))
+        CredentialCache(remote_lookup("127.0.0.1:1")).resolve(hash_credential("pk_whatever"))

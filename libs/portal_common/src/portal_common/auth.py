@@ -17,6 +17,7 @@ from typing import Callable
 import grpc
 
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
+from portal_common.channels import internal_channel
 from portal_common.clock import now_ms
 from portal_common.errors import PermissionDenied, Unauthenticated, Unavailable
 from portal_common.interceptors import BehaviorInterceptor
@@ -65,7 +66,7 @@ Lookup = Callable[[str], Principal | None]
 
 def remote_lookup(auth_target: str) -> Lookup:
     """Asks the auth service over gRPC; an unreachable auth service is UNAVAILABLE, not 401."""
-    stub = auth_pb2_grpc.CredentialServiceStub(grpc.insecure_channel(auth_target))
+    stub = auth_pb2_grpc.CredentialServiceStub(internal_channel(auth_target))
 
     def lookup(credential_hash: str) -> Principal | None:
         try:

@@ -4,6 +4,7 @@ import dataclasses
 import grpc
 
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
+from portal_common.channels import internal_channel
 from portal_common.errors import Unavailable
 
 
@@ -15,7 +16,7 @@ class ContactLink:
 
 class CrmClient:
     def __init__(self, target: str, timeout_seconds: float):
-        self._stub = crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(target))
+        self._stub = crm_pb2_grpc.CrmServiceStub(internal_channel(target))
         self._timeout = timeout_seconds
 
     def find_contact(self, email: str, credential: str) -> ContactLink | None:
@@ -25,7 +26,7 @@ class CrmClient:
         try:
             contact = self._stub.FindContactByEmail(crm_pb2.FindContactByEmailRequest(email=email),
                                                     metadata=[("authorization", f"Bearer {credential}")],
-                                                    timeout=self._timeout)
+                                                    timeout=self._timeout, wait_for_ready=True)
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None

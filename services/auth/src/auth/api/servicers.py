@@ -2,8 +2,9 @@ from auth.api import messages
 from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
-from portal_common.auth import bearer_token, current_principal
+from portal_common.auth import current_principal
 from portal_common.errors import NotFound, http_status_metadata
+from portal_common.peers import caller_credential
 
 
 class CredentialServicer(auth_pb2_grpc.CredentialServiceServicer):
@@ -23,7 +24,7 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
 
     def SyncUser(self, request, context):
         sign_in = self._portal_users.sync_user(
-            current_principal().organization_id, bearer_token(context), request.email, request.name,
+            current_principal().organization_id, caller_credential(context), request.email, request.name,
             request.oauth_provider, request.oauth_id)
         if sign_in.created:
             context.send_initial_metadata((http_status_metadata(201),))

@@ -1,4 +1,4 @@
-# Entry points: make run, make test, make bench, make lint. Everything sets itself up.
+# Entry points: make run, make test, make bench. Everything sets itself up.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,7 +6,7 @@ GEN := build/gen
 PACKAGES := libs/portal_common libs/portal_stack services/auth services/crm
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: run test test-sqlite test-postgres bench lint setup clean
+.PHONY: run test bench setup clean
 
 run: setup
 	$(PY) -m portal_stack

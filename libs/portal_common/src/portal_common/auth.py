@@ -109,13 +109,18 @@ class CredentialCache:
         return principal
 
 
+_BEARER = re.compile(r"Bearer (\S+)")
+
+
 def bearer_token(context: grpc.ServicerContext) -> str:
+    """The credential of `Authorization: Bearer <credential>`, spelled exactly so: the gateway's
+    rate limits count per header value, so variants of one credential must not pass."""
     for key, value in context.invocation_metadata():
         if key == "authorization":
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated("the Authorization header must be 'Bearer <credential>'")
-            return token.strip()
+            match = _BEARER.fullmatch(value)
+            if not match:
+                raise Unauthenticated("the Authorization header must be exactly 'Bearer <credential>'")
+            return match.group(1)
     raise Unauthenticated("missing Authorization header: send 'Authorization: Bearer <API key or session token>'")
 
 

@@ -36,16 +36,14 @@ class Accounts:
 
     def create_api_key(self, organization_id: str) -> str:
         with self._database.write() as connection:
-            exists = connection.execute(
-                sa.select(organizations.c.id).where(organizations.c.id == organization_id)).first()
-            if not exists:
-                raise NotFound(f"organization {organization_id} not found")
+            self._require_organization(connection, organization_id)
             secret = self._insert_key(connection, organization_id)
             connection.commit()
         return secret
 
     def list_api_keys(self, organization_id: str) -> list[dict]:
         with self._database.read() as connection:
+            self._require_organization(connection, organization_id)
             rows = connection.execute(
                 sa.select(api_keys.c.id, api_keys.c.prefix, api_keys.c.created_at,
                           api_keys.c.last_used_at, api_keys.c.revoked_at)
@@ -64,6 +62,11 @@ class Accounts:
             connection.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=revoked_at))
             connection.commit()
         return revoked_at
+
+    @staticmethod
+    def _require_organization(connection, organization_id: str) -> None:
+        if not connection.execute(sa.select(organizations.c.id).where(organizations.c.id == organization_id)).first():
+            raise NotFound(f"organization {organization_id} not found")
 
     @staticmethod
     def _insert_key(connection, organization_id: str) -> str:

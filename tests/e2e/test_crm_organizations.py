@@ -1,0 +1,160 @@
+"""CRM organizations: found or created from organizationInfo, and their three GET routes."""
+import pytest
+
+from crm_rest import (
+    CONTACTS, DOCUMENTED_CONTACT, ORGANIZATIONS, assert_error, assert_organization_shape,
+    assert_page_shape, create_contact, documented_contact, fake_id, get_contact, list_contacts,
+    listed_ids, unique_email,
+)
+
+
+def link(api, **organization_info) -> str:
+    """Creates a contact with this organizationInfo; returns the CRM organization it is linked to."""
+    response = api.post(CONTACTS, json={"email": unique_email(), "organizationInfo": organization_info})
+    assert response.status_code == 201, response.text
+    return response.json()["crmOrganizationId"]
+
+
+def get_organization(api, crm_organization_id: str) -> dict:
+    response = api.get(f"{ORGANIZATIONS}/{crm_organization_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_documented_organization_info_creates_an_organization_with_every_field(org_api):
+    created = org_api.post(CONTACTS, json=DOCUMENTED_CONTACT).json()
+
+    organization = get_organization(org_api, created["crmOrganizationId"])
+
+    assert_organization_shape(organization)
+    info = DOCUMENTED_CONTACT["organizationInfo"]
+    assert {key: organization[key] for key in info} == info
+    assert organization["id"] == created["crmOrganizationId"]
+
+
+def test_organizations_are_matched_by_name_in_any_case(org_api):
+    first = link(org_api, name="Acme Corp")
+
+    assert link(org_api, name="ACME corp") == first
+    assert link(org_api, name="  acme CORP ") == first
+    assert link(org_api, name="Acme Corporation") != first
+    assert list_contacts(org_api)["total"] == 4
+    assert org_api.get(ORGANIZATIONS).json()["total"] == 2
+
+
+def test_organizations_are_matched_by_website(org_api):
+    first = link(org_api, name="Acme Corp", website="https://acme.com")
+
+    assert link(org_api, name="Acme Incorporated", website="https://acme.com") == first
+    assert link(org_api, website="HTTPS://ACME.COM") == first
+    assert link(org_api, name="Other", website="https://other.example") != first
+    assert get_organization(org_api, first)["name"] == "Acme Corp", "the name is never overwritten"
+
+
+def test_empty_fields_of_an_existing_organization_are_filled_in_never_overwritten(org_api):
+    first = link(org_api, name="Acme Corp", industry="Technology", address={"city": "San Francisco"})
+
+    same = link(org_api, name="acme corp", website="https://acme.com", industry="Finance", taxId="12-3",
+                billingEmail="billing@acme.com", phone="+1", address={"street": "1 Main St", "city": "Oakland",
+                                                                        "postalCode": "94105"})
+    assert same == first
+    assert link(org_api, name="Acme Corp", website="https://elsewhere.example", phone="+2", taxId="99") == first
+
+    organization = get_organization(org_api, first)
+    assert organization["name"] == "Acme Corp"
+    assert organization["industry"] == "Technology"
+    assert organization["website"] == "https://acme.com"
+    assert (organization["taxId"], organization["billingEmail"], organization["phone"]) == (
+        "12-3", "billing@acme.com", "+1")
+    assert organization["address"]["city"] == "San Francisco"
+    assert organization["address"]["street"] == "1 Main St"
+    assert organization["address"]["postalCode"] == "94105"
+    assert organization["updatedAt"] >= organization["createdAt"]
+
+
+def test_updating_a_contact_with_organization_info_links_it(org_api):
+    email = unique_email()
+    contact_id = create_contact(org_api, email=email)
+    assert get_contact(org_api, contact_id).get("crmOrganizationId") is None
+
+    response = org_api.post(CONTACTS, json={"email": email, "organizationInfo": {"name": "Linked Ltd"}})
+
+    assert response.status_code == 200, response.text
+    linked = response.json()["crmOrganizationId"]
+    assert get_contact(org_api, contact_id)["crmOrganizationId"] == linked
+    assert get_organization(org_api, linked)["name"] == "Linked Ltd"
+
+
+@pytest.mark.parametrize("organization_info, field", [
+    ({}, "organizationInfo"),
+    ({"name": "   "}, "organizationInfo"),
+    ({"name": "X", "billingEmail": "not-an-email"}, "billingEmail"),
+    ({"name": "X" * 201}, "name"),
+])
+def test_invalid_organization_info_is_400(shared_api, organization_info, field):
+    response = shared_api.post(CONTACTS, json={"email": unique_email(), "organizationInfo": organization_info})
+    assert_error(response, 400, field)
+
+
+def test_list_organizations_with_industry_search_and_pagination(org_api):
+    acme = link(org_api, name="Acme Corp", website="https://acme.com", industry="Technology")
+    globex = link(org_api, name="Globex", website="https://globex.example", industry="Energy")
+    initech = link(org_api, name="Initech", website="https://initech.example", industry="Technology")
+
+    page = org_api.get(ORGANIZATIONS).json()
+    assert_page_shape(page, "organizations", limit=50, offset=0)
+    assert [o["id"] for o in page["organizations"]] == [initech, globex, acme], "newest first"
+    assert page["total"] == 3
+    for organization in page["organizations"]:
+        assert_organization_shape(organization)
+
+    def ids(**params):
+        response = org_api.get(ORGANIZATIONS, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return [o["id"] for o in body["organizations"]], body["total"]
+
+    assert ids(industry="Technology") == ([initech, acme], 2)
+    assert ids(industry="Retail") == ([], 0)
+    assert ids(search="GLOBEX") == ([globex], 1)
+    assert ids(search="acme.com") == ([acme], 1)          # the website
+    assert ids(search="example") == ([initech, globex], 2)
+    assert ids(search="tech", industry="Technology") == ([initech], 1)
+    assert ids(limit=1) == ([initech], 3)
+    assert ids(limit=2, offset=1) == ([globex, acme], 3)
+    assert ids(offset=3) == ([], 3)
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"limit": "abc"}, "limit"), ({"offset": -1}, "offset"),
+])
+def test_bad_organization_list_parameters_are_400(shared_api, params, field):
+    assert_error(shared_api.get(ORGANIZATIONS, params=params), 400, field)
+    assert_error(shared_api.get(f"{ORGANIZATIONS}/{fake_id('co')}/contacts", params=params), 400, field)
+
+
+def test_contacts_of_an_organization(org_api):
+    acme = link(org_api, name="Acme Corp")
+    other = link(org_api, name="Other")
+    first = org_api.post(CONTACTS, json=documented_contact(email=unique_email())).json()["contactId"]
+    second = org_api.post(CONTACTS, json=documented_contact(email=unique_email())).json()["contactId"]
+    path = f"{ORGANIZATIONS}/{acme}/contacts"
+
+    page = list_contacts(org_api, path)
+    assert_page_shape(page, "contacts", limit=50, offset=0)
+    assert page["total"] == 3
+    assert [c["id"] for c in page["contacts"]][:2] == [second, first]
+    assert all(c["crmOrganizationId"] == acme for c in page["contacts"])
+    assert listed_ids(org_api, path, limit=1, offset=1) == [first]
+    assert list_contacts(org_api, f"{ORGANIZATIONS}/{other}/contacts")["total"] == 1
+
+    assert org_api.delete(f"{CONTACTS}/{first}").status_code == 200
+    assert first not in listed_ids(org_api, path)
+    assert listed_ids(org_api, path, status="inactive") == [first]
+    assert list_contacts(org_api, path)["total"] == 2
+
+
+def test_unknown_organization_ids_are_404(shared_api):
+    unknown = fake_id("co")
+    assert_error(shared_api.get(f"{ORGANIZATIONS}/{unknown}"), 404)
+    assert_error(shared_api.get(f"{ORGANIZATIONS}/{unknown}/contacts"), 404)

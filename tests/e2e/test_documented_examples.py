@@ -1,0 +1,163 @@
+"""Every CRM example request of the seed (backend-api-status.md, section 2), through Envoy, with the
+documented response shapes and status codes."""
+import pytest
+
+from crm_rest import (
+    CONTACTS, DOCUMENTED_CONTACT, DOCUMENTED_EVENT_REGISTRATION, FROM_EVENT, assert_contact_shape,
+    assert_page_shape, assert_recent_ms, create_contact, documented_contact, get_contact, list_contacts,
+)
+
+
+def test_create_contact_with_the_documented_body(org_api):
+    response = org_api.post(CONTACTS, json=DOCUMENTED_CONTACT)
+
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"success", "contactId", "crmOrganizationId", "isNewContact", "message"}
+    assert body["success"] is True
+    assert body["isNewContact"] is True
+    assert isinstance(body["contactId"], str) and body["contactId"]
+    assert isinstance(body["crmOrganizationId"], str) and body["crmOrganizationId"]
+    assert body["message"] == "Contact created successfully"
+
+
+def test_get_contact_returns_the_documented_body(org_api):
+    created = org_api.post(CONTACTS, json=DOCUMENTED_CONTACT).json()
+
+    contact = get_contact(org_api, created["contactId"])
+
+    assert_contact_shape(contact)
+    expected = {key: value for key, value in DOCUMENTED_CONTACT.items() if key != "organizationInfo"}
+    assert {key: contact[key] for key in expected} == expected
+    assert contact["id"] == created["contactId"]
+    assert contact["name"] == "John Doe"
+    assert contact["status"] == "active"
+    assert contact["crmOrganizationId"] == created["crmOrganizationId"]
+
+
+def test_posting_the_same_email_again_updates_the_contact(org_api):
+    first = org_api.post(CONTACTS, json=DOCUMENTED_CONTACT).json()
+
+    # Matched trimmed and case-insensitively.
+    again = org_api.post(CONTACTS, json=documented_contact(email="  John.DOE@Example.com ",
+                                                           subtype="customer", jobTitle="CTO"))
+
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["success"] is True and body["isNewContact"] is False
+    assert body["contactId"] == first["contactId"]
+    assert body["crmOrganizationId"] == first["crmOrganizationId"]
+    assert body["message"] == "Contact updated successfully"
+    contact = get_contact(org_api, first["contactId"])
+    assert (contact["subtype"], contact["jobTitle"]) == ("customer", "CTO")
+    assert list_contacts(org_api)["total"] == 1
+
+
+def test_contact_without_optional_fields_still_has_the_documented_shape(org_api):
+    contact_id = create_contact(org_api)
+
+    contact = get_contact(org_api, contact_id)
+
+    assert_contact_shape(contact)
+    assert contact["tags"] == []
+    assert contact.get("customFields", "missing") == {}, "customFields is an object, empty when there are none"
+    assert (contact["subtype"], contact["status"], contact["source"]) == ("lead", "active", "api")
+
+
+def test_list_contacts_returns_the_documented_page(org_api):
+    created = org_api.post(CONTACTS, json=DOCUMENTED_CONTACT).json()
+
+    page = list_contacts(org_api)
+
+    assert_page_shape(page, "contacts", limit=50, offset=0)
+    assert page["total"] == 1
+    [contact] = page["contacts"]
+    assert_contact_shape(contact)
+    documented_item = {"id": created["contactId"], "name": "John Doe", "firstName": "John",
+                       "lastName": "Doe", "email": "john.doe@example.com", "phone": "+1234567890",
+                       "company": "Acme Corp", "subtype": "lead", "status": "active", "source": "api",
+                       "tags": ["freelancer", "developer"]}
+    assert {key: contact[key] for key in documented_item} == documented_item
+
+
+@pytest.mark.parametrize("params, matching", [
+    ({"subtype": "customer"}, {"customer"}),
+    ({"status": "inactive"}, {"archived"}),
+    ({"status": "active"}, {"lead", "customer", "from checkout"}),
+    ({"source": "checkout"}, {"from checkout"}),
+    ({"limit": 2}, {"from checkout", "customer"}),
+    ({"offset": 2}, {"lead"}),
+    ({"search": "CUSTOMER"}, {"customer"}),
+])
+def test_each_documented_list_parameter(org_api, params, matching):
+    names = {}
+    for label, fields in [("lead", {"subtype": "lead"}), ("customer", {"subtype": "customer"}),
+                          ("archived", {"subtype": "prospect"}), ("from checkout", {"source": "checkout"})]:
+        names[create_contact(org_api, firstName=label, **fields)] = label
+    archived = next(id_ for id_, label in names.items() if label == "archived")
+    assert org_api.delete(f"{CONTACTS}/{archived}").status_code == 200
+
+    page = list_contacts(org_api, **params)
+
+    assert_page_shape(page, "contacts", limit=params.get("limit", 50), offset=params.get("offset", 0))
+    assert {names[contact["id"]] for contact in page["contacts"]} == matching
+    if "limit" not in params and "offset" not in params:
+        assert page["total"] == len(matching)
+
+
+def test_create_contact_from_the_documented_event_registration(org_api):
+    response = org_api.post(FROM_EVENT, json=DOCUMENTED_EVENT_REGISTRATION)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"success", "contactId", "eventId", "crmOrganizationId", "organizationId",
+                         "isNewContact", "message"}
+    assert body["success"] is True and body["isNewContact"] is True
+    assert body["eventId"] == "k7stu901..."
+    assert body["organizationId"] == org_api.organization_id
+    assert isinstance(body["crmOrganizationId"], str) and body["crmOrganizationId"]
+    assert body["message"] == "Contact created successfully"
+
+    contact = get_contact(org_api, body["contactId"])
+    assert_contact_shape(contact)
+    attendee = DOCUMENTED_EVENT_REGISTRATION["attendeeInfo"]
+    assert {key: contact[key] for key in attendee} == attendee
+    assert contact["source"] == "event"
+    assert contact["crmOrganizationId"] == body["crmOrganizationId"]
+    [registration] = contact["events"]
+    assert registration["eventId"] == "k7stu901..."
+    assert registration["eventName"] == "Tech Conference 2025"
+    assert registration["eventDate"] == 1234567890
+    assert_recent_ms(registration["registeredAt"])
+
+
+def test_event_registration_of_a_known_contact_updates_it_and_merges_tags(org_api):
+    created = org_api.post(CONTACTS, json=DOCUMENTED_CONTACT).json()
+    registration = {**DOCUMENTED_EVENT_REGISTRATION,
+                    "attendeeInfo": {**DOCUMENTED_EVENT_REGISTRATION["attendeeInfo"],
+                                     "email": "JOHN.DOE@example.com ", "tags": ["vip", "developer"]}}
+
+    response = org_api.post(FROM_EVENT, json=registration)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["isNewContact"] is False and body["contactId"] == created["contactId"]
+    assert body["crmOrganizationId"] == created["crmOrganizationId"]
+    contact = get_contact(org_api, created["contactId"])
+    assert contact["tags"] == ["freelancer", "developer", "vip"]
+    assert contact["source"] == "api", "an existing contact keeps where it first came from"
+    assert [event["eventId"] for event in contact["events"]] == ["k7stu901..."]
+
+
+def test_registering_for_a_second_event_records_both_and_the_same_event_once(org_api):
+    first = org_api.post(FROM_EVENT, json=DOCUMENTED_EVENT_REGISTRATION).json()
+    second_event = {**DOCUMENTED_EVENT_REGISTRATION, "eventId": "ev-2", "eventName": "Meetup",
+                    "eventDate": 1700000000000}
+
+    assert org_api.post(FROM_EVENT, json=second_event).status_code == 200
+    assert org_api.post(FROM_EVENT, json=DOCUMENTED_EVENT_REGISTRATION).status_code == 200
+
+    events = get_contact(org_api, first["contactId"])["events"]
+    assert sorted((e["eventId"], e["eventName"], e["eventDate"]) for e in events) == [
+        ("ev-2", "Meetup", 1700000000000), ("k7stu901...", "Tech Conference 2025", 1234567890)]

@@ -29,7 +29,7 @@ def test_upsert_matches_by_email_and_merges_tags(crm):
     assert first.created and not again.created
     assert again.contact.id == first.contact.id
     assert (again.contact.name, again.contact.tags) == ("Jo Doe", ["a", "b"])
-    assert crm.list_contacts(ORG, ACTIVE, 50, 0)[1] == 1
+    assert crm.list_contacts(ORG, ACTIVE, 50, 0).total == 1
 
 
 def test_organizations_are_found_by_name_or_website_and_only_filled_in(crm):
@@ -53,20 +53,21 @@ def test_counted_totals_follow_filters_updates_and_archiving(crm):
         crm.upsert_contact(ORG, ContactDetails(email=f"c{i}@x.io", subtype=subtype), None)
     crm.upsert_contact(OTHER, ContactDetails(email="c0@x.io"), None)
     leads = ContactFilter(status="active", subtype="lead")
-    contacts, total = crm.list_contacts(ORG, leads, 50, 0)
-    assert total == 2 and len(contacts) == 2
+    page = crm.list_contacts(ORG, leads, 50, 0)
+    contacts = page.contacts
+    assert page.total == 2 and len(contacts) == 2
     crm.update_contact(ORG, contacts[0].id, {"subtype": "customer"})
-    assert crm.list_contacts(ORG, leads, 50, 0)[1] == 1
+    assert crm.list_contacts(ORG, leads, 50, 0).total == 1
     crm.archive_contact(ORG, contacts[1].id)
     crm.archive_contact(ORG, contacts[1].id)  # archiving twice changes nothing
-    assert crm.list_contacts(ORG, leads, 50, 0)[1] == 0
-    assert crm.list_contacts(ORG, ContactFilter(status="inactive"), 50, 0)[1] == 1
-    assert crm.list_contacts(ORG, ACTIVE, 50, 0)[1] == 2
+    assert crm.list_contacts(ORG, leads, 50, 0).total == 0
+    assert crm.list_contacts(ORG, ContactFilter(status="inactive"), 50, 0).total == 1
+    assert crm.list_contacts(ORG, ACTIVE, 50, 0).total == 2
 
 
 def test_lists_are_newest_first_and_pages_do_not_overlap(crm):
     ids = [crm.upsert_contact(ORG, ContactDetails(email=f"p{i}@x.io"), None).contact.id for i in range(7)]
-    pages = [crm.list_contacts(ORG, ACTIVE, 3, offset)[0] for offset in (0, 3, 6)]
+    pages = [crm.list_contacts(ORG, ACTIVE, 3, offset).contacts for offset in (0, 3, 6)]
     assert [c.id for page in pages for c in page] == list(reversed(ids))
 
 
@@ -74,9 +75,9 @@ def test_search_is_case_insensitive_over_name_email_and_company(crm):
     crm.upsert_contact(ORG, ContactDetails(email="zoe@x.io", first_name="Zoë", company="Big_Co 100%"), None)
     crm.upsert_contact(ORG, ContactDetails(email="max@x.io", first_name="Max"), None)
     for term in ("ZOË", "ZOE@X", "big_co 100%"):
-        found, total = crm.list_contacts(ORG, ContactFilter(status="active", search=term), 50, 0)
-        assert [c.email for c in found] == ["zoe@x.io"] and total == 1, term
-    assert crm.list_contacts(ORG, ContactFilter(status="active", search="_"), 50, 0)[1] == 1
+        page = crm.list_contacts(ORG, ContactFilter(status="active", search=term), 50, 0)
+        assert [c.email for c in page.contacts] == ["zoe@x.io"] and page.total == 1, term
+    assert crm.list_contacts(ORG, ContactFilter(status="active", search="_"), 50, 0).total == 1
 
 
 def test_event_registration_records_the_event_and_merges_tags(crm):
@@ -115,7 +116,7 @@ def test_other_organizations_records_are_not_found(crm):
         crm.archive_contact(OTHER, a.id)
     with pytest.raises(NotFound):
         crm.get_crm_organization(OTHER, a.crm_organization_id)
-    assert crm.list_contacts(OTHER, ACTIVE, 50, 0) == ([], 0)
+    assert crm.list_contacts(OTHER, ACTIVE, 50, 0).total == 0
     assert crm.list_crm_organizations(OTHER, "", "", 50, 0) == ([], 0)
 
 
@@ -134,5 +135,5 @@ def test_concurrent_upserts_of_one_email_make_one_contact(crm):
     assert len(results) == 8
     assert sum(r.created for r in results) == 1
     assert len({r.contact.id for r in results}) == 1
-    contacts, total = crm.list_contacts(ORG, ACTIVE, 50, 0)
-    assert total == 1 and sorted(contacts[0].tags) == sorted(f"t{i}" for i in range(8))
+    page = crm.list_contacts(ORG, ACTIVE, 50, 0)
+    assert page.total == 1 and sorted(page.contacts[0].tags) == sorted(f"t{i}" for i in range(8))

@@ -10,6 +10,7 @@ from crm.adapters.views import contact_message
 from crm.domain.model import Contact, CrmOrganization, EventRegistration, like_pattern
 from portal.crm.v1 import crm_pb2
 from portal_common.db import HotQuery
+from portal_common.wire import repeated_message_field
 
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(Contact)]
 _CONTACT_COLUMNS = [contacts.c[name] for name in _CONTACT_FIELDS]
@@ -24,6 +25,7 @@ _CONTACT_BY_EMAIL = sa.select(*_CONTACT_COLUMNS).where(
     contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.email_key == sa.bindparam("key"))
 _CONTACT_VIEW_BY_ID = HotQuery(sa.select(contacts.c.view).where(
     contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key")))
+_CONTACTS_FIELD = crm_pb2.ListContactsResponse.DESCRIPTOR.fields_by_name["contacts"].number
 _CRM_ORGANIZATION_BY_ID = sa.select(crm_organizations).where(
     crm_organizations.c.organization_id == sa.bindparam("organization_id"),
     crm_organizations.c.id == sa.bindparam("key"))
@@ -136,14 +138,16 @@ class CrmRepository:
         return crm_pb2.Contact.FromString(rows[0][0]) if rows else None
 
     def list_contact_views(self, organization_id: str, where: ContactFilter, limit: int, offset: int
-                           ) -> tuple[list[crm_pb2.Contact], int]:
+                           ) -> crm_pb2.ListContactsResponse:
         """A page of contacts, newest first, and how many match in all."""
         page, count = _contact_list_queries(**where.given())
         params = {"organization_id": organization_id, "status": where.status, "subtype": where.subtype,
                   "source": where.source, "crm_organization_id": where.crm_organization_id,
                   "search": like_pattern(where.search), "limit": limit, "offset": offset}
-        found = [crm_pb2.Contact.FromString(view) for view, in page.rows(self._connection, params)]
-        return found, int(count.rows(self._connection, params)[0][0])
+        views = (view for view, in page.rows(self._connection, params))
+        response = crm_pb2.ListContactsResponse.FromString(repeated_message_field(_CONTACTS_FIELD, views))
+        response.total, response.limit, response.offset = int(count.rows(self._connection, params)[0][0]), limit, offset
+        return response
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, source = key

@@ -46,8 +46,7 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         limit, offset = page_bounds(request)
         where = ContactFilter(status=request.status, subtype=request.subtype, source=request.source,
                               search=request.search)
-        found, total = self._crm.list_contacts(_organization_id(), where, limit, offset)
-        return crm_pb2.ListContactsResponse(contacts=found, total=total, limit=limit, offset=offset)
+        return self._crm.list_contacts(_organization_id(), where, limit, offset)
 
     def GetContact(self, request, context):
         return self._crm.get_contact(current_principal(), request.contact_id)
@@ -72,8 +71,7 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
     def ListOrganizationContacts(self, request, context):
         limit, offset = page_bounds(request)
         where = ContactFilter(status=request.status, crm_organization_id=request.crm_organization_id)
-        found, total = self._crm.list_contacts(_organization_id(), where, limit, offset)
-        return crm_pb2.ListContactsResponse(contacts=found, total=total, limit=limit, offset=offset)
+        return self._crm.list_contacts(_organization_id(), where, limit, offset)
 
     def FindContactByEmail(self, request, context):
         return self._crm.find_contact_by_email(_organization_id(), request.email)

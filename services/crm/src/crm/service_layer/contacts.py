@@ -287,7 +287,7 @@ class CrmService:
         return contact_message(contact)
 
     def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int
-                      ) -> tuple[list[crm_pb2.Contact], int]:
+                      ) -> crm_pb2.ListContactsResponse:
         where = dataclasses.replace(where, status=where.status or ACTIVE)
         check_choice(where.status, STATUSES, "status")
         if where.subtype:

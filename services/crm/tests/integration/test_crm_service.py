@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from crm.adapters.repository import ContactFilter
+from crm.adapters.views import ContactFilter
 from crm.config import MIGRATIONS
 from crm.service_layer.contacts import ContactDetails, CrmService, EventDetails, OrganizationDetails
 from portal_common import db

@@ -1,6 +1,5 @@
-"""Reads and writes CRM entities within one connection (one unit of work)."""
+"""Reads and writes CRM entities (the write model) within one connection (one unit of work)."""
 import dataclasses
-import functools
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -8,9 +7,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crm.adapters.tables import contact_counts, contacts, crm_organizations
 from crm.adapters.views import contact_message
 from crm.domain.model import Contact, CrmOrganization, EventRegistration, like_pattern
-from portal.crm.v1 import crm_pb2
-from portal_common.db import HotQuery
-from portal_common.wire import repeated_message_field
 
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(Contact)]
 _CONTACT_COLUMNS = [contacts.c[name] for name in _CONTACT_FIELDS]
@@ -23,9 +19,6 @@ _CONTACT_BY_ID = sa.select(*_CONTACT_COLUMNS).where(
     contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key"))
 _CONTACT_BY_EMAIL = sa.select(*_CONTACT_COLUMNS).where(
     contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.email_key == sa.bindparam("key"))
-_CONTACT_VIEW_BY_ID = HotQuery(sa.select(contacts.c.view).where(
-    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key")))
-_CONTACTS_FIELD = crm_pb2.ListContactsResponse.DESCRIPTOR.fields_by_name["contacts"].number
 _CRM_ORGANIZATION_BY_ID = sa.select(crm_organizations).where(
     crm_organizations.c.organization_id == sa.bindparam("organization_id"),
     crm_organizations.c.id == sa.bindparam("key"))
@@ -51,50 +44,6 @@ def _organization_values(organization: CrmOrganization) -> dict:
     values["name_key"] = organization.name_key
     values["website_key"] = organization.website_key
     return values
-
-
-@dataclasses.dataclass(frozen=True)
-class ContactFilter:
-    status: str
-    subtype: str = ""
-    source: str = ""
-    search: str = ""
-    crm_organization_id: str = ""
-
-    def given(self) -> dict[str, bool]:
-        return {"subtype": bool(self.subtype), "source": bool(self.source), "search": bool(self.search),
-                "crm_organization_id": bool(self.crm_organization_id)}
-
-
-@functools.cache
-def _contact_list_queries(subtype: bool, source: bool, search: bool, crm_organization_id: bool):
-    """(page, total) statements for one combination of filters, built once; values are bound later.
-
-    Totals without search or CRM organization come from the contact_counts counters, so that they
-    cost the same at a million contacts as at ten.
-    """
-    param = sa.bindparam
-    conditions = [contacts.c.organization_id == param("organization_id"), contacts.c.status == param("status")]
-    counters = [contact_counts.c.organization_id == param("organization_id"),
-                contact_counts.c.status == param("status")]
-    if subtype:
-        conditions.append(contacts.c.subtype == param("subtype"))
-        counters.append(contact_counts.c.subtype == param("subtype"))
-    if source:
-        conditions.append(contacts.c.source == param("source"))
-        counters.append(contact_counts.c.source == param("source"))
-    if crm_organization_id:
-        conditions.append(contacts.c.crm_organization_id == param("crm_organization_id"))
-    if search:
-        conditions.append(contacts.c.search_text.like(param("search"), escape="\\"))
-    page = (sa.select(contacts.c.view).where(*conditions)
-            .order_by(contacts.c.created_at.desc(), contacts.c.id.desc())
-            .limit(param("limit")).offset(param("offset")))
-    if search or crm_organization_id:
-        total = sa.select(sa.func.count()).select_from(contacts).where(*conditions)
-    else:
-        total = sa.select(sa.func.coalesce(sa.func.sum(contact_counts.c.count), 0)).where(*counters)
-    return HotQuery(page), HotQuery(total)
 
 
 class CrmRepository:
@@ -132,22 +81,6 @@ class CrmRepository:
         if contact.count_key != counted_as:
             self._count(contact.organization_id, counted_as, -1)
             self._count(contact.organization_id, contact.count_key, +1)
-
-    def contact_view(self, organization_id: str, contact_id: str) -> crm_pb2.Contact | None:
-        rows = _CONTACT_VIEW_BY_ID.rows(self._connection, {"organization_id": organization_id, "key": contact_id})
-        return crm_pb2.Contact.FromString(rows[0][0]) if rows else None
-
-    def list_contact_views(self, organization_id: str, where: ContactFilter, limit: int, offset: int
-                           ) -> crm_pb2.ListContactsResponse:
-        """A page of contacts, newest first, and how many match in all."""
-        page, count = _contact_list_queries(**where.given())
-        params = {"organization_id": organization_id, "status": where.status, "subtype": where.subtype,
-                  "source": where.source, "crm_organization_id": where.crm_organization_id,
-                  "search": like_pattern(where.search), "limit": limit, "offset": offset}
-        views = (view for view, in page.rows(self._connection, params))
-        response = crm_pb2.ListContactsResponse.FromString(repeated_message_field(_CONTACTS_FIELD, views))
-        response.total, response.limit, response.offset = int(count.rows(self._connection, params)[0][0]), limit, offset
-        return response
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, source = key

@@ -1,6 +1,6 @@
 from google.protobuf import json_format
 
-from crm.adapters.repository import ContactFilter
+from crm.adapters.views import ContactFilter
 from crm.adapters.views import contact_message, organization_message
 from crm.api.messages import contact_details, organization_details
 from crm.service_layer.contacts import CrmService, EventDetails

@@ -2,8 +2,9 @@
 import dataclasses
 from typing import Callable, TypeVar
 
-from crm.adapters.repository import ContactFilter, CrmRepository
-from crm.adapters.views import contact_message
+from crm.adapters import views
+from crm.adapters.repository import CrmRepository
+from crm.adapters.views import ContactFilter, contact_message
 from crm.domain.model import (
     ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration,
     check_choice, clean_email, clean_tags, clean_text, email_key, merge_tags, website_key,
@@ -273,8 +274,8 @@ class CrmService:
         """A contact of the principal's organization; a portal user sees only their own."""
         view = None
         if not principal.is_portal_user or contact_id == principal.crm_contact_id:
-            with self._database.read() as connection:
-                view = CrmRepository(connection).contact_view(principal.organization_id, contact_id)
+            with self._database.hot() as connection:
+                view = views.contact_view(connection, principal.organization_id, contact_id)
         if view is None:
             raise NotFound(f"contact {contact_id} not found")
         return view
@@ -292,11 +293,10 @@ class CrmService:
         check_choice(where.status, STATUSES, "status")
         if where.subtype:
             check_choice(where.subtype, SUBTYPES, "subtype")
-        with self._database.read() as connection:
-            repo = CrmRepository(connection)
-            if where.crm_organization_id and not repo.crm_organization(organization_id, where.crm_organization_id):
-                raise NotFound(f"CRM organization {where.crm_organization_id} not found")
-            return repo.list_contact_views(organization_id, where, limit, offset)
+        if where.crm_organization_id:
+            self.get_crm_organization(organization_id, where.crm_organization_id)  # 404 if not theirs
+        with self._database.hot() as connection:
+            return views.contact_page(connection, organization_id, where, limit, offset)
 
     def get_crm_organization(self, organization_id: str, crm_organization_id: str) -> CrmOrganization:
         with self._database.read() as connection:

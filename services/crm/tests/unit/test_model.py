@@ -1,10 +1,10 @@
 import pytest
 
 from crm.domain.model import (
-    Contact, CrmOrganization, EventRegistration, check_choice, clean_email, clean_tags, email_key, like_pattern,
-    merge_tags, website_key,
+    Contact, CrmOrganization, EventRegistration, clean_tags, email_key, like_pattern, merge_tags, website_key,
 )
 from portal_common.errors import InvalidArgument
+from portal_common.validation import check_choice, clean_email
 
 
 def test_email_is_trimmed_and_its_key_case_insensitive():

@@ -7,41 +7,16 @@ from portal_common.errors import InvalidArgument
 SUBTYPES = ("lead", "customer", "prospect")
 STATUSES = ("active", "inactive")
 ACTIVE, INACTIVE = STATUSES
-MAX_NAME = 200
 MAX_TEXT = 10_000
 MAX_TAGS = 100
 MAX_TAG = 64
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
-
-
-def clean_email(raw: str, field: str) -> str:
-    email = raw.strip()
-    if not _EMAIL.fullmatch(email) or len(email) > 254:
-        raise InvalidArgument(f"{field} is not a valid email address: {raw!r}", field=field)
-    return email
 
 
 def email_key(email: str) -> str:
     """What makes two emails the same contact: trimmed and case-insensitive."""
     return email.strip().lower()
-
-
-def clean_text(raw: str | None, field: str, limit: int = MAX_NAME) -> str | None:
-    """Trimmed text, None when blank; too long is an error naming the field."""
-    if raw is None:
-        return None
-    text = raw.strip()
-    if len(text) > limit:
-        raise InvalidArgument(f"{field} must be at most {limit} characters", field=field)
-    return text or None
-
-
-def check_choice(value: str, allowed: tuple[str, ...], field: str) -> str:
-    if value not in allowed:
-        raise InvalidArgument(f"{field} must be one of {', '.join(allowed)}; got {value!r}", field=field)
-    return value
 
 
 def clean_tags(tags, field: str = "tags") -> list[str]:

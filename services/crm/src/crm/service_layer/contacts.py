@@ -6,8 +6,8 @@ from crm.adapters import views
 from crm.adapters.repository import CrmRepository
 from crm.adapters.views import ContactFilter, contact_message
 from crm.domain.model import (
-    ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration,
-    check_choice, clean_email, clean_tags, clean_text, email_key, merge_tags, website_key,
+    ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration, clean_tags,
+    email_key, merge_tags, website_key,
 )
 from portal.crm.v1 import crm_pb2
 from portal_common.auth import Principal
@@ -15,6 +15,7 @@ from portal_common.clock import now_ms
 from portal_common.db import Database
 from portal_common.errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
+from portal_common.validation import check_choice, clean_email, clean_text
 
 T = TypeVar("T")
 

@@ -2,18 +2,22 @@
 import contextlib
 import dataclasses
 import pathlib
+import re
 from typing import Callable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from portal_common.errors import Conflict
 
 WRITE = "portal_write"
 T = TypeVar("T")
+_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_LIKE_SPECIAL = re.compile(r"([\\%_])")
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -111,6 +115,20 @@ def run_alembic_env() -> None:
     context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
         context.run_migrations()
+
+
+def increment(connection: sa.Connection, table: sa.Table, key: dict, column: str, by: int) -> int:
+    """Adds `by` to `column` of the row of `table` whose primary key is `key` (creating the row with
+    `by` if there is none) in one statement; returns the new value. The row stays locked until the
+    transaction ends, so concurrent increments queue and each sees its own result."""
+    insert = _UPSERT[connection.dialect.name](table).values(**key, **{column: by})
+    statement = insert.on_conflict_do_update(index_elements=list(key), set_={column: table.c[column] + by})
+    return connection.execute(statement.returning(table.c[column])).scalar_one()
+
+
+def like_pattern(term: str) -> str:
+    """A LIKE pattern (escape character backslash) matching `term` anywhere, lowercased."""
+    return "%" + _LIKE_SPECIAL.sub(r"\\\1", term.strip().lower()) + "%"
 
 
 @dataclasses.dataclass(frozen=True)

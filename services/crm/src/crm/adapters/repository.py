@@ -2,16 +2,15 @@
 import dataclasses
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crm.adapters.tables import contact_counts, contacts, crm_organizations
 from crm.adapters.views import contact_message
-from crm.domain.model import Contact, CrmOrganization, EventRegistration, like_pattern
+from crm.domain.model import Contact, CrmOrganization, EventRegistration
+from portal_common.db import increment, like_pattern
 
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(Contact)]
 _CONTACT_COLUMNS = [contacts.c[name] for name in _CONTACT_FIELDS]
 _ORGANIZATION_FIELDS = [f.name for f in dataclasses.fields(CrmOrganization)]
-_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 # Lookups built once: building a statement costs more than running it on a hot path.
@@ -84,11 +83,8 @@ class CrmRepository:
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, source = key
-        insert = _UPSERT[self._connection.dialect.name](contact_counts).values(
-            organization_id=organization_id, status=status, subtype=subtype, source=source, count=delta)
-        self._connection.execute(insert.on_conflict_do_update(
-            index_elements=["organization_id", "status", "subtype", "source"],
-            set_={"count": contact_counts.c.count + delta}))
+        increment(self._connection, contact_counts, {"organization_id": organization_id, "status": status,
+                                                     "subtype": subtype, "source": source}, "count", delta)
 
     # CRM organizations
 

@@ -10,9 +10,9 @@ import functools
 import sqlalchemy as sa
 
 from crm.adapters.tables import contact_counts, contacts
-from crm.domain.model import Contact, CrmOrganization, like_pattern
+from crm.domain.model import Contact, CrmOrganization
 from portal.crm.v1 import crm_pb2
-from portal_common.db import HotConnection, HotQuery
+from portal_common.db import HotConnection, HotQuery, like_pattern
 from portal_common.wire import repeated_message_field
 
 ADDRESS_FIELDS = ("street", "city", "state", "postal_code", "country")

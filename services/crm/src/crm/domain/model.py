@@ -11,8 +11,6 @@ MAX_TEXT = 10_000
 MAX_TAGS = 100
 MAX_TAG = 64
 
-_LIKE_SPECIAL = re.compile(r"([\\%_])")
-
 
 def email_key(email: str) -> str:
     """What makes two emails the same contact: trimmed and case-insensitive."""
@@ -36,11 +34,6 @@ def clean_tags(tags, field: str = "tags") -> list[str]:
 
 def merge_tags(existing: list[str], added: list[str]) -> list[str]:
     return existing + [tag for tag in added if tag not in existing]
-
-
-def like_pattern(term: str) -> str:
-    """A LIKE pattern (escape character backslash) matching `term` anywhere, lowercased."""
-    return "%" + _LIKE_SPECIAL.sub(r"\\\1", term.strip().lower()) + "%"
 
 
 def website_key(website: str | None) -> str | None:

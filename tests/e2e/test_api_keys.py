@@ -124,6 +124,9 @@ def test_rate_limit_per_key_answers_429_with_retry_after(databases, tmp_path):
         retry_after = refused.headers.get("Retry-After")
         assert retry_after is not None and retry_after.isdigit() and 0 < int(retry_after) <= 60
         assert_error(limited.post(CONTACTS, json={"email": "late@example.com"}), 429)
+        for variant in (f"bearer {limited.key}", f"Bearer  {limited.key}", f"BEARER {limited.key}"):
+            response = limited.get(CONTACTS, key=None, headers={"Authorization": variant})
+            assert response.status_code in (401, 429), f"{variant!r} got round the limit: {response.status_code}"
         assert fresh.get(CONTACTS).status_code == 200, "another key has its own allowance"
         assert listed_ids(fresh) == []
     finally:

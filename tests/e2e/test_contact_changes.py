@@ -1,5 +1,9 @@
 """PATCH and DELETE /api/v1/crm/contacts/{contactId}."""
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+
+from portal_stack.testing import Api
 
 from crm_rest import (
     CONTACTS, ORGANIZATIONS, assert_contact_shape, assert_error, create_contact, documented_contact,
@@ -151,3 +155,22 @@ def test_unknown_contact_ids_are_404(shared_api):
                      shared_api.patch(f"{CONTACTS}/{unknown}", json={"jobTitle": "x"}),
                      shared_api.delete(f"{CONTACTS}/{unknown}")):
         assert_error(response, 404)
+
+
+def test_concurrent_upserts_of_one_email_make_one_contact_and_lose_nothing(org_api):
+    email = unique_email("race")
+
+    def upsert(i):
+        client = Api(org_api.base, org_api.key)  # a connection of its own
+        return client.post(CONTACTS, json={"email": email.upper() if i % 2 else email, "tags": [f"t{i}"],
+                                           "organizationInfo": {"name": "Race Ltd"}})
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        responses = list(pool.map(upsert, range(24)))
+
+    assert sorted(r.status_code for r in responses) == [200] * 23 + [201], [r.text for r in responses]
+    assert len({r.json()["contactId"] for r in responses}) == 1
+    assert len({r.json()["crmOrganizationId"] for r in responses}) == 1
+    [contact] = list_contacts(org_api)["contacts"]
+    assert sorted(contact["tags"]) == sorted(f"t{i}" for i in range(24))
+    assert org_api.get(ORGANIZATIONS).json()["total"] == 1

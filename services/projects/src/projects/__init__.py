@@ -1,0 +1,1 @@
+"""Projects service: the projects of each tenant organization, their codes and their workflow."""

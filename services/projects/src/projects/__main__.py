@@ -1,0 +1,3 @@
+from projects.server import main
+
+main()

@@ -1,0 +1,73 @@
+"""Reads and writes projects (the write model) within one connection (one unit of work)."""
+import dataclasses
+
+import sqlalchemy as sa
+
+from portal_common.db import increment
+from projects.adapters.tables import project_code_counters, project_counts, projects
+from projects.adapters.views import project_message
+from projects.domain.model import Budget, Project
+
+_FIELDS = [f.name for f in dataclasses.fields(Project) if f.name != "budget"]
+_PROJECT_BY_ID = sa.select(*(projects.c[name] for name in _FIELDS), projects.c.budget_amount,
+                           projects.c.budget_currency).where(
+    projects.c.organization_id == sa.bindparam("organization_id"), projects.c.id == sa.bindparam("project_id"))
+
+
+def _project(row) -> Project:
+    values = dict(row._mapping)
+    amount, currency = values.pop("budget_amount"), values.pop("budget_currency")
+    return Project(**values, budget=Budget(amount, currency) if currency else None)
+
+
+def project_values(project: Project) -> dict:
+    """The columns of a project's row, its stored view included."""
+    values = {name: getattr(project, name) for name in _FIELDS}
+    values["budget_amount"] = project.budget.amount if project.budget else None
+    values["budget_currency"] = project.budget.currency if project.budget else None
+    values["search_text"] = project.search_text
+    values["view"] = project_message(project).SerializeToString()
+    return values
+
+
+class ProjectsRepository:
+    """`locking=True` (in write units of work) locks the rows it reads until the transaction ends,
+    so that concurrent read-modify-writes queue instead of losing each other's changes. (SQLite
+    needs no row locks: a write transaction there holds the database's write lock.)"""
+
+    def __init__(self, connection: sa.Connection, locking: bool = False):
+        self._connection = connection
+        self._locking = locking
+
+    def project(self, organization_id: str, project_id: str) -> Project | None:
+        query = _PROJECT_BY_ID.with_for_update() if self._locking else _PROJECT_BY_ID
+        row = self._connection.execute(query, {"organization_id": organization_id, "project_id": project_id}).first()
+        return _project(row) if row else None
+
+    def next_project_number(self, organization_id: str, year: int) -> int:
+        """Takes the organization's next number of the year. The counter row stays locked until the
+        transaction ends, so concurrent creates queue on it, and a deleted project's number is
+        never given out again."""
+        return increment(self._connection, project_code_counters,
+                         {"organization_id": organization_id, "year": year}, "last_number", 1)
+
+    def add_project(self, project: Project) -> None:
+        self._connection.execute(projects.insert().values(**project_values(project)))
+        self._count(project.organization_id, project.count_key, +1)
+
+    def save_project(self, project: Project, counted_as: tuple[str, str, str]) -> None:
+        """Writes a changed project; `counted_as` is its count_key when it was read."""
+        self._connection.execute(projects.update().where(projects.c.id == project.id)
+                                 .values(**project_values(project)))
+        if project.count_key != counted_as:
+            self._count(project.organization_id, counted_as, -1)
+            self._count(project.organization_id, project.count_key, +1)
+
+    def delete_project(self, project: Project) -> None:
+        self._connection.execute(projects.delete().where(projects.c.id == project.id))
+        self._count(project.organization_id, project.count_key, -1)
+
+    def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
+        status, subtype, priority = key
+        increment(self._connection, project_counts, {"organization_id": organization_id, "status": status,
+                                                     "subtype": subtype, "priority": priority}, "count", delta)

@@ -1,0 +1,49 @@
+"""The projects service's tables (created by migrations/; this is how the code sees them)."""
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+projects = sa.Table(
+    "projects", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(40), nullable=False),
+    sa.Column("project_code", sa.String(20), nullable=False),
+    sa.Column("subtype", sa.String(30), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("start_date", sa.BigInteger),
+    sa.Column("target_end_date", sa.BigInteger),
+    sa.Column("budget_amount", sa.Double),
+    sa.Column("budget_currency", sa.String(3)),
+    sa.Column("priority", sa.String(20), nullable=False),
+    sa.Column("progress", sa.Integer, nullable=False),
+    sa.Column("client_org_id", sa.String(40)),
+    sa.Column("detailed_description", sa.Text),
+    sa.Column("created_by", sa.String(40), nullable=False),
+    sa.Column("search_text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # The serialized portal.projects.v1.Project of this row (see adapters/views.py).
+    sa.Column("view", sa.LargeBinary, nullable=False),
+)
+
+# How many projects each organization has per (status, subtype, priority), kept in the same
+# transaction as the projects, so that list totals stay cheap at any number of projects.
+project_counts = sa.Table(
+    "project_counts", metadata,
+    sa.Column("organization_id", sa.String(40), primary_key=True),
+    sa.Column("status", sa.String(20), primary_key=True),
+    sa.Column("subtype", sa.String(30), primary_key=True),
+    sa.Column("priority", sa.String(20), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+# The last project number given out per organization and calendar year. Taken in the creating
+# transaction and never decremented, so that codes are neither duplicated nor reused.
+project_code_counters = sa.Table(
+    "project_code_counters", metadata,
+    sa.Column("organization_id", sa.String(40), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_number", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,31 @@
+from portal.projects.v1 import projects_pb2, projects_pb2_grpc
+from portal_common import db
+from portal_common.auth import AuthInterceptor, CredentialCache, remote_lookup
+from portal_common.errors import ErrorInterceptor
+from portal_common.server import create_server, serve_forever
+from projects.adapters.crm_client import CrmClient
+from projects.api.servicers import ProjectsServicer
+from projects.config import MIGRATIONS, Settings
+from projects.service_layer.projects import ProjectsService
+
+SERVICE_NAME = projects_pb2.DESCRIPTOR.services_by_name["ProjectsService"].full_name
+
+
+def build(settings: Settings, address: str):
+    engine = db.create_engine(settings.database_url)
+    db.migrate(engine, MIGRATIONS)
+    credentials = CredentialCache(remote_lookup(settings.auth_target), ttl_seconds=settings.credential_cache_seconds)
+    projects = ProjectsService(db.Database(engine), CrmClient(settings.crm_target, settings.crm_timeout_seconds))
+    return create_server(
+        address,
+        [(projects_pb2_grpc.add_ProjectsServiceServicer_to_server, ProjectsServicer(projects), SERVICE_NAME)],
+        # Portal users read the projects of their own CRM organization (scoped in the use cases).
+        interceptors=[ErrorInterceptor(), AuthInterceptor(
+            credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=frozenset({"ListProjects", "GetProject"}))],
+    )
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    server, port = build(settings, settings.address)
+    serve_forever(server, "projects", port)

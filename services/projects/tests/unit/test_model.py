@@ -1,0 +1,109 @@
+import pytest
+
+from portal_common.errors import Conflict, InvalidArgument
+from projects.domain.model import (
+    STATUSES, TRANSITIONS, Budget, Project, clean_budget, clean_date, clean_name, clean_priority, clean_progress,
+    clean_subtype, code_year, project_code,
+)
+
+
+def project(**fields) -> Project:
+    return Project(id="prj_1", organization_id="org_1", project_code="PRJ-2026-001", subtype="internal",
+                   name="Website", created_by="key_1", **fields)
+
+
+def test_codes_have_at_least_three_digits_and_widen_past_999():
+    assert project_code(2025, 1) == "PRJ-2025-001"
+    assert project_code(2026, 999) == "PRJ-2026-999"
+    assert project_code(2026, 1000) == "PRJ-2026-1000"
+
+
+def test_the_code_year_is_the_utc_calendar_year():
+    assert code_year(1735689599999) == 2024  # 2024-12-31T23:59:59.999Z
+    assert code_year(1735689600000) == 2025
+
+
+ALLOWED = {("draft", "planning"), ("draft", "cancelled"), ("planning", "active"), ("planning", "cancelled"),
+           ("active", "on_hold"), ("active", "completed"), ("active", "cancelled"), ("on_hold", "active"),
+           ("on_hold", "completed"), ("on_hold", "cancelled")}
+
+
+@pytest.mark.parametrize("start", STATUSES)
+@pytest.mark.parametrize("target", STATUSES)
+def test_the_status_workflow(start, target):
+    p = project(status=start)
+    if start == target or (start, target) in ALLOWED:
+        p.change_status(target)
+        assert p.status == target
+    else:
+        with pytest.raises(Conflict) as raised:
+            p.change_status(target)
+        assert start in raised.value.message and target in raised.value.message
+        assert p.status == start
+
+
+def test_the_transition_table_is_the_documented_one():
+    assert {(a, b) for a, targets in TRANSITIONS.items() for b in targets} == ALLOWED
+    assert TRANSITIONS["completed"] == TRANSITIONS["cancelled"] == ()
+
+
+def test_only_drafts_can_be_deleted():
+    project(status="draft").check_deletable()
+    for status in STATUSES[1:]:
+        with pytest.raises(Conflict, match=f"is {status}"):
+            project(status=status).check_deletable()
+
+
+def test_the_target_end_date_may_not_come_before_the_start():
+    project(start_date=10, target_end_date=10).check_schedule()
+    project(target_end_date=5).check_schedule()
+    with pytest.raises(InvalidArgument) as raised:
+        project(start_date=10, target_end_date=9).check_schedule()
+    assert raised.value.field == "customProperties.targetEndDate"
+
+
+def test_search_text_covers_name_code_and_description():
+    assert project(description="Corporate Site").search_text == "website prj-2026-001 corporate site"
+
+
+@pytest.mark.parametrize("clean,value,expected", [
+    (clean_name, "  Website  ", "Website"),
+    (clean_subtype, "client_project", "client_project"),
+    (clean_priority, " high ", "high"),
+    (clean_progress, 45.0, 45),
+    (clean_progress, 0, 0),
+    (clean_date, 1704067200000.0, 1704067200000),
+    (clean_date, None, None),
+    (clean_budget, {"amount": 50000, "currency": "usd"}, Budget(50000.0, "USD")),
+    (clean_budget, {"amount": 0, "currency": "EUR"}, Budget(0.0, "EUR")),
+    (clean_budget, None, None),
+])
+def test_valid_values_are_cleaned(clean, value, expected):
+    assert clean(value, "f") == expected
+
+
+@pytest.mark.parametrize("clean,value,field", [
+    (clean_name, "", "name"), (clean_name, "   ", "name"), (clean_name, "x" * 201, "name"),
+    (clean_name, None, "name"), (clean_name, 5, "name"),
+    (clean_subtype, "vip", "subtype"), (clean_subtype, None, "subtype"), (clean_subtype, ["internal"], "subtype"),
+    (clean_priority, "urgent", "priority"), (clean_priority, "High", "priority"),
+    (clean_progress, 101, "progress"), (clean_progress, -1, "progress"), (clean_progress, 4.5, "progress"),
+    (clean_progress, True, "progress"), (clean_progress, "50", "progress"), (clean_progress, None, "progress"),
+    (clean_date, -1, "startDate"), (clean_date, 1.5, "startDate"), (clean_date, "2025-01-01", "startDate"),
+    (clean_date, float("inf"), "startDate"), (clean_date, 10**16, "startDate"),
+    (clean_budget, {"amount": -1, "currency": "USD"}, "budget.amount"),
+    (clean_budget, {"amount": float("nan"), "currency": "USD"}, "budget.amount"),
+    (clean_budget, {"amount": "100", "currency": "USD"}, "budget.amount"),
+    (clean_budget, {"amount": 10**13, "currency": "USD"}, "budget.amount"),
+    (clean_budget, {"currency": "USD"}, "budget.amount"),
+    (clean_budget, {"amount": 5}, "budget.currency"),
+    (clean_budget, {"amount": 5, "currency": "DOLLARS"}, "budget.currency"),
+    (clean_budget, {"amount": 5, "currency": "XTS"}, "budget.currency"),
+    (clean_budget, {"amount": 5, "currency": "USD", "cents": 1}, "budget.cents"),
+    (clean_budget, 5, "budget"),
+])
+def test_invalid_values_are_refused_naming_the_field(clean, value, field):
+    name = field.split(".")[0]
+    with pytest.raises(InvalidArgument) as raised:
+        clean(value, name)
+    assert raised.value.field == field

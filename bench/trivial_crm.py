@@ -1,0 +1,58 @@
+"""The ceiling: a CrmService that answers GetContact and ListContacts with constant replies.
+
+No database, no auth, no mapping: what is left is the cost of the gateway and of Python gRPC
+itself. Built with the services' own bootstrap (portal_common.server: sync server,
+ThreadPoolExecutor(16), health, reflection), listening where CRM_GRPC_PORT says, like the real CRM.
+The replies have the same shape as the real ones: contacts made by the same generator as the
+benchmark data set, with every field the service fills.
+"""
+import time
+
+from crm.domain.model import Contact
+from portal.crm.v1 import crm_pb2, crm_pb2_grpc
+from portal_common import settings
+from portal_common.server import create_server, serve_forever
+
+import seed
+
+PAGE = 50
+
+
+def contact_message(contact: Contact) -> crm_pb2.Contact:
+    """What the CRM answers for `contact` (written here, not imported, to keep the ceiling independent)."""
+    message = crm_pb2.Contact(
+        id=contact.id, name=contact.name, first_name=contact.first_name, last_name=contact.last_name,
+        email=contact.email, phone=contact.phone, company=contact.company, job_title=contact.job_title,
+        subtype=contact.subtype, status=contact.status, source=contact.source, source_ref=contact.source_ref,
+        tags=contact.tags, notes=contact.notes, crm_organization_id=contact.crm_organization_id,
+        events=[crm_pb2.EventRegistration(event_id=e.event_id, event_name=e.event_name, event_date=e.event_date,
+                                          registered_at=e.registered_at) for e in contact.events],
+        created_at=contact.created_at, updated_at=contact.updated_at)
+    message.custom_fields.update(contact.custom_fields)
+    return message
+
+
+class ConstantCrm(crm_pb2_grpc.CrmServiceServicer):
+    def __init__(self):
+        start_ms = int(time.time() * 1000) - seed.SPAN_MS
+        company_ids = {o.name: o.id for o in seed.crm_organizations_of("org_bench", start_ms)}
+        contacts = [contact_message(c) for c in seed.make_contacts("org_bench", PAGE, start_ms, company_ids)]
+        self._contact = sorted(contacts, key=lambda c: c.ByteSize())[PAGE // 2]  # a contact of median size
+        self._page = crm_pb2.ListContactsResponse(contacts=contacts[::-1], total=9_000, limit=PAGE, offset=0)
+
+    def GetContact(self, request, context):
+        return self._contact
+
+    def ListContacts(self, request, context):
+        return self._page
+
+
+def main() -> None:
+    name = crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name
+    server, port = create_server(settings.grpc_listen_address("crm"),
+                                 [(crm_pb2_grpc.add_CrmServiceServicer_to_server, ConstantCrm(), name)])
+    serve_forever(server, "trivial-crm", port)
+
+
+if __name__ == "__main__":
+    main()

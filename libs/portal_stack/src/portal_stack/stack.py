@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from portal_common import settings
 from portal_stack import gateway
 
-SERVICES = ("auth", "crm", "projects")
+SERVICES = ("auth", "crm", "projects", "invoicing")
 BIN = pathlib.Path(sys.executable).parent
 
 

@@ -1,0 +1,3 @@
+from invoicing.server import main
+
+main()

@@ -1,0 +1,62 @@
+from google.api import httpbody_pb2
+
+from invoicing.adapters.views import InvoiceFilter, given, invoice_message
+from invoicing.api.messages import invoice_fields
+from invoicing.service_layer.invoices import InvoicingService
+from portal.invoicing.v1 import invoicing_pb2_grpc
+from portal_common.auth import current_principal
+from portal_common.errors import http_status_metadata
+from portal_common.pagination import page_bounds
+from portal_common.peers import caller_credential
+
+
+class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
+    def __init__(self, invoicing: InvoicingService):
+        self._invoicing = invoicing
+
+    def ListInvoices(self, request, context):
+        limit, offset = page_bounds(request)
+        where = InvoiceFilter(status=request.status, type=request.type, contact_id=request.contact_id,
+                              crm_organization_id=request.crm_organization_id,
+                              start_date=given(request, "start_date"), end_date=given(request, "end_date"))
+        return self._invoicing.list_invoices(current_principal(), where, limit, offset)
+
+    def CreateInvoice(self, request, context):
+        invoice = self._invoicing.create_invoice(current_principal(), invoice_fields(request.invoice),
+                                                 caller_credential(context))
+        context.send_initial_metadata((http_status_metadata(201),))
+        return invoice_message(invoice)
+
+    def GetInvoice(self, request, context):
+        return self._invoicing.get_invoice(current_principal(), request.invoice_id)
+
+    def UpdateInvoice(self, request, context):
+        return invoice_message(self._invoicing.update_invoice(
+            current_principal(), request.invoice_id, invoice_fields(request.changes), caller_credential(context)))
+
+    def SendInvoice(self, request, context):
+        return invoice_message(self._invoicing.send_invoice(
+            current_principal(), request.invoice_id, given(request, "sent_date"), given(request, "sent_to")))
+
+    def PayInvoice(self, request, context):
+        return invoice_message(self._invoicing.pay_invoice(
+            current_principal(), request.invoice_id, given(request, "paid_date"), request.payment_method,
+            given(request, "transaction_ref")))
+
+    def CancelInvoice(self, request, context):
+        return invoice_message(self._invoicing.cancel_invoice(current_principal(), request.invoice_id, request.reason))
+
+    def GetInvoicePdf(self, request, context):
+        pdf = self._invoicing.invoice_pdf(current_principal(), request.invoice_id)
+        context.send_initial_metadata((("content-disposition", f'attachment; filename="{pdf.filename}"'),))
+        return httpbody_pb2.HttpBody(content_type="application/pdf", data=pdf.data)
+
+    def ListContactInvoices(self, request, context):
+        limit, offset = page_bounds(request)
+        return self._invoicing.list_billed_to(current_principal(), InvoiceFilter(
+            contact_id=request.contact_id, include_cancelled=request.include_archived), limit, offset)
+
+    def ListCrmOrganizationInvoices(self, request, context):
+        limit, offset = page_bounds(request)
+        return self._invoicing.list_billed_to(current_principal(), InvoiceFilter(
+            crm_organization_id=request.crm_organization_id, include_cancelled=request.include_archived), limit, offset)

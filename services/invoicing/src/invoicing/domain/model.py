@@ -1,0 +1,180 @@
+"""Invoices and their rules: types, payment terms, numbering, the lifecycle. Plain Python."""
+import dataclasses
+import datetime
+from decimal import Decimal
+
+from invoicing.domain.money import LineAmounts, Totals
+from portal_common.errors import Conflict, InvalidArgument
+from portal_common.validation import check_choice, clean_text
+
+B2B_CONSOLIDATED, B2B_SINGLE, B2C_SINGLE = TYPES = ("b2b_consolidated", "b2b_single", "b2c_single")
+
+DRAFT, SENT, AWAITING_EMPLOYER_PAYMENT, OVERDUE, PAID, CANCELLED = STATUSES = (
+    "draft", "sent", "awaiting_employer_payment", "overdue", "paid", "cancelled")
+# Sent and not yet paid: what turns overdue once the due date has passed.
+UNPAID = (SENT, AWAITING_EMPLOYER_PAYMENT)
+
+# The lifecycle: which statuses each transition leaves from. Anything else is a 409.
+TRANSITIONS = {
+    "send": (DRAFT,),
+    "pay": (SENT, OVERDUE, AWAITING_EMPLOYER_PAYMENT),
+    # awaiting_employer_payment is the sent state of a consolidated invoice, so it cancels like sent.
+    "cancel": (DRAFT, SENT, OVERDUE, AWAITING_EMPLOYER_PAYMENT),
+}
+
+PAYMENT_TERMS = {"due_on_receipt": 0, "net7": 7, "net15": 15, "net30": 30, "net60": 60, "net90": 90}
+DEFAULT_PAYMENT_TERMS = "net30"
+DAY_MS = 86_400_000
+MAX_LINES = 1000
+
+
+def utc_day(ms: int) -> int:
+    """The start (Unix ms) of the UTC day holding `ms`."""
+    return ms - ms % DAY_MS
+
+
+def due_date(issue_date: int, payment_terms: str, given: int | None) -> int:
+    """issueDate plus the terms' days; a given dueDate must fall on that UTC day (400 otherwise)."""
+    days = PAYMENT_TERMS[payment_terms]
+    expected = issue_date + days * DAY_MS
+    if given is None:
+        return expected
+    if utc_day(given) != utc_day(expected):
+        raise InvalidArgument(
+            f"dueDate does not match paymentTerms {payment_terms}: it must fall on "
+            f"{_day_text(expected)} ({days} days after issueDate); leave it out to have it computed",
+            field="dueDate")
+    return given
+
+
+def overdue_from(due: int) -> int:
+    """When an unpaid invoice becomes overdue: once its due date's UTC day has ended."""
+    return utc_day(due) + DAY_MS
+
+
+def invoice_period(issue_date: int) -> str:
+    """The numbering period of an issue date: its UTC year and month, `YYYY-MM`."""
+    return datetime.datetime.fromtimestamp(issue_date / 1000, datetime.UTC).strftime("%Y-%m")
+
+
+def invoice_number(period: str, sequence: int) -> str:
+    """INV-YYYY-MM-### : three digits, widening past 999 (INV-2025-01-1000)."""
+    return f"INV-{period}-{sequence:03d}"
+
+
+def _day_text(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%d")
+
+
+@dataclasses.dataclass(frozen=True)
+class Address:
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+    def lines(self) -> list[str]:
+        """As printed: street; postal code and city; state; country."""
+        town = " ".join(filter(None, (self.postal_code, self.city)))
+        return [part for part in (self.street, town, self.state, self.country) if part]
+
+
+ADDRESS_FIELDS = tuple(field.name for field in dataclasses.fields(Address))
+
+
+@dataclasses.dataclass(frozen=True)
+class BillTo:
+    name: str
+    contact_id: str | None = None
+    crm_organization_id: str | None = None
+    email: str | None = None
+    address: Address = Address()
+
+
+@dataclasses.dataclass(frozen=True)
+class Issuer:
+    name: str
+    email: str | None = None
+    address: Address = Address()
+    tax_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class LineItem:
+    description: str
+    quantity: Decimal
+    unit_price_cents: int
+    tax_rate_percent: Decimal
+    amounts: LineAmounts
+    transaction_id: str | None = None
+    employee_contact_id: str | None = None
+    employee_name: str | None = None
+
+
+@dataclasses.dataclass
+class Invoice:
+    id: str
+    organization_id: str
+    number: str
+    type: str
+    status: str
+    issue_date: int
+    due_date: int
+    payment_terms: str
+    currency: str
+    line_items: list[LineItem]
+    totals: Totals
+    bill_to: BillTo
+    created_by: str
+    created_at: int
+    updated_at: int
+    issuer: Issuer | None = None
+    notes: str | None = None
+    custom_fields: dict = dataclasses.field(default_factory=dict)
+    sent_date: int | None = None
+    sent_to: str | None = None
+    paid_date: int | None = None
+    payment_method: str | None = None
+    transaction_ref: str | None = None
+    cancelled_date: int | None = None
+    cancellation_reason: str | None = None
+
+    @property
+    def overdue_at(self) -> int:
+        return overdue_from(self.due_date)
+
+    def status_at(self, now: int) -> str:
+        """The status as read at `now`: an unpaid invoice past its due date is overdue."""
+        if self.status in UNPAID and now >= self.overdue_at:
+            return OVERDUE
+        return self.status
+
+    def _leave(self, transition: str, now: int) -> None:
+        current = self.status_at(now)
+        if current not in TRANSITIONS[transition]:
+            raise Conflict(f"invoice {self.number} is {current}; {transition} needs one of "
+                           f"{', '.join(TRANSITIONS[transition])}")
+        self.status = current
+        self.updated_at = now
+
+    def require_draft(self) -> None:
+        """Once sent, an invoice changes only through its transitions."""
+        if self.status != DRAFT:
+            raise Conflict(f"invoice {self.number} is {self.status}; only drafts can be changed")
+
+    def send(self, sent_date: int, sent_to: str, now: int) -> None:
+        self._leave("send", now)
+        self.status = AWAITING_EMPLOYER_PAYMENT if self.type == B2B_CONSOLIDATED else SENT
+        self.sent_date, self.sent_to = sent_date, sent_to
+        self.status = self.status_at(now)
+
+    def pay(self, paid_date: int, method: str, transaction_ref: str | None, now: int) -> None:
+        self._leave("pay", now)
+        self.status = PAID
+        self.paid_date, self.payment_method, self.transaction_ref = paid_date, method, transaction_ref
+
+    def cancel(self, reason: str, now: int) -> None:
+        self._leave("cancel", now)
+        self.status = CANCELLED
+        self.cancelled_date, self.cancellation_reason = now, reason

@@ -1,0 +1,44 @@
+from invoicing.adapters.crm_client import CrmClient
+from invoicing.adapters.delivery import RecordOnly
+from invoicing.adapters.pdf import render_invoice
+from invoicing.api.servicers import InvoicingServicer
+from invoicing.config import MIGRATIONS, Settings
+from invoicing.service_layer.invoices import InvoicingService
+from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
+from portal_common import db
+from portal_common.auth import AuthInterceptor, CredentialCache, remote_lookup
+from portal_common.errors import ErrorInterceptor
+from portal_common.periodic import Periodic
+from portal_common.server import create_server, serve_forever
+
+SERVICE_NAME = invoicing_pb2.DESCRIPTOR.services_by_name["InvoicingService"].full_name
+# What a portal user (a customer, with a session token) may do: read the invoices billed to them.
+PORTAL_USER_METHODS = frozenset({"ListInvoices", "GetInvoice", "GetInvoicePdf", "ListContactInvoices",
+                                 "ListCrmOrganizationInvoices"})
+
+
+def open_invoicing(settings: Settings) -> InvoicingService:
+    engine = db.create_engine(settings.database_url)
+    db.migrate(engine, MIGRATIONS)
+    return InvoicingService(db.Database(engine), CrmClient(settings.crm_target, settings.crm_timeout_seconds),
+                            RecordOnly(), render_invoice)
+
+
+def build(settings: Settings, address: str, invoicing: InvoicingService | None = None):
+    invoicing = invoicing or open_invoicing(settings)
+    credentials = CredentialCache(remote_lookup(settings.auth_target), ttl_seconds=settings.credential_cache_seconds)
+    return create_server(
+        address,
+        [(invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, InvoicingServicer(invoicing), SERVICE_NAME)],
+        interceptors=[ErrorInterceptor(), AuthInterceptor(
+            credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=PORTAL_USER_METHODS)],
+    )
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    invoicing = open_invoicing(settings)
+    server, port = build(settings, settings.address, invoicing)
+    # Persists "overdue" for invoices whose due date has passed; reads derive it in between.
+    Periodic("overdue invoices", settings.overdue_interval_seconds, invoicing.mark_overdue).start()
+    serve_forever(server, "invoicing", port)

@@ -167,7 +167,6 @@ class Invoice:
         self._leave("send", now)
         self.status = AWAITING_EMPLOYER_PAYMENT if self.type == B2B_CONSOLIDATED else SENT
         self.sent_date, self.sent_to = sent_date, sent_to
-        self.status = self.status_at(now)
 
     def pay(self, paid_date: int, method: str, transaction_ref: str | None, now: int) -> None:
         self._leave("pay", now)

@@ -1,0 +1,105 @@
+"""Fixtures of the invoicing tests: a CRM and a delivery that live in memory, and the use cases on
+a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE=postgres)."""
+import pytest
+
+from invoicing.adapters import tables
+from invoicing.adapters.crm_client import CrmContact, CrmOrganization
+from invoicing.adapters.pdf import render_invoice
+from invoicing.config import MIGRATIONS
+from invoicing.domain.model import Address
+from invoicing.service_layer.invoices import InvoicingService
+from portal_common import db
+from portal_common.auth import PORTAL_USER, Principal
+from portal_common.errors import Unavailable
+
+# The tenant organizations of these tests; each test module names them the same way.
+ORG, OTHER_ORG = "org_a", "org_b"
+
+
+class FakeCrm:
+    """The CRM as invoicing asks it: records per tenant organization (the credential stands for it)."""
+
+    def __init__(self):
+        self.contacts: dict[str, dict[str, CrmContact]] = {}
+        self.organizations: dict[str, dict[str, CrmOrganization]] = {}
+        self.down = False
+        self.calls = 0
+
+    def add_organization(self, tenant: str, id_: str, name: str, billing_email: str | None = None,
+                         address: Address = Address()) -> CrmOrganization:
+        found = self.organizations.setdefault(tenant, {})[id_] = CrmOrganization(id_, name, billing_email, address)
+        return found
+
+    def add_contact(self, tenant: str, id_: str, name: str, email: str, crm_organization_id: str | None = None
+                    ) -> CrmContact:
+        found = self.contacts.setdefault(tenant, {})[id_] = CrmContact(id_, name, email, crm_organization_id)
+        return found
+
+    def _ask(self):
+        self.calls += 1
+        if self.down:
+            raise Unavailable("the CRM service did not answer (UNAVAILABLE); try again shortly")
+
+    def contact(self, contact_id, credential):
+        self._ask()
+        return self.contacts.get(credential, {}).get(contact_id)
+
+    def organization(self, crm_organization_id, credential):
+        self._ask()
+        return self.organizations.get(credential, {}).get(crm_organization_id)
+
+
+class RecordingDelivery:
+    def __init__(self):
+        self.delivered = []
+
+    def deliver(self, invoice):
+        self.delivered.append((invoice.number, invoice.sent_to))
+
+
+@pytest.fixture
+def crm() -> FakeCrm:
+    fake = FakeCrm()
+    for tenant in (ORG, OTHER_ORG):
+        fake.add_organization(tenant, f"co_acme_{tenant}", "Łódź Works", "billing@lodz.example",
+                              Address(street="ul. Piotrkowska 1", city="Łódź", postal_code="90-001", country="PL"))
+        fake.add_contact(tenant, f"ct_zoe_{tenant}", "Zoë Müller", "zoe@example.com", f"co_acme_{tenant}")
+        fake.add_contact(tenant, f"ct_max_{tenant}", "Max Mustermann", "max@example.com", f"co_acme_{tenant}")
+        fake.add_contact(tenant, f"ct_solo_{tenant}", "日本 Solo", "solo@example.com")
+    return fake
+
+
+@pytest.fixture
+def delivery() -> RecordingDelivery:
+    return RecordingDelivery()
+
+
+@pytest.fixture(scope="module")
+def migrated_engine(databases):
+    engine = db.create_engine(databases.new_url("invoicing"))
+    db.migrate(engine, MIGRATIONS)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(migrated_engine):
+    """The module's database, emptied for each test (a new PostgreSQL database per test costs 2 s)."""
+    with migrated_engine.begin() as connection:
+        for table in reversed(tables.metadata.sorted_tables):
+            connection.execute(table.delete())
+    return migrated_engine
+
+
+@pytest.fixture
+def invoicing(engine, crm, delivery) -> InvoicingService:
+    return InvoicingService(db.Database(engine), crm, delivery, render_invoice)
+
+
+@pytest.fixture
+def portal_user():
+    """Makes the principal of a portal user linked to these CRM records."""
+    def make(contact_id: str = "", crm_organization_id: str = "", organization_id: str = ORG) -> Principal:
+        return Principal(kind=PORTAL_USER, organization_id=organization_id, portal_user_id="pu_x",
+                         crm_contact_id=contact_id, crm_organization_id=crm_organization_id)
+    return make

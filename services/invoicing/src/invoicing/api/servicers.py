@@ -1,13 +1,19 @@
 from google.api import httpbody_pb2
 
-from invoicing.adapters.views import InvoiceFilter, given, invoice_message
+from invoicing.adapters.views import InvoiceFilter, as_read_at, given, invoice_message
 from invoicing.api.messages import invoice_fields
 from invoicing.service_layer.invoices import InvoicingService
-from portal.invoicing.v1 import invoicing_pb2_grpc
+from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
 from portal_common.auth import current_principal
+from portal_common.clock import now_ms
 from portal_common.errors import http_status_metadata
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
+
+
+def _answer(invoice) -> invoicing_pb2.Invoice:
+    """A written invoice as a reader sees it now (sent and past due reads as overdue)."""
+    return as_read_at(invoice_message(invoice), now_ms())
 
 
 class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
@@ -25,26 +31,26 @@ class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
         invoice = self._invoicing.create_invoice(current_principal(), invoice_fields(request.invoice),
                                                  caller_credential(context))
         context.send_initial_metadata((http_status_metadata(201),))
-        return invoice_message(invoice)
+        return _answer(invoice)
 
     def GetInvoice(self, request, context):
         return self._invoicing.get_invoice(current_principal(), request.invoice_id)
 
     def UpdateInvoice(self, request, context):
-        return invoice_message(self._invoicing.update_invoice(
+        return _answer(self._invoicing.update_invoice(
             current_principal(), request.invoice_id, invoice_fields(request.changes), caller_credential(context)))
 
     def SendInvoice(self, request, context):
-        return invoice_message(self._invoicing.send_invoice(
+        return _answer(self._invoicing.send_invoice(
             current_principal(), request.invoice_id, given(request, "sent_date"), given(request, "sent_to")))
 
     def PayInvoice(self, request, context):
-        return invoice_message(self._invoicing.pay_invoice(
+        return _answer(self._invoicing.pay_invoice(
             current_principal(), request.invoice_id, given(request, "paid_date"), request.payment_method,
             given(request, "transaction_ref")))
 
     def CancelInvoice(self, request, context):
-        return invoice_message(self._invoicing.cancel_invoice(current_principal(), request.invoice_id, request.reason))
+        return _answer(self._invoicing.cancel_invoice(current_principal(), request.invoice_id, request.reason))
 
     def GetInvoicePdf(self, request, context):
         pdf = self._invoicing.invoice_pdf(current_principal(), request.invoice_id)

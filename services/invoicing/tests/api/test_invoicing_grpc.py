@@ -1,0 +1,123 @@
+"""The invoicing service over real gRPC, as internal callers use it, with real auth and CRM
+services behind it."""
+import io
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from pypdf import PdfReader
+
+from auth.config import Settings as AuthSettings
+from auth.server import build as build_auth, open_accounts
+from crm.config import Settings as CrmSettings
+from crm.server import build as build_crm
+from invoicing.config import Settings
+from invoicing.server import build
+from portal.crm.v1 import crm_pb2, crm_pb2_grpc
+from portal.invoicing.v1 import invoicing_pb2 as pb, invoicing_pb2_grpc
+
+
+@pytest.fixture(scope="module")
+def servers(databases):
+    auth_settings = AuthSettings(database_url=databases.new_url("auth"), address="127.0.0.1:0")
+    auth_server, auth_port = build_auth(auth_settings, auth_settings.address)
+    auth_server.start()
+    auth_target = f"127.0.0.1:{auth_port}"
+    crm_server, crm_port = build_crm(CrmSettings(database_url=databases.new_url("crm"), address="127.0.0.1:0",
+                                                 auth_target=auth_target, credential_cache_seconds=5), "127.0.0.1:0")
+    crm_server.start()
+    crm_target = f"127.0.0.1:{crm_port}"
+    settings = Settings(database_url=databases.new_url("invoicing"), address="127.0.0.1:0", auth_target=auth_target,
+                        crm_target=crm_target)
+    server, port = build(settings, settings.address)
+    server.start()
+    yield (open_accounts(auth_settings), crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(crm_target)),
+           invoicing_pb2_grpc.InvoicingServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}")))
+    for running in (server, crm_server, auth_server):
+        running.stop(None)
+
+
+def bearer(key):
+    return [("authorization", f"Bearer {key}")]
+
+
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
+    info = error_details_pb2.ErrorInfo()
+    status_pb2.Status.FromString(details).details[0].Unpack(info)
+    return info
+
+
+@pytest.fixture
+def tenant(servers):
+    accounts, crm, invoicing = servers
+    _, key = accounts.create_organization("Acme")
+    contact = crm.UpsertContact(crm_pb2.UpsertContactRequest(email="zoe@example.com", first_name="Zoë",
+                                                             last_name="Müller"), metadata=bearer(key))
+    return key, contact.contact_id, invoicing
+
+
+def new_invoice(contact_id: str) -> pb.CreateInvoiceRequest:
+    return pb.CreateInvoiceRequest(invoice=pb.InvoiceInput(
+        type="b2c_single", currency="USD", issue_date=1704067200000, bill_to=pb.BillToInput(contact_id=contact_id),
+        line_items=[pb.LineItemInput(description="Website development services", quantity=10,
+                                     unit_price_in_cents=10000, tax_rate_percent=7)]))
+
+
+def test_create_answers_201_metadata_and_the_seeds_structure(tenant):
+    key, contact_id, invoicing = tenant
+    invoice, call = invoicing.CreateInvoice.with_call(new_invoice(contact_id), metadata=bearer(key))
+    assert ("x-portal-http-status", "201") in call.initial_metadata()
+    assert (invoice.type, invoice.subtype, invoice.name, invoice.status) == (
+        "invoice", "b2c_single", "INV-2024-01-001", "draft")
+    properties = invoice.custom_properties
+    assert (properties.subtotal_in_cents, properties.tax_amount_in_cents, properties.total_amount_in_cents) == (
+        100000, 7000, 107000)
+    assert (properties.bill_to.name, properties.bill_to.email) == ("Zoë Müller", "zoe@example.com")
+    assert properties.due_date == 1706659200000
+    again = invoicing.GetInvoice(pb.GetInvoiceRequest(invoice_id=invoice.id), metadata=bearer(key))
+    assert again == invoice
+
+
+def test_the_pdf_is_an_http_body_with_a_file_name(tenant):
+    key, contact_id, invoicing = tenant
+    invoice = invoicing.CreateInvoice(new_invoice(contact_id), metadata=bearer(key))
+    body, call = invoicing.GetInvoicePdf.with_call(pb.GetInvoicePdfRequest(invoice_id=invoice.id),
+                                                   metadata=bearer(key))
+    assert body.content_type == "application/pdf"
+    assert ("content-disposition", f'attachment; filename="{invoice.name}.pdf"') in call.initial_metadata()
+    text = PdfReader(io.BytesIO(body.data)).pages[0].extract_text()
+    assert invoice.name in text and "USD 1,070.00" in text and "Zoë Müller" in text
+
+
+def test_an_unknown_contact_is_invalid_and_names_the_field(tenant):
+    key, _, invoicing = tenant
+    with pytest.raises(grpc.RpcError) as raised:
+        invoicing.CreateInvoice(new_invoice("ct_01M85MR3FBRDA69K8YQS57KNXX"), metadata=bearer(key))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).metadata["field"] == "billTo.contactId"
+
+
+def test_illegal_transitions_are_conflicts(tenant):
+    key, contact_id, invoicing = tenant
+    invoice = invoicing.CreateInvoice(new_invoice(contact_id), metadata=bearer(key))
+    with pytest.raises(grpc.RpcError) as raised:
+        invoicing.PayInvoice(pb.PayInvoiceRequest(invoice_id=invoice.id, payment_method="card"), metadata=bearer(key))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert dict(raised.value.trailing_metadata())["x-portal-http-status"] == "409"
+
+
+@pytest.mark.parametrize("metadata", [[], [("authorization", "Bearer pk_" + "a" * 43)]])
+def test_calls_without_a_valid_credential_are_unauthenticated(servers, metadata):
+    _, _, invoicing = servers
+    with pytest.raises(grpc.RpcError) as raised:
+        invoicing.ListInvoices(pb.ListInvoicesRequest(), metadata=metadata)
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("limit", [0, 201])
+def test_limits_out_of_range_are_invalid(tenant, limit):
+    key, _, invoicing = tenant
+    with pytest.raises(grpc.RpcError) as raised:
+        invoicing.ListInvoices(pb.ListInvoicesRequest(limit=limit), metadata=bearer(key))
+    assert error_info(raised.value).metadata["field"] == "limit"

@@ -9,6 +9,8 @@ from projects.config import MIGRATIONS, Settings
 from projects.service_layer.projects import ProjectsService
 
 SERVICE_NAME = projects_pb2.DESCRIPTOR.services_by_name["ProjectsService"].full_name
+# Portal users read the projects of their own CRM organization (scoped in the use cases).
+PORTAL_USER_METHODS = frozenset({"ListProjects", "GetProject"})
 
 
 def build(settings: Settings, address: str):
@@ -19,9 +21,8 @@ def build(settings: Settings, address: str):
     return create_server(
         address,
         [(projects_pb2_grpc.add_ProjectsServiceServicer_to_server, ProjectsServicer(projects), SERVICE_NAME)],
-        # Portal users read the projects of their own CRM organization (scoped in the use cases).
-        interceptors=[ErrorInterceptor(), AuthInterceptor(
-            credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=frozenset({"ListProjects", "GetProject"}))],
+        interceptors=[ErrorInterceptor(), AuthInterceptor(credentials, prefixes=(f"/{SERVICE_NAME}/",),
+                                                          portal_user_methods=PORTAL_USER_METHODS)],
     )
 
 

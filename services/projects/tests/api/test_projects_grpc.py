@@ -86,7 +86,8 @@ def test_the_client_is_checked_in_the_callers_crm(servers):
 def test_updates_take_a_struct_and_illegal_transitions_are_conflicts(servers):
     _, key = servers["accounts"].create_organization("Acme")
     stub = servers["projects"]
-    project = stub.CreateProject(projects_pb2.CreateProjectRequest(name="Site", subtype="internal"), metadata=bearer(key))
+    project = stub.CreateProject(projects_pb2.CreateProjectRequest(name="Site", subtype="internal"),
+                                 metadata=bearer(key))
     updated = stub.UpdateProject(projects_pb2.UpdateProjectRequest(
         project_id=project.id, changes=changes(status="planning", customProperties={"progress": 10})),
         metadata=bearer(key))

@@ -182,7 +182,8 @@ def test_detailed_description_is_sanitized(service):
     for bad in ("script", "onclick", "onerror", "javascript:", "alert"):
         assert bad not in html
     assert '<a href="https://example.com"' in html and html.startswith("<p>Plan")
-    cleared = service.update_project("org_a", "pk", project.id, {"customProperties": {"detailedDescription": "<script>x</script>"}})
+    cleared = service.update_project("org_a", "pk", project.id,
+                                     {"customProperties": {"detailedDescription": "<script>x</script>"}})
     assert cleared.detailed_description is None
 
 

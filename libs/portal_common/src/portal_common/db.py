@@ -32,7 +32,9 @@ def create_engine(url: str) -> sa.Engine:
     path = sa.make_url(url).database
     if path and path != ":memory:":
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    # As many pooled connections as server threads: opening one costs a file open and pragmas.
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                              pool_size=16, max_overflow=8)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):

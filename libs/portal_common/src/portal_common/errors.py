@@ -11,12 +11,13 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from portal_common.interceptors import BehaviorInterceptor
+from portal_common.interceptors import BehaviorInterceptor, Undecodable
 
 log = logging.getLogger(__name__)
 
 HTTP_STATUS_HEADER = "x-portal-http-status"
 REST_ERROR_HEADER = "x-portal-error"
+MAX_MESSAGE = 1000  # error messages travel in a trailer, and Envoy caps headers
 
 
 class ApiError(Exception):
@@ -26,7 +27,7 @@ class ApiError(Exception):
 
     def __init__(self, message: str, *, field: str | None = None, reason: str | None = None):
         super().__init__(message)
-        self.message = message
+        self.message = message[:MAX_MESSAGE]
         self.field = field
         if reason:
             self.reason = reason
@@ -82,11 +83,47 @@ def _abort(context: grpc.ServicerContext, error: ApiError) -> None:
     context.abort(error.grpc_code, error.message)
 
 
+def _field_with_nul(message, prefix: str = "") -> str | None:
+    """The first string (at any depth) of `message` holding a NUL character: no database stores
+    those as text, so they are refused up front."""
+    for field, value in message.ListFields():
+        name = prefix + field.json_name
+        if field.message_type and field.message_type.GetOptions().map_entry:
+            items = [*value.keys(), *value.values()]
+        elif field.is_repeated:
+            items = list(value)
+        else:
+            items = [value]
+        for item in items:
+            if isinstance(item, str) and "\x00" in item:
+                return name
+            if hasattr(item, "ListFields") and (found := _field_with_nul(item, name + ".")):
+                # Inside free-form JSON (Struct), the field the caller knows is the outer one.
+                return name if item.DESCRIPTOR.full_name.startswith("google.protobuf.") else found
+    return None
+
+
+def _refusal(request) -> ApiError | None:
+    """What is wrong with a request before any service code sees it, if anything."""
+    if isinstance(request, Undecodable):
+        return InvalidArgument(f"the request could not be decoded: {request.reason}")
+    field = _field_with_nul(request)
+    if field:
+        return InvalidArgument(f"{field} must not contain NUL characters", field=field)
+    return None
+
+
 class ErrorInterceptor(BehaviorInterceptor):
-    """Maps ApiError to statuses; anything else is a bug, logged and answered as INTERNAL."""
+    """Maps ApiError to statuses; anything else is a bug, logged and answered as INTERNAL.
+
+    It also refuses requests that cannot be served at all (undecodable, NUL characters in text).
+    """
 
     def around(self, method, behavior, request, context):
         try:
+            refusal = _refusal(request)
+            if refusal:
+                raise refusal
             return behavior(request, context)
         except ApiError as error:
             failure = error

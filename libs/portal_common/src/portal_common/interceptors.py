@@ -1,5 +1,23 @@
 """A server interceptor base that wraps the behaviour of unary-unary methods."""
+import dataclasses
+
 import grpc
+
+
+@dataclasses.dataclass(frozen=True)
+class Undecodable:
+    """Stands for a request whose bytes did not parse (too deeply nested, for one), so that an
+    interceptor can answer it with a clear INVALID_ARGUMENT instead of gRPC's bare INTERNAL."""
+    reason: str
+
+
+def _lenient(deserialize):
+    def parse(data: bytes):
+        try:
+            return deserialize(data)
+        except Exception as error:  # protobuf raises DecodeError, or RecursionError-like errors
+            return Undecodable(str(error) or type(error).__name__)
+    return parse
 
 
 class BehaviorInterceptor(grpc.ServerInterceptor):
@@ -35,6 +53,6 @@ class BehaviorInterceptor(grpc.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_lenient(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )

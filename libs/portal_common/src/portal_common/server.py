@@ -16,8 +16,10 @@ Registration = tuple[Callable[[object, grpc.Server], None], object, str]
 def create_server(address: str, registrations: Iterable[Registration],
                   interceptors: Iterable[grpc.ServerInterceptor] = (), max_workers: int = 16):
     """Builds a server bound to `address` (port 0 picks a free port); returns (server, port)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
-                         interceptors=list(interceptors))
+    # Metadata may be larger than gRPC's default 8 KiB: the gateway forwards every header, and it
+    # refuses larger headers itself (max_request_headers_kb in gateway/envoy.yaml.in).
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), interceptors=list(interceptors),
+                         options=[("grpc.max_metadata_size", 32 * 1024)])
     health_servicer = health.HealthServicer()
     names = []
     for add, servicer, name in registrations:

@@ -1,30 +1,21 @@
 """Portal users: the customers of an organization who sign in with Google or Microsoft."""
 import dataclasses
-import re
 
 from portal_common.errors import Conflict, InvalidArgument
+from portal_common.validation import check_choice, clean_email, clean_text
 
 OAUTH_PROVIDERS = ("google", "microsoft")
 FRONTEND_USER = "frontend_user"
 ACTIVE = "active"
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def clean_sign_in(email: str, name: str, provider: str, oauth_id: str) -> tuple[str, str, str, str]:
     """Validated (email, display name, provider, oauth id), each error naming its field."""
-    email = email.strip()
-    if not _EMAIL.fullmatch(email) or len(email) > 254:
-        raise InvalidArgument(f"email is not a valid email address: {email!r}", field="email")
-    if provider not in OAUTH_PROVIDERS:
-        raise InvalidArgument(f"oauthProvider must be one of {', '.join(OAUTH_PROVIDERS)}; got {provider!r}",
-                              field="oauthProvider")
-    oauth_id = oauth_id.strip()
-    if not oauth_id or len(oauth_id) > 200:
-        raise InvalidArgument("oauthId is required (at most 200 characters)", field="oauthId")
-    name = name.strip()
-    if len(name) > 200:
-        raise InvalidArgument("name must be at most 200 characters", field="name")
-    return email, name, provider, oauth_id
+    oauth_id = clean_text(oauth_id, "oauthId")
+    if not oauth_id:
+        raise InvalidArgument("oauthId is required", field="oauthId")
+    return (clean_email(email, "email"), clean_text(name, "name") or "",
+            check_choice(provider, OAUTH_PROVIDERS, "oauthProvider"), oauth_id)
 
 
 @dataclasses.dataclass

@@ -95,6 +95,7 @@ def contact_message(contact: Contact) -> crm_pb2.Contact:
                 for e in contact.events],
         created_at=contact.created_at, updated_at=contact.updated_at,
     )
+    message.custom_fields.SetInParent()  # an empty object prints as {} rather than not at all
     message.custom_fields.update(contact.custom_fields)
     return message
 

@@ -32,7 +32,7 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
             message=f"Contact {'created' if result.created else 'updated'} successfully")
 
     def CreateContactFromEvent(self, request, context):
-        event = EventDetails(request.event_id, request.event_name, int(request.event_date))
+        event = EventDetails(request.event_id, request.event_name, request.event_date)
         result = self._crm.register_attendee(_organization_id(), event, contact_details(request.attendee_info),
                                              organization_details(request))
         _answer_created(context, result.created)

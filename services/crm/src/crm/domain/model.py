@@ -1,5 +1,7 @@
 """CRM entities and their rules. Plain Python: no I/O, no frameworks."""
 import dataclasses
+import json
+import math
 import re
 
 from portal_common.errors import InvalidArgument
@@ -10,6 +12,9 @@ ACTIVE, INACTIVE = STATUSES
 MAX_TEXT = 10_000
 MAX_TAGS = 100
 MAX_TAG = 64
+MAX_CUSTOM_FIELDS_BYTES = 8192
+MAX_EVENTS = 100
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # the last millisecond of the year 9999
 
 
 def email_key(email: str) -> str:
@@ -30,6 +35,22 @@ def clean_tags(tags, field: str = "tags") -> list[str]:
     if len(cleaned) > MAX_TAGS:
         raise InvalidArgument(f"{field} may hold at most {MAX_TAGS} tags", field=field)
     return cleaned
+
+
+def check_custom_fields(value, field: str = "customFields") -> dict:
+    """Free-form JSON, bounded so that a contact stays a small record."""
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{field} must be an object", field=field)
+    if len(json.dumps(value)) > MAX_CUSTOM_FIELDS_BYTES:
+        raise InvalidArgument(f"{field} must be at most {MAX_CUSTOM_FIELDS_BYTES} bytes as JSON", field=field)
+    return value
+
+
+def check_timestamp(value: float, field: str) -> int:
+    """Unix milliseconds, as JSON numbers carry them."""
+    if not math.isfinite(value) or not 0 <= value <= MAX_TIMESTAMP_MS:
+        raise InvalidArgument(f"{field} must be Unix time in milliseconds", field=field)
+    return int(value)
 
 
 def merge_tags(existing: list[str], added: list[str]) -> list[str]:
@@ -94,8 +115,10 @@ class Contact:
         return self.status, self.subtype, self.source
 
     def register_for_event(self, registration: EventRegistration) -> None:
-        """Records a registration; registering again for the same event updates it."""
-        self.events = [e for e in self.events if e.event_id != registration.event_id] + [registration]
+        """Records a registration; registering again for the same event updates it. The newest
+        MAX_EVENTS registrations are kept."""
+        kept = [e for e in self.events if e.event_id != registration.event_id] + [registration]
+        self.events = kept[-MAX_EVENTS:]
 
 
 @dataclasses.dataclass

@@ -6,8 +6,8 @@ from crm.adapters import views
 from crm.adapters.repository import CrmRepository
 from crm.adapters.views import ContactFilter, contact_message
 from crm.domain.model import (
-    ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration, clean_tags,
-    email_key, merge_tags, website_key,
+    ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration,
+    check_custom_fields, check_timestamp, clean_tags, email_key, merge_tags, website_key,
 )
 from portal.crm.v1 import crm_pb2
 from portal_common.auth import Principal
@@ -15,7 +15,7 @@ from portal_common.clock import now_ms
 from portal_common.db import Database
 from portal_common.errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
-from portal_common.validation import check_choice, clean_email, clean_text
+from portal_common.validation import check_choice, clean_email, clean_text, shown
 
 T = TypeVar("T")
 
@@ -56,7 +56,7 @@ class OrganizationDetails:
 class EventDetails:
     event_id: str
     event_name: str
-    event_date: int
+    event_date: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +89,7 @@ def _clean_details(details: ContactDetails, prefix: str = "") -> ContactDetails:
         source_ref=clean_text(details.source_ref, "sourceRef"),
         notes=clean_text(details.notes, "notes", MAX_TEXT),
         tags=clean_tags(details.tags, f"{prefix}tags"),
-        custom_fields=details.custom_fields,
+        custom_fields=None if details.custom_fields is None else check_custom_fields(details.custom_fields),
     )
     if details.subtype is not None:
         cleaned.subtype = check_choice(details.subtype.strip(), SUBTYPES, "subtype")
@@ -127,7 +127,7 @@ def _apply_details(contact: Contact, details: ContactDetails) -> None:
     contact.email = details.email
     contact.tags = merge_tags(contact.tags, details.tags)
     if details.custom_fields:
-        contact.custom_fields = {**contact.custom_fields, **details.custom_fields}
+        contact.custom_fields = check_custom_fields({**contact.custom_fields, **details.custom_fields})
 
 
 class CrmService:
@@ -155,7 +155,8 @@ class CrmService:
             raise InvalidArgument("eventName is required", field="eventName")
         details = _clean_details(dataclasses.replace(details, source="event", source_ref=event_id), "attendeeInfo.")
         organization = _clean_organization(organization) if organization else None
-        registration = EventRegistration(event_id, event_name, int(event.event_date), now_ms())
+        event_date = check_timestamp(event.event_date, "eventDate")
+        registration = EventRegistration(event_id, event_name, event_date, now_ms())
 
         def upsert(repo: CrmRepository) -> UpsertResult:
             return self._upsert(repo, organization_id, details, organization, registration)
@@ -207,7 +208,7 @@ class CrmService:
     def update_contact(self, organization_id: str, contact_id: str, changes: dict) -> Contact:
         unknown = sorted(set(changes) - set(_PATCHABLE))
         if unknown:
-            raise InvalidArgument(f"unknown field {unknown[0]!r}; updatable fields are "
+            raise InvalidArgument(f"unknown field {shown(unknown[0])}; updatable fields are "
                                   f"{', '.join(sorted(_PATCHABLE))}", field=unknown[0])
 
         def update(repo: CrmRepository) -> Contact:
@@ -238,9 +239,7 @@ class CrmService:
                 raise InvalidArgument("tags must be a list of strings", field=key)
             return clean_tags(value)
         if key == "customFields":
-            if not isinstance(value, dict):
-                raise InvalidArgument("customFields must be an object", field=key)
-            return value
+            return check_custom_fields(value)
         if not isinstance(value, str):
             raise InvalidArgument(f"{key} must be a string", field=key)
         if key == "email":
@@ -251,7 +250,8 @@ class CrmService:
             return check_choice(value.strip(), STATUSES, key)
         if key == "crmOrganizationId":
             if not repo.crm_organization(organization_id, value):
-                raise InvalidArgument(f"crmOrganizationId {value!r} is not a CRM organization of yours", field=key)
+                raise InvalidArgument(f"crmOrganizationId {shown(value)} is not a CRM organization of yours",
+                                      field=key)
             return value
         text = clean_text(value, key, MAX_TEXT if key == "notes" else 200)
         if key == "source" and not text:

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 from invoicing.domain.money import LineAmounts, Totals
 from portal_common.errors import Conflict, InvalidArgument
-from portal_common.validation import check_choice, clean_text
 
 B2B_CONSOLIDATED, B2B_SINGLE, B2C_SINGLE = TYPES = ("b2b_consolidated", "b2b_single", "b2c_single")
 

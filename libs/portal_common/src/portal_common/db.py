@@ -30,11 +30,13 @@ def create_engine(url: str) -> sa.Engine:
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_size=16, max_overflow=8, pool_pre_ping=True)
     path = sa.make_url(url).database
+    pool = {}
     if path and path != ":memory:":
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # As many pooled connections as server threads: opening one costs a file open and pragmas.
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                              pool_size=16, max_overflow=8)
+        # As many pooled connections as server threads: opening one costs a file open and pragmas.
+        # (An in-memory database lives in a single connection, whose pool takes no sizes.)
+        pool = {"pool_size": 16, "max_overflow": 8}
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):

@@ -113,6 +113,14 @@ def test_codes_widen_past_999(service, engine):
     assert [create(service).project_code for _ in range(2)] == [f"PRJ-{YEAR}-999", f"PRJ-{YEAR}-1000"]
 
 
+def test_the_longest_texts_are_stored_and_searchable(service):
+    words = " ".join(f"word{i:05d}" for i in range(1000))  # 9,999 characters
+    project = create(service, name="n" * 200, description=words,
+                     customProperties={"detailedDescription": f"<p>{words}</p>" * 9})
+    page = service.list_projects(KEY, ProjectFilter(search="word00999"), 50, 0)
+    assert [p.id for p in page.projects] == [project.id] and page.total == 1
+
+
 def test_the_code_and_other_assigned_fields_cannot_be_given(service):
     for fields in ({"customProperties": {"projectCode": "PRJ-1999-001"}}, {"_id": "prj_x"}, {"createdBy": "me"}):
         with pytest.raises(InvalidArgument, match="set by the service"):

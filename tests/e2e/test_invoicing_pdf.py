@@ -48,6 +48,8 @@ def test_the_seeds_accept_header_gets_the_same_pdf_from_the_invoice_url(org_api)
     assert as_json.headers["content-type"] == "application/json" and as_json.json()["_id"] == invoice["_id"]
     browser = org_api.get(f"{INVOICES}/{invoice['_id']}", headers={"Accept": "application/pdf, */*;q=0.5"})
     assert browser.headers["content-type"] == "application/pdf"
+    patched = org_api.patch(f"{INVOICES}/{invoice['_id']}", json={"notes": "n"}, headers={"Accept": "application/pdf"})
+    assert patched.status_code == 200 and patched.json()["customProperties"]["notes"] == "n"
     listed = org_api.get(INVOICES, headers={"Accept": "application/pdf"})
     assert listed.status_code == 200 and "invoices" in listed.json()
     assert_error(org_api.get(f"{INVOICES}/inv_missing", headers={"Accept": "application/pdf"}), 404)

@@ -290,3 +290,23 @@ def test_organizations_never_see_each_others_invoices(invoicing):
             action()
     assert invoicing.list_invoices(OTHER_KEY, ALL, 50, 0).total == 0
     assert invoicing.get_invoice(KEY, invoice.id).status == "draft"
+
+
+def test_counted_totals_follow_every_change_of_status_and_type(invoicing):
+    drafts = [create(invoicing) for _ in range(3)]
+    create(invoicing, b2c(bill_to=BillToFields(contact_id="ct_solo_org_b")), OTHER_KEY)
+    invoicing.update_invoice(KEY, drafts[0].id, InvoiceFields(type="b2b_single", bill_to=BillToFields(
+        crm_organization_id="co_acme_org_a")), ORG)
+    invoicing.send_invoice(KEY, drafts[1].id, None, None)
+    invoicing.pay_invoice(KEY, drafts[1].id, None, "card", None)
+    invoicing.cancel_invoice(KEY, drafts[2].id, "duplicate")
+    past = create(invoicing, b2c(issue_date=JAN_2025))
+    invoicing.send_invoice(KEY, past.id, None, None)
+    invoicing.mark_overdue()
+
+    def total(**where):
+        return invoicing.list_invoices(KEY, InvoiceFilter(**where), 50, 0).total
+    assert total() == 4
+    assert (total(status="draft"), total(status="paid"), total(status="cancelled"), total(status="overdue")) == (
+        1, 1, 1, 1)
+    assert (total(type="b2b_single"), total(type="b2c_single"), total(type="b2c_single", status="paid")) == (1, 3, 1)

@@ -1,7 +1,7 @@
 """Reads and writes invoices within one connection (one unit of work)."""
 import sqlalchemy as sa
 
-from invoicing.adapters.tables import invoice_counters, invoices
+from invoicing.adapters.tables import invoice_counters, invoice_counts, invoices
 from invoicing.adapters.views import invoice_from_message, invoice_message
 from invoicing.domain.model import UNPAID, Invoice
 from portal.invoicing.v1 import invoicing_pb2 as pb
@@ -30,6 +30,8 @@ class InvoiceRepository:
     def __init__(self, connection: sa.Connection, locking: bool = False):
         self._connection = connection
         self._locking = locking
+        # The count_key of each invoice read in this unit of work, to move its count on save.
+        self._counted_as: dict[str, tuple[str, str]] = {}
 
     def next_sequence(self, organization_id: str, period: str) -> int:
         """Takes the next number of the organization's period. The counter row stays locked (and
@@ -40,15 +42,32 @@ class InvoiceRepository:
 
     def add(self, invoice: Invoice) -> None:
         self._connection.execute(invoices.insert().values(**_row(invoice)))
+        self._count(invoice.organization_id, invoice.count_key, +1)
 
     def save(self, invoice: Invoice) -> None:
+        """Writes an invoice read in this unit of work."""
         self._connection.execute(invoices.update().where(invoices.c.id == invoice.id).values(**_row(invoice)))
+        counted_as = self._counted_as[invoice.id]
+        if invoice.count_key != counted_as:
+            self._count(invoice.organization_id, counted_as, -1)
+            self._count(invoice.organization_id, invoice.count_key, +1)
+            self._counted_as[invoice.id] = invoice.count_key
+
+    def _count(self, organization_id: str, key: tuple[str, str], delta: int) -> None:
+        status, type_ = key
+        db.increment(self._connection, invoice_counts,
+                     {"organization_id": organization_id, "status": status, "type": type_}, "count", delta)
+
+    def _loaded(self, view: bytes) -> Invoice:
+        invoice = invoice_from_message(pb.Invoice.FromString(view))
+        self._counted_as[invoice.id] = invoice.count_key
+        return invoice
 
     def get(self, organization_id: str, invoice_id: str) -> Invoice | None:
         query = _VIEW_BY_ID.with_for_update() if self._locking else _VIEW_BY_ID
         view = self._connection.execute(query, {"organization_id": organization_id,
                                                 "invoice_id": invoice_id}).scalar_one_or_none()
-        return invoice_from_message(pb.Invoice.FromString(view)) if view is not None else None
+        return self._loaded(view) if view is not None else None
 
     def past_due(self, now: int, batch: int) -> list[Invoice]:
         """Up to `batch` unpaid invoices of any organization whose due date has passed."""
@@ -56,4 +75,4 @@ class InvoiceRepository:
                  .order_by(invoices.c.overdue_at).limit(batch))
         if self._locking:
             query = query.with_for_update()
-        return [invoice_from_message(pb.Invoice.FromString(view)) for view in self._connection.scalars(query)]
+        return [self._loaded(view) for view in self._connection.scalars(query)]

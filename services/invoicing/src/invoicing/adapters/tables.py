@@ -22,6 +22,16 @@ invoices = sa.Table(
     sa.Column("view", sa.LargeBinary, nullable=False),
 )
 
+# How many invoices each organization has per stored status and type, kept in the same
+# transaction as the invoices, so that list totals do not count 100k rows per request.
+invoice_counts = sa.Table(
+    "invoice_counts", metadata,
+    sa.Column("organization_id", sa.String(40), primary_key=True),
+    sa.Column("status", sa.String(30), primary_key=True),
+    sa.Column("type", sa.String(20), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
 # The last number given out per organization and month of issue. Incremented in the transaction
 # that inserts the invoice, so numbers are never duplicated and never skipped.
 invoice_counters = sa.Table(

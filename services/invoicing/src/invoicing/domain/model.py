@@ -140,6 +140,11 @@ class Invoice:
     cancellation_reason: str | None = None
 
     @property
+    def count_key(self) -> tuple[str, str]:
+        """The bucket of the per-organization counts that list totals are read from."""
+        return self.status, self.type
+
+    @property
     def overdue_at(self) -> int:
         return overdue_from(self.due_date)
 

@@ -1,6 +1,6 @@
 """Projects read throughput and latency at 100,000 projects, beside the CRM's, through the real gateway.
 
-    .venv/bin/python bench/projects.py          # about a minute, plus ~30 s the first time (data)
+    .venv/bin/python bench/projects.py          # about 1.5 min, plus ~10 s the first time (data)
     BENCH_REBUILD=1 .venv/bin/python bench/projects.py
 
 Cases (wrk through Envoy, the auth service and the service, on SQLite, as `make run` starts them):

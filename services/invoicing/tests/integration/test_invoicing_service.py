@@ -302,10 +302,11 @@ def test_counted_totals_follow_every_change_of_status_and_type(invoicing):
     invoicing.cancel_invoice(KEY, drafts[2].id, "duplicate")
     past = create(invoicing, b2c(issue_date=JAN_2025))
     invoicing.send_invoice(KEY, past.id, None, None)
-    invoicing.mark_overdue()
 
     def total(**where):
         return invoicing.list_invoices(KEY, InvoiceFilter(**where), 50, 0).total
+    assert (total(status="overdue"), total(status="overdue", type="b2c_single"), total(status="sent")) == (1, 1, 0)
+    invoicing.mark_overdue()
     assert total() == 4
     assert (total(status="draft"), total(status="paid"), total(status="cancelled"), total(status="overdue")) == (
         1, 1, 1, 1)

@@ -1,4 +1,5 @@
 """Reading configuration from the environment, the one way every service does it."""
+import dataclasses
 import os
 import pathlib
 
@@ -41,3 +42,20 @@ def grpc_listen_address(service: str) -> str:
 def grpc_target(service: str) -> str:
     """Where another service's gRPC server listens: `<SERVICE>_GRPC_TARGET`, or its default port."""
     return env_str(f"{service.upper()}_GRPC_TARGET", f"127.0.0.1:{grpc_port(service)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceSettings:
+    """What every service reads from the environment; a service's Settings subclass adds its own."""
+    database_url: str
+    address: str
+    auth_target: str = ""
+    crm_target: str = ""
+    credential_cache_seconds: float = 5
+
+    @classmethod
+    def for_service(cls, service: str, **own):
+        """Settings of `service` from the environment; `own` are the subclass's own fields."""
+        return cls(database_url=database_url(service), address=grpc_listen_address(service),
+                   auth_target=grpc_target("auth"), crm_target=grpc_target("crm"),
+                   credential_cache_seconds=env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5), **own)

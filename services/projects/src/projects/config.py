@@ -1,27 +1,16 @@
 import dataclasses
 import pathlib
 
-from portal_common import settings
+from portal_common.settings import ServiceSettings, env_int
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
-    database_url: str
-    address: str
-    auth_target: str
-    crm_target: str
-    credential_cache_seconds: float = 5
+class Settings(ServiceSettings):
     # How long a write waits for the CRM to confirm a clientOrgId before answering 503.
     crm_timeout_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls(
-            database_url=settings.database_url("projects"),
-            address=settings.grpc_listen_address("projects"),
-            auth_target=settings.grpc_target("auth"),
-            crm_target=settings.grpc_target("crm"),
-            credential_cache_seconds=settings.env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5),
-        )
+        return cls.for_service("projects")

@@ -3,6 +3,7 @@
 PORTAL_TEST_DATABASE=postgres runs everything on fresh PostgreSQL databases (one per service, as
 in production) on the server PORTAL_TEST_POSTGRES_URL names; otherwise on SQLite files.
 """
+import dataclasses
 import json
 import os
 import pathlib
@@ -10,9 +11,11 @@ import socket
 import subprocess
 import uuid
 
+import grpc
 import pytest
 import requests
 import sqlalchemy as sa
+from google.rpc import error_details_pb2, status_pb2
 
 from portal_stack.stack import BIN, SERVICES, Stack, StackConfig
 
@@ -127,3 +130,37 @@ def org_api(stack) -> Api:
     api = Api(f"http://127.0.0.1:{stack.config.http_port}", created["apiKey"])
     api.organization_id = created["organizationId"]
     return api
+
+
+@dataclasses.dataclass(frozen=True)
+class GrpcPeers:
+    accounts: object  # the auth service's Accounts: creates organizations and their API keys
+    auth_target: str
+    crm_target: str
+
+
+@pytest.fixture(scope="module")
+def grpc_peers(databases):
+    """Real auth and CRM gRPC servers in this process, for the api tests of any service."""
+    from auth.config import Settings as AuthSettings
+    from auth.server import build as build_auth, open_accounts
+    from crm.config import Settings as CrmSettings
+    from crm.server import build as build_crm
+
+    auth_target, crm_target = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    auth = AuthSettings(database_url=databases.new_url("auth"), address=auth_target, crm_target=crm_target)
+    crm = CrmSettings(database_url=databases.new_url("crm"), address=crm_target, auth_target=auth_target)
+    servers = [build_auth(auth, auth.address)[0], build_crm(crm, crm.address)[0]]
+    for server in servers:
+        server.start()
+    yield GrpcPeers(open_accounts(auth), auth_target, crm_target)
+    for server in servers:
+        server.stop(None)
+
+
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    """The ErrorInfo (AIP-193) that a service attached to a failed call."""
+    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
+    info = error_details_pb2.ErrorInfo()
+    status_pb2.Status.FromString(details).details[0].Unpack(info)
+    return info

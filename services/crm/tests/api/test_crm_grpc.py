@@ -1,38 +1,15 @@
 """The CRM service over real gRPC, as internal callers use it, with a real auth service behind it."""
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 
-from auth.config import Settings as AuthSettings
-from auth.server import build as build_auth, open_accounts
-from crm.config import Settings
-from crm.server import build
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
+from portal_common.peers import on_behalf_of as bearer
+from portal_stack.testing import error_info
 
 
 @pytest.fixture(scope="module")
-def servers(databases):
-    auth_settings = AuthSettings(database_url=databases.new_url("auth"), address="127.0.0.1:0")
-    auth_server, auth_port = build_auth(auth_settings, auth_settings.address)
-    auth_server.start()
-    settings = Settings(database_url=databases.new_url("crm"), address="127.0.0.1:0",
-                        auth_target=f"127.0.0.1:{auth_port}", credential_cache_seconds=5)
-    crm_server, crm_port = build(settings, settings.address)
-    crm_server.start()
-    yield open_accounts(auth_settings), crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(f"127.0.0.1:{crm_port}"))
-    crm_server.stop(None)
-    auth_server.stop(None)
-
-
-def bearer(key):
-    return [("authorization", f"Bearer {key}")]
-
-
-def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
-    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
-    info = error_details_pb2.ErrorInfo()
-    status_pb2.Status.FromString(details).details[0].Unpack(info)
-    return info
+def servers(grpc_peers):
+    yield grpc_peers.accounts, crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(grpc_peers.crm_target))
 
 
 def test_create_answers_201_metadata_then_updates(servers):

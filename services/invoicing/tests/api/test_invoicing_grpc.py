@@ -4,48 +4,25 @@ import io
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 from pypdf import PdfReader
 
-from auth.config import Settings as AuthSettings
-from auth.server import build as build_auth, open_accounts
-from crm.config import Settings as CrmSettings
-from crm.server import build as build_crm
 from invoicing.config import Settings
 from invoicing.server import build
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal.invoicing.v1 import invoicing_pb2 as pb, invoicing_pb2_grpc
+from portal_common.peers import on_behalf_of as bearer
+from portal_stack.testing import error_info
 
 
 @pytest.fixture(scope="module")
-def servers(databases):
-    auth_settings = AuthSettings(database_url=databases.new_url("auth"), address="127.0.0.1:0")
-    auth_server, auth_port = build_auth(auth_settings, auth_settings.address)
-    auth_server.start()
-    auth_target = f"127.0.0.1:{auth_port}"
-    crm_server, crm_port = build_crm(CrmSettings(database_url=databases.new_url("crm"), address="127.0.0.1:0",
-                                                 auth_target=auth_target, credential_cache_seconds=5), "127.0.0.1:0")
-    crm_server.start()
-    crm_target = f"127.0.0.1:{crm_port}"
-    settings = Settings(database_url=databases.new_url("invoicing"), address="127.0.0.1:0", auth_target=auth_target,
-                        crm_target=crm_target)
+def servers(databases, grpc_peers):
+    settings = Settings(database_url=databases.new_url("invoicing"), address="127.0.0.1:0",
+                        auth_target=grpc_peers.auth_target, crm_target=grpc_peers.crm_target)
     server, port = build(settings, settings.address)
     server.start()
-    yield (open_accounts(auth_settings), crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(crm_target)),
+    yield (grpc_peers.accounts, crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(grpc_peers.crm_target)),
            invoicing_pb2_grpc.InvoicingServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}")))
-    for running in (server, crm_server, auth_server):
-        running.stop(None)
-
-
-def bearer(key):
-    return [("authorization", f"Bearer {key}")]
-
-
-def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
-    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
-    info = error_details_pb2.ErrorInfo()
-    status_pb2.Status.FromString(details).details[0].Unpack(info)
-    return info
+    server.stop(None)
 
 
 @pytest.fixture

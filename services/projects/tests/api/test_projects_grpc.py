@@ -2,53 +2,29 @@
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-from google.rpc import error_details_pb2, status_pb2
 
-from auth.config import Settings as AuthSettings
-from auth.server import build as build_auth, open_accounts
-from crm.config import Settings as CrmSettings
-from crm.server import build as build_crm
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal.projects.v1 import projects_pb2, projects_pb2_grpc
-from portal_stack.testing import free_port
+from portal_common.peers import on_behalf_of as bearer
+from portal_stack.testing import error_info
 from projects.config import Settings
 from projects.server import build
 
 
 @pytest.fixture(scope="module")
-def servers(databases):
-    crm_target = f"127.0.0.1:{free_port()}"
-    auth_settings = AuthSettings(database_url=databases.new_url("auth"), address="127.0.0.1:0", crm_target=crm_target)
-    auth_server, auth_port = build_auth(auth_settings, auth_settings.address)
-    auth_target = f"127.0.0.1:{auth_port}"
-    crm_settings = CrmSettings(database_url=databases.new_url("crm"), address=crm_target, auth_target=auth_target,
-                               credential_cache_seconds=5)
-    crm_server, _ = build_crm(crm_settings, crm_settings.address)
-    settings = Settings(database_url=databases.new_url("projects"), address="127.0.0.1:0", auth_target=auth_target,
-                        crm_target=crm_target)
+def servers(databases, grpc_peers):
+    settings = Settings(database_url=databases.new_url("projects"), address="127.0.0.1:0",
+                        auth_target=grpc_peers.auth_target, crm_target=grpc_peers.crm_target)
     projects_server, projects_port = build(settings, settings.address)
-    for server in (auth_server, crm_server, projects_server):
-        server.start()
+    projects_server.start()
     yield {
-        "accounts": open_accounts(auth_settings),
-        "auth": auth_pb2_grpc.PortalAuthServiceStub(grpc.insecure_channel(auth_target)),
-        "crm": crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(crm_target)),
+        "accounts": grpc_peers.accounts,
+        "auth": auth_pb2_grpc.PortalAuthServiceStub(grpc.insecure_channel(grpc_peers.auth_target)),
+        "crm": crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(grpc_peers.crm_target)),
         "projects": projects_pb2_grpc.ProjectsServiceStub(grpc.insecure_channel(f"127.0.0.1:{projects_port}")),
     }
-    for server in (projects_server, crm_server, auth_server):
-        server.stop(None)
-
-
-def bearer(credential):
-    return [("authorization", f"Bearer {credential}")]
-
-
-def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
-    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
-    info = error_details_pb2.ErrorInfo()
-    status_pb2.Status.FromString(details).details[0].Unpack(info)
-    return info
+    projects_server.stop(None)
 
 
 def changes(**fields) -> struct_pb2.Struct:

@@ -19,8 +19,11 @@ test: setup
 		PORTAL_TEST_DATABASE=postgres $(PY) -m pytest -q; \
 	fi
 
+# CRM reads beside the gateway's ceiling, projects reads, invoice PDFs (see bench/README.md).
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/projects_reads.py
+	$(PY) bench/invoice_pdf.py --http
 
 setup: $(VENV)/.installed $(GEN)/.generated
 

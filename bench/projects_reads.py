@@ -1,7 +1,7 @@
 """Projects read throughput and latency at 100,000 projects, beside the CRM's, through the real gateway.
 
-    .venv/bin/python bench/projects.py          # about 1.5 min, plus ~10 s the first time (data)
-    BENCH_REBUILD=1 .venv/bin/python bench/projects.py
+    .venv/bin/python bench/projects_reads.py          # about 1.5 min, plus ~10 s the first time (data)
+    BENCH_REBUILD=1 .venv/bin/python bench/projects_reads.py
 
 Cases (wrk through Envoy, the auth service and the service, on SQLite, as `make run` starts them):
 GET /api/v1/projects/{id} over 1,000 ids and GET /api/v1/projects?limit=50 (also filtered by
@@ -23,20 +23,14 @@ import sys
 import time
 import urllib.request
 
-# This file is named like the projects service's package, and Python puts its directory first on
-# sys.path: the package is imported with bench/ off the path, run.py and seed.py with it back on.
-BENCH = str(pathlib.Path(__file__).resolve().parent)
-sys.path.remove(BENCH)
-from projects.adapters.repository import project_values  # noqa: E402
-from projects.adapters.tables import project_code_counters, project_counts, projects  # noqa: E402
-from projects.config import MIGRATIONS  # noqa: E402
-from projects.domain.model import PRIORITIES, SUBTYPES, Budget, Project, code_year, project_code  # noqa: E402
-sys.path.insert(0, BENCH)
-
-import run  # noqa: E402
-import seed  # noqa: E402
-from portal_common import db  # noqa: E402
-from portal_stack.stack import Stack  # noqa: E402
+import run
+import seed
+from portal_common import db
+from portal_stack.stack import Stack
+from projects.adapters.repository import project_values
+from projects.adapters.tables import project_code_counters, project_counts, projects
+from projects.config import MIGRATIONS
+from projects.domain.model import PRIORITIES, SUBTYPES, Budget, Project, code_year, project_code
 
 PROJECTS = 100_000
 DATA = run.RESULTS / "data" / "projects-100k"
@@ -190,7 +184,7 @@ def report(results: dict[str, dict]) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=run.REPO, capture_output=True,
                             text=True).stdout.strip()
     lines = [
-        f"# bench/projects.py, {time.strftime('%Y-%m-%d %H:%M %Z')}",
+        f"# bench/projects_reads.py, {time.strftime('%Y-%m-%d %H:%M %Z')}",
         "",
         f"- commit {commit}; {run.machine()}; load average {run.LOAD_BEFORE:.1f} before the run",
         f"- wrk -t{run.THREADS} -c{run.CONNECTIONS} -d{run.DURATION}s after a {run.WARMUP} s warm-up; "

@@ -14,8 +14,12 @@ Registration = tuple[Callable[[object, grpc.Server], None], object, str]
 
 
 def create_server(address: str, registrations: Iterable[Registration],
-                  interceptors: Iterable[grpc.ServerInterceptor] = (), max_workers: int = 16):
-    """Builds a server bound to `address` (port 0 picks a free port); returns (server, port)."""
+                  interceptors: Iterable[grpc.ServerInterceptor] = (), max_workers: int = 4):
+    """Builds a server bound to `address` (port 0 picks a free port); returns (server, port).
+
+    `max_workers` is small on purpose: the handlers are mostly Python, and more threads than cores
+    spend their time handing the GIL to each other (see docs/decisions.md).
+    """
     # Metadata may be larger than gRPC's default 8 KiB: the gateway forwards every header, and it
     # refuses larger headers itself (max_request_headers_kb in gateway/envoy.yaml.in).
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), interceptors=list(interceptors),

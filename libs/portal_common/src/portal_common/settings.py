@@ -52,10 +52,17 @@ class ServiceSettings:
     auth_target: str = ""
     crm_target: str = ""
     credential_cache_seconds: float = 5
+    grpc_threads: int = 4
 
     @classmethod
-    def for_service(cls, service: str, **own):
-        """Settings of `service` from the environment; `own` are the subclass's own fields."""
+    def for_service(cls, service: str, threads: int = 4, **own):
+        """Settings of `service` from the environment; `own` are the subclass's own fields.
+
+        `threads` is the default size of the service's gRPC thread pool (`<SERVICE>_GRPC_THREADS`):
+        few threads for a service that only computes and reads its database, where more threads
+        only fight over the GIL; more for one whose calls wait on other services.
+        """
         return cls(database_url=database_url(service), address=grpc_listen_address(service),
                    auth_target=grpc_target("auth"), crm_target=grpc_target("crm"),
-                   credential_cache_seconds=env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5), **own)
+                   credential_cache_seconds=env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5),
+                   grpc_threads=env_int(f"{service.upper()}_GRPC_THREADS", threads), **own)

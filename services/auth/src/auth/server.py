@@ -40,6 +40,7 @@ def build(settings: Settings, address: str):
         interceptors=[ErrorInterceptor(), AuthInterceptor(
             cache, prefixes=(f"/{PORTAL_AUTH}/",), api_key_methods=frozenset({"SyncUser"}),
             portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}))],
+        max_workers=settings.grpc_threads,
     )
 
 

@@ -20,6 +20,7 @@ def build(settings: Settings, address: str):
           SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(
             credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=frozenset({"GetContact"}))],
+        max_workers=settings.grpc_threads,
     )
 
 

@@ -14,4 +14,4 @@ class Settings(ServiceSettings):
     @classmethod
     def from_env(cls) -> "Settings":
         return cls.for_service(
-            "invoicing", overdue_interval_seconds=env_int("INVOICING_OVERDUE_INTERVAL_SECONDS", 300))
+            "invoicing", threads=8, overdue_interval_seconds=env_int("INVOICING_OVERDUE_INTERVAL_SECONDS", 300))

@@ -32,6 +32,7 @@ def build(settings: Settings, address: str, invoicing: InvoicingService | None =
         [(invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, InvoicingServicer(invoicing), SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(
             credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=PORTAL_USER_METHODS)],
+        max_workers=settings.grpc_threads,
     )
 
 

@@ -13,4 +13,4 @@ class Settings(ServiceSettings):
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls.for_service("projects")
+        return cls.for_service("projects", threads=8)

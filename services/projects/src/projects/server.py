@@ -23,6 +23,7 @@ def build(settings: Settings, address: str):
         [(projects_pb2_grpc.add_ProjectsServiceServicer_to_server, ProjectsServicer(projects), SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(credentials, prefixes=(f"/{SERVICE_NAME}/",),
                                                           portal_user_methods=PORTAL_USER_METHODS)],
+        max_workers=settings.grpc_threads,
     )
 
 

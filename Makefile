@@ -25,7 +25,13 @@ bench: setup
 	$(PY) bench/projects_reads.py
 	$(PY) bench/invoice_pdf.py --http
 
-setup: $(VENV)/.installed $(GEN)/.generated
+# Invoice PDFs embed these fonts from Debian's packages.
+FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
+
+setup: $(VENV)/.installed $(GEN)/.generated $(FONTS)
+
+$(FONTS):
+	apt-get update -q && apt-get install -y -q fonts-dejavu-core fonts-droid-fallback
 
 $(VENV)/.installed: requirements.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

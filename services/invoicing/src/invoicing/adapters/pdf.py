@@ -6,8 +6,8 @@ and drawing them directly is several times faster (bench/invoice_pdf.py).
 
 Text is real text in embedded DejaVu Sans (Debian's fonts-dejavu-core), which covers Latin,
 Greek and Cyrillic ("Zoë Müller", "Łódź"). Characters it lacks, such as CJK ("日本"), fall back to
-one of the Asian fonts every PDF reader provides (a CID font, referenced, not embedded). The
-output is deterministic (`invariant`): the same invoice gives the same bytes, so a stored PDF can
+Droid Sans Fallback (Debian's fonts-droid-fallback), embedded as well (only the glyphs used), so
+every reader draws them. The output is deterministic (`invariant`): the same invoice gives the same bytes, so a stored PDF can
 be checked by its hash.
 """
 import datetime
@@ -17,15 +17,14 @@ from decimal import Decimal
 
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from invoicing.domain.model import B2B_CONSOLIDATED, CANCELLED, DRAFT, Invoice
 from invoicing.domain.money import format_money
 
-FONT_DIRS = (pathlib.Path("/usr/share/fonts/truetype/dejavu"),)
-REGULAR, BOLD, FALLBACK = "DejaVuSans", "DejaVuSans-Bold", "HeiseiKakuGo-W5"
+FONT_DIRS = (pathlib.Path("/usr/share/fonts/truetype/dejavu"), pathlib.Path("/usr/share/fonts/truetype/droid"))
+REGULAR, BOLD, FALLBACK = "DejaVuSans", "DejaVuSans-Bold", "DroidSansFallbackFull"
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 42.0
@@ -44,13 +43,13 @@ def _font_file(name: str) -> pathlib.Path:
         if (directory / f"{name}.ttf").exists():
             return directory / f"{name}.ttf"
     raise RuntimeError(f"font {name}.ttf not found in {', '.join(map(str, FONT_DIRS))}: "
-                       "install Debian's fonts-dejavu-core")
+                       "install Debian's fonts-dejavu-core and fonts-droid-fallback (make setup does)")
 
 
 def _register_fonts() -> frozenset[int]:
     """Registers the fonts once per process; returns the code points DejaVu Sans can draw."""
     regular = TTFont(REGULAR, _font_file(REGULAR))
-    for font in (regular, TTFont(BOLD, _font_file(BOLD)), UnicodeCIDFont(FALLBACK)):
+    for font in (regular, TTFont(BOLD, _font_file(BOLD)), TTFont(FALLBACK, _font_file(FALLBACK))):
         pdfmetrics.registerFont(font)
     return frozenset(regular.face.charToGlyph)
 

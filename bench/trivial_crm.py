@@ -8,9 +8,9 @@ benchmark data set, with every field the service fills.
 """
 import time
 
+from crm.config import Settings
 from crm.domain.model import Contact
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
-from portal_common import settings
 from portal_common.server import create_server, serve_forever
 
 import seed
@@ -49,8 +49,9 @@ class ConstantCrm(crm_pb2_grpc.CrmServiceServicer):
 
 def main() -> None:
     name = crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name
-    server, port = create_server(settings.grpc_listen_address("crm"),
-                                 [(crm_pb2_grpc.add_CrmServiceServicer_to_server, ConstantCrm(), name)])
+    crm = Settings.from_env()  # the real CRM's address and thread pool: only the handler differs
+    server, port = create_server(crm.address, [(crm_pb2_grpc.add_CrmServiceServicer_to_server, ConstantCrm(), name)],
+                                 max_workers=crm.grpc_threads)
     serve_forever(server, "trivial-crm", port)
 
 

@@ -14,7 +14,7 @@ Registration = tuple[Callable[[object, grpc.Server], None], object, str]
 
 
 def create_server(address: str, registrations: Iterable[Registration],
-                  interceptors: Iterable[grpc.ServerInterceptor] = (), max_workers: int = 4):
+                  interceptors: Iterable[grpc.ServerInterceptor] = (), max_workers: int = 2):
     """Builds a server bound to `address` (port 0 picks a free port); returns (server, port).
 
     `max_workers` is small on purpose: the handlers are mostly Python, and more threads than cores

@@ -52,10 +52,10 @@ class ServiceSettings:
     auth_target: str = ""
     crm_target: str = ""
     credential_cache_seconds: float = 5
-    grpc_threads: int = 4
+    grpc_threads: int = 2
 
     @classmethod
-    def for_service(cls, service: str, threads: int = 4, **own):
+    def for_service(cls, service: str, threads: int = 2, **own):
         """Settings of `service` from the environment; `own` are the subclass's own fields.
 
         `threads` is the default size of the service's gRPC thread pool (`<SERVICE>_GRPC_THREADS`):

@@ -10,4 +10,4 @@ MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 class Settings(ServiceSettings):
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls.for_service("crm")
+        return cls.for_service("crm", threads=2)

@@ -76,10 +76,8 @@ def delivery() -> RecordingDelivery:
 
 @pytest.fixture(scope="module")
 def migrated_engine(databases):
-    engine = db.create_engine(databases.new_url("invoicing"))
-    db.migrate(engine, MIGRATIONS)
-    yield engine
-    engine.dispose()
+    with databases.migrated_engine("invoicing", MIGRATIONS) as engine:
+        yield engine
 
 
 @pytest.fixture

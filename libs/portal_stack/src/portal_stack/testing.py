@@ -3,6 +3,7 @@
 PORTAL_TEST_DATABASE=postgres runs everything on fresh PostgreSQL databases (one per service, as
 in production) on the server PORTAL_TEST_POSTGRES_URL names; otherwise on SQLite files.
 """
+import contextlib
 import dataclasses
 import json
 import os
@@ -17,6 +18,7 @@ import requests
 import sqlalchemy as sa
 from google.rpc import error_details_pb2, status_pb2
 
+from portal_common import db
 from portal_stack.stack import BIN, SERVICES, Stack, StackConfig
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -45,6 +47,16 @@ class Databases:
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
         self._created.append(name)
         return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    @contextlib.contextmanager
+    def migrated_engine(self, service: str, migrations: pathlib.Path):
+        """An engine on a fresh database of `service`, migrated, disposed of afterwards."""
+        engine = db.create_engine(self.new_url(service))
+        db.migrate(engine, migrations)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
     def drop_all(self) -> None:
         if not self._server:

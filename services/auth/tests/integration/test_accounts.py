@@ -13,10 +13,8 @@ from portal_common.errors import InvalidArgument, NotFound
 
 @pytest.fixture
 def engine(databases):
-    engine = db.create_engine(databases.new_url("auth"))
-    db.migrate(engine, MIGRATIONS)
-    yield engine
-    engine.dispose()
+    with databases.migrated_engine("auth", MIGRATIONS) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -36,13 +36,11 @@ class ContactDirectory:
 
 @pytest.fixture
 def world(databases):
-    engine = db.create_engine(databases.new_url("auth"))
-    db.migrate(engine, MIGRATIONS)
-    database, clock, crm = db.Database(engine), Clock(), ContactDirectory()
-    organization_id, key = Accounts(database).create_organization("Acme")
-    yield (PortalUsers(database, crm, session_ttl_ms=30 * DAY_MS, clock=clock), Credentials(database, clock),
-           crm, clock, organization_id, key)
-    engine.dispose()
+    with databases.migrated_engine("auth", MIGRATIONS) as engine:
+        database, clock, crm = db.Database(engine), Clock(), ContactDirectory()
+        organization_id, key = Accounts(database).create_organization("Acme")
+        yield (PortalUsers(database, crm, session_ttl_ms=30 * DAY_MS, clock=clock), Credentials(database, clock),
+               crm, clock, organization_id, key)
 
 
 def test_first_sync_creates_then_updates_the_same_user(world):

@@ -13,10 +13,8 @@ from portal_common.errors import Conflict, InvalidArgument, NotFound
 
 @pytest.fixture
 def crm(databases):
-    engine = db.create_engine(databases.new_url("crm"))
-    db.migrate(engine, MIGRATIONS)
-    yield CrmService(db.Database(engine))
-    engine.dispose()
+    with databases.migrated_engine("crm", MIGRATIONS) as engine:
+        yield CrmService(db.Database(engine))
 
 
 ORG, OTHER = "org_a", "org_b"

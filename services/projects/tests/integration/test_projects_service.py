@@ -38,10 +38,8 @@ class FakeCrm:
 
 @pytest.fixture
 def engine(databases):
-    engine = db.create_engine(databases.new_url("projects"))
-    db.migrate(engine, MIGRATIONS)
-    yield engine
-    engine.dispose()
+    with databases.migrated_engine("projects", MIGRATIONS) as engine:
+        yield engine
 
 
 @pytest.fixture

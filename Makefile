@@ -1,4 +1,4 @@
-# Entry points: make run, make test, make bench. Everything sets itself up.
+# Entry points: make run, make test, make bench, make lint. Everything sets itself up.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,7 +6,7 @@ GEN := build/gen
 PACKAGES := libs/portal_common libs/portal_stack services/auth services/crm services/projects services/invoicing
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: run test bench setup clean
+.PHONY: run test bench lint setup clean
 
 run: setup
 	$(PY) -m portal_stack
@@ -27,6 +27,10 @@ bench: setup
 
 # Invoice PDFs embed these fonts from Debian's packages.
 FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
+
+# Errors a reader should never meet: unused or undefined names, syntax errors.
+lint: setup
+	$(VENV)/bin/ruff check --select F,E9 --exclude build,.venv .
 
 setup: $(VENV)/.installed $(GEN)/.generated $(FONTS)
 

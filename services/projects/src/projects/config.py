@@ -1,7 +1,7 @@
 import dataclasses
 import pathlib
 
-from portal_common.settings import ServiceSettings, env_int
+from portal_common.settings import ServiceSettings
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 

@@ -10,6 +10,8 @@ def main() -> int:
     config = StackConfig.from_env()
     stack = Stack(config)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C stops everything even when started from a shell that ignores SIGINT in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start()
         demo = stack.ensure_demo_organization()

@@ -121,6 +121,23 @@ def run_alembic_env() -> None:
         context.run_migrations()
 
 
+class Repository:
+    """Base of the services' repositories, one per unit of work.
+
+    `locking=True` (in write units of work) locks the rows it reads until the transaction ends,
+    so that concurrent read-modify-writes queue instead of losing each other's changes. (SQLite
+    needs no row locks: a write transaction there holds the database's write lock.)
+    """
+
+    def __init__(self, connection: sa.Connection, locking: bool = False):
+        self._connection = connection
+        self._locking = locking
+
+    def _reading(self, query: sa.Select) -> sa.Select:
+        """`query` as this unit of work must run it: locking the rows it reads if it writes."""
+        return query.with_for_update() if self._locking else query
+
+
 def increment(connection: sa.Connection, table: sa.Table, key: dict, column: str, by: int) -> int:
     """Adds `by` to `column` of the row of `table` whose primary key is `key` (creating the row with
     `by` if there is none) in one statement; returns the new value. The row stays locked until the

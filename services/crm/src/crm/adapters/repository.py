@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from crm.adapters.tables import contact_counts, contacts, crm_organizations
 from crm.adapters.views import contact_message
 from crm.domain.model import Contact, CrmOrganization, EventRegistration
-from portal_common.db import increment, like_pattern
+from portal_common.db import Repository, increment, like_pattern
 
 _CONTACT_FIELDS = [f.name for f in dataclasses.fields(Contact)]
 _CONTACT_COLUMNS = [contacts.c[name] for name in _CONTACT_FIELDS]
@@ -45,19 +45,10 @@ def _organization_values(organization: CrmOrganization) -> dict:
     return values
 
 
-class CrmRepository:
-    """`locking=True` (in write units of work) locks the rows it reads until the transaction ends,
-    so that concurrent read-modify-writes queue instead of losing each other's changes. (SQLite
-    needs no row locks: a write transaction there holds the database's write lock.)"""
-
-    def __init__(self, connection: sa.Connection, locking: bool = False):
-        self._connection = connection
-        self._locking = locking
-
+class CrmRepository(Repository):
     def _first(self, query: sa.Select, organization_id: str, key: str):
-        if self._locking:
-            query = query.with_for_update()
-        return self._connection.execute(query, {"organization_id": organization_id, "key": key}).first()
+        params = {"organization_id": organization_id, "key": key}
+        return self._connection.execute(self._reading(query), params).first()
 
     # Contacts
 
@@ -100,7 +91,7 @@ class CrmRepository:
                 query = sa.select(crm_organizations).where(
                     crm_organizations.c.organization_id == organization_id, column == key
                 ).order_by(crm_organizations.c.created_at).limit(1)
-                row = self._connection.execute(query.with_for_update() if self._locking else query).first()
+                row = self._connection.execute(self._reading(query)).first()
                 if row:
                     return self._organization(row)
         return None

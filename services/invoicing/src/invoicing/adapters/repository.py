@@ -22,14 +22,12 @@ def _row(invoice: Invoice) -> dict:
     }
 
 
-class InvoiceRepository:
-    """`locking=True` (in write units of work) locks the rows it reads until the transaction ends,
-    so that concurrent transitions of one invoice queue instead of both succeeding. (SQLite needs
-    no row locks: a write transaction there holds the database's write lock.)"""
+class InvoiceRepository(db.Repository):
+    """Locking (see db.Repository) makes concurrent transitions of one invoice queue instead of both
+    succeeding."""
 
     def __init__(self, connection: sa.Connection, locking: bool = False):
-        self._connection = connection
-        self._locking = locking
+        super().__init__(connection, locking)
         # The count_key of each invoice read in this unit of work, to move its count on save.
         self._counted_as: dict[str, tuple[str, str]] = {}
 
@@ -64,8 +62,7 @@ class InvoiceRepository:
         return invoice
 
     def get(self, organization_id: str, invoice_id: str) -> Invoice | None:
-        query = _VIEW_BY_ID.with_for_update() if self._locking else _VIEW_BY_ID
-        view = self._connection.execute(query, {"organization_id": organization_id,
+        view = self._connection.execute(self._reading(_VIEW_BY_ID), {"organization_id": organization_id,
                                                 "invoice_id": invoice_id}).scalar_one_or_none()
         return self._loaded(view) if view is not None else None
 
@@ -73,6 +70,4 @@ class InvoiceRepository:
         """Up to `batch` unpaid invoices of any organization whose due date has passed."""
         query = (sa.select(invoices.c.view).where(invoices.c.status.in_(UNPAID), invoices.c.overdue_at <= now)
                  .order_by(invoices.c.overdue_at).limit(batch))
-        if self._locking:
-            query = query.with_for_update()
-        return [self._loaded(view) for view in self._connection.scalars(query)]
+        return [self._loaded(view) for view in self._connection.scalars(self._reading(query))]

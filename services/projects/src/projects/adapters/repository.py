@@ -3,7 +3,7 @@ import dataclasses
 
 import sqlalchemy as sa
 
-from portal_common.db import increment
+from portal_common.db import Repository, increment
 from projects.adapters.tables import project_code_counters, project_counts, projects
 from projects.adapters.views import project_message
 from projects.domain.model import Budget, Project
@@ -30,18 +30,10 @@ def project_values(project: Project) -> dict:
     return values
 
 
-class ProjectsRepository:
-    """`locking=True` (in write units of work) locks the rows it reads until the transaction ends,
-    so that concurrent read-modify-writes queue instead of losing each other's changes. (SQLite
-    needs no row locks: a write transaction there holds the database's write lock.)"""
-
-    def __init__(self, connection: sa.Connection, locking: bool = False):
-        self._connection = connection
-        self._locking = locking
-
+class ProjectsRepository(Repository):
     def project(self, organization_id: str, project_id: str) -> Project | None:
-        query = _PROJECT_BY_ID.with_for_update() if self._locking else _PROJECT_BY_ID
-        row = self._connection.execute(query, {"organization_id": organization_id, "project_id": project_id}).first()
+        params = {"organization_id": organization_id, "project_id": project_id}
+        row = self._connection.execute(self._reading(_PROJECT_BY_ID), params).first()
         return _project(row) if row else None
 
     def next_project_number(self, organization_id: str, year: int) -> int:

@@ -1,0 +1,157 @@
+"""Strict reading of REST request bodies.
+
+The gateway's transcoder silently drops JSON fields that a typed request message does not declare.
+So every REST write takes its body as a google.protobuf.Struct, and the servicer reads it here into
+the typed input message that documents it: a field the message does not declare, a value of the
+wrong JSON type, or an integer past JavaScript's safe range is a 400 naming the field by the JSON
+path the client wrote (`lineItems[2].unitPriceInCents`), as Stripe's "Received unknown parameter".
+
+`google.protobuf.Struct` fields of an input message are the free-form places (customFields): they
+take any key, bounded in depth and with numbers that stay exact.
+"""
+import functools
+import math
+
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from portal_common.errors import InvalidArgument
+
+# The largest integer a JSON number carries exactly in every client (JavaScript's
+# Number.MAX_SAFE_INTEGER); money in minor units and every other integer stay within it.
+MAX_SAFE_INTEGER = 2**53 - 1
+# How deep free-form JSON may nest: deeper values could be stored but not printed again.
+MAX_FREE_FORM_DEPTH = 10
+
+_INT32 = {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32}
+_INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SFIXED64}
+_FLOATING = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT}
+_FREE_FORM = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
+
+
+def join(path: str, key: str) -> str:
+    """`lineItems[0]` + `unitPrice` → `lineItems[0].unitPrice`."""
+    return f"{path}.{key}" if path else key
+
+
+def body_dict(body: struct_pb2.Struct) -> dict:
+    """The JSON object a Struct holds (numbers as floats, as JSON carried them)."""
+    return json_format.MessageToDict(body)
+
+
+def read_message(body: struct_pb2.Struct | dict, message_class: type[Message], path: str = "") -> Message:
+    """The typed message `body` describes; unknown fields and wrong types are refused."""
+    data = body_dict(body) if isinstance(body, struct_pb2.Struct) else body
+    message = message_class()
+    fill(message, data, path)
+    return message
+
+
+def fill(message: Message, data, path: str = "") -> None:
+    """Sets the fields of `message` from the JSON object `data`; null leaves a field unset."""
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{path or 'the request body'} must be a JSON object", field=path or None)
+    fields = _fields_by_json_name(message.DESCRIPTOR)
+    for key, value in data.items():
+        field_path = join(path, key)
+        field = fields.get(key)
+        if field is None:
+            known = ", ".join(fields)
+            raise InvalidArgument(f"unknown field {field_path}; {path or 'the body'} takes {known}"[:900],
+                                  field=field_path)
+        if value is None:
+            continue
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            raise TypeError(f"map fields are not read from JSON bodies: {field.full_name}")
+        if field.is_repeated:
+            if not isinstance(value, list):
+                raise InvalidArgument(f"{field_path} must be a JSON array", field=field_path)
+            target = getattr(message, field.name)
+            for index, item in enumerate(value):
+                item_path = f"{field_path}[{index}]"
+                if field.message_type is not None:
+                    fill(target.add(), item, item_path)
+                else:
+                    target.append(scalar(field, item, item_path))
+        elif field.message_type is not None:
+            if field.message_type.full_name in _FREE_FORM:
+                getattr(message, field.name).CopyFrom(free_form(field.message_type, value, field_path))
+            else:
+                fill(getattr(message, field.name), value, field_path)
+        else:
+            setattr(message, field.name, scalar(field, value, field_path))
+
+
+def scalar(field: FieldDescriptor, value, path: str):
+    """A JSON value as the scalar `field` holds, or a 400 naming `path`."""
+    kind = field.type
+    if kind == FieldDescriptor.TYPE_STRING:
+        if not isinstance(value, str):
+            raise InvalidArgument(f"{path} must be a string", field=path)
+        return value
+    if kind == FieldDescriptor.TYPE_BOOL:
+        if not isinstance(value, bool):
+            raise InvalidArgument(f"{path} must be true or false", field=path)
+        return value
+    if kind in _FLOATING:
+        return number(value, path)
+    if kind in _INT32:
+        return whole_number(value, path, -(2**31), 2**31 - 1)
+    if kind in _INT64:
+        return whole_number(value, path, -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+    raise TypeError(f"field type {kind} is not read from JSON bodies: {field.full_name}")
+
+
+def number(value, path: str) -> float:
+    """A finite JSON number (true and false are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidArgument(f"{path} must be a number", field=path)
+    return value
+
+
+def whole_number(value, path: str, low: int, high: int) -> int:
+    """A JSON number without a fraction, within [low, high]; never rounded or wrapped."""
+    value = number(value, path)
+    if value != math.floor(value):
+        raise InvalidArgument(f"{path} must be a whole number, got {value!r}", field=path)
+    if not low <= value <= high:
+        raise InvalidArgument(f"{path} must be between {low} and {high}, got {_shown_number(value)}", field=path)
+    return int(value)
+
+
+def free_form(message_type: Descriptor, value, path: str) -> Message:
+    """Free-form JSON (a Struct, Value or ListValue field), checked by check_free_form."""
+    if message_type.full_name == "google.protobuf.Struct" and not isinstance(value, dict):
+        raise InvalidArgument(f"{path} must be a JSON object", field=path)
+    if message_type.full_name == "google.protobuf.ListValue" and not isinstance(value, list):
+        raise InvalidArgument(f"{path} must be a JSON array", field=path)
+    check_free_form(value, path)
+    message = {"google.protobuf.Struct": struct_pb2.Struct, "google.protobuf.Value": struct_pb2.Value,
+               "google.protobuf.ListValue": struct_pb2.ListValue}[message_type.full_name]()
+    json_format.ParseDict(value, message)
+    return message
+
+
+def check_free_form(value, path: str, depth: int = 0) -> None:
+    """Free-form JSON that can be stored and read back exactly: at most MAX_FREE_FORM_DEPTH
+    levels of objects and arrays, and numbers within ±MAX_SAFE_INTEGER."""
+    if isinstance(value, (dict, list)):
+        if depth >= MAX_FREE_FORM_DEPTH:
+            raise InvalidArgument(f"{path} nests deeper than {MAX_FREE_FORM_DEPTH} levels", field=path)
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            check_free_form(item, f"{path}[{key}]" if isinstance(key, int) else join(path, key), depth + 1)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or abs(value) > MAX_SAFE_INTEGER:
+            raise InvalidArgument(f"{path} must be a number between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER} "
+                                  f"(larger numbers are not kept exactly), got {_shown_number(value)}", field=path)
+
+
+def _shown_number(value: float) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() and abs(value) < 1e30 else repr(value)
+
+
+@functools.cache
+def _fields_by_json_name(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    return {field.json_name: field for field in descriptor.fields}

@@ -10,7 +10,7 @@ def _given(message, name):
 
 
 def contact_details(message) -> ContactDetails:
-    """From UpsertContactRequest or AttendeeInfo: the fields the caller gave."""
+    """From ContactInput or AttendeeInfo: the fields the caller gave."""
     fields = {name: _given(message, name) for name in (
         "email", "first_name", "last_name", "phone", "company", "job_title", "subtype", "source",
         "source_ref", "notes") if name in message.DESCRIPTOR.fields_by_name}
@@ -20,10 +20,11 @@ def contact_details(message) -> ContactDetails:
     return details
 
 
-def organization_details(request) -> OrganizationDetails | None:
-    if not request.HasField("organization_info"):
+def organization_details(body) -> OrganizationDetails | None:
+    """From ContactInput or EventRegistrationInput."""
+    if not body.HasField("organization_info"):
         return None
-    info = request.organization_info
+    info = body.organization_info
     details = OrganizationDetails(**{name: _given(info, name) for name in (
         "name", "website", "industry", "tax_id", "billing_email", "phone")})
     for name in ADDRESS_FIELDS:

@@ -1,5 +1,3 @@
-from google.protobuf import json_format
-
 from crm.adapters.views import ContactFilter
 from crm.adapters.views import contact_message, organization_message
 from crm.api.messages import contact_details, organization_details
@@ -7,6 +5,7 @@ from crm.service_layer.contacts import CrmService, EventDetails
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.errors import http_status_metadata
+from portal_common.json_body import body_dict, read_message
 from portal_common.pagination import page_bounds
 
 
@@ -24,7 +23,8 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         self._crm = crm
 
     def UpsertContact(self, request, context):
-        result = self._crm.upsert_contact(_organization_id(), contact_details(request), organization_details(request))
+        contact = read_message(request.contact, crm_pb2.ContactInput)
+        result = self._crm.upsert_contact(_organization_id(), contact_details(contact), organization_details(contact))
         _answer_created(context, result.created)
         return crm_pb2.UpsertContactResponse(
             success=True, contact_id=result.contact.id, crm_organization_id=result.contact.crm_organization_id,
@@ -32,9 +32,10 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
             message=f"Contact {'created' if result.created else 'updated'} successfully")
 
     def CreateContactFromEvent(self, request, context):
-        event = EventDetails(request.event_id, request.event_name, request.event_date)
-        result = self._crm.register_attendee(_organization_id(), event, contact_details(request.attendee_info),
-                                             organization_details(request))
+        registration = read_message(request.registration, crm_pb2.EventRegistrationInput)
+        event = EventDetails(registration.event_id, registration.event_name, registration.event_date)
+        result = self._crm.register_attendee(_organization_id(), event, contact_details(registration.attendee_info),
+                                             organization_details(registration))
         _answer_created(context, result.created)
         return crm_pb2.CreateContactFromEventResponse(
             success=True, contact_id=result.contact.id, event_id=event.event_id,
@@ -52,7 +53,7 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         return self._crm.get_contact(current_principal(), request.contact_id)
 
     def UpdateContact(self, request, context):
-        changes = json_format.MessageToDict(request.changes)
+        changes = body_dict(request.changes)
         return contact_message(self._crm.update_contact(_organization_id(), request.contact_id, changes))
 
     def DeleteContact(self, request, context):

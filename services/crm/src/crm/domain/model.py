@@ -5,6 +5,7 @@ import math
 import re
 
 from portal_common.errors import InvalidArgument
+from portal_common.json_body import check_free_form
 
 SUBTYPES = ("lead", "customer", "prospect")
 STATUSES = ("active", "inactive")
@@ -24,12 +25,13 @@ def email_key(email: str) -> str:
 
 def clean_tags(tags, field: str = "tags") -> list[str]:
     cleaned = []
-    for tag in tags:
+    for index, tag in enumerate(tags):
         if not isinstance(tag, str):
-            raise InvalidArgument(f"{field} must be a list of strings", field=field)
+            raise InvalidArgument(f"{field}[{index}] must be a string", field=f"{field}[{index}]")
         tag = tag.strip()
         if len(tag) > MAX_TAG:
-            raise InvalidArgument(f"each of {field} must be at most {MAX_TAG} characters", field=field)
+            raise InvalidArgument(f"{field}[{index}] must be at most {MAX_TAG} characters",
+                                  field=f"{field}[{index}]")
         if tag and tag not in cleaned:
             cleaned.append(tag)
     if len(cleaned) > MAX_TAGS:
@@ -38,9 +40,11 @@ def clean_tags(tags, field: str = "tags") -> list[str]:
 
 
 def check_custom_fields(value, field: str = "customFields") -> dict:
-    """Free-form JSON, bounded so that a contact stays a small record."""
+    """Free-form JSON, bounded so that a contact stays a small record that can always be printed
+    again (the gateway cannot print JSON nested too deeply) with its numbers exact."""
     if not isinstance(value, dict):
         raise InvalidArgument(f"{field} must be an object", field=field)
+    check_free_form(value, field)
     if len(json.dumps(value)) > MAX_CUSTOM_FIELDS_BYTES:
         raise InvalidArgument(f"{field} must be at most {MAX_CUSTOM_FIELDS_BYTES} bytes as JSON", field=field)
     return value

@@ -8,6 +8,7 @@ from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common import db
 from portal_common.auth import AuthInterceptor, CredentialCache
 from portal_common.errors import ErrorInterceptor
+from portal_common.periodic import Periodic
 from portal_common.server import create_server, serve_forever
 
 CREDENTIALS = auth_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name
@@ -30,6 +31,7 @@ def build(settings: Settings, address: str):
     credentials = Credentials(database)
     portal_users = PortalUsers(database, CrmClient(settings.crm_target, settings.crm_link_timeout_seconds),
                                session_ttl_ms=settings.session_ttl_seconds * 1000)
+    Periodic("session purge", settings.session_purge_interval_seconds, portal_users.purge_sessions).start()
     # The auth service owns the credentials: it checks those of its own endpoints in its database
     # on every call, uncached, so that a logout takes effect here at once.
     cache = CredentialCache(credentials.resolve, ttl_seconds=0)
@@ -38,7 +40,9 @@ def build(settings: Settings, address: str):
         [(auth_pb2_grpc.add_CredentialServiceServicer_to_server, CredentialServicer(credentials), CREDENTIALS),
          (auth_pb2_grpc.add_PortalAuthServiceServicer_to_server, PortalAuthServicer(portal_users), PORTAL_AUTH)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(
-            cache, prefixes=(f"/{PORTAL_AUTH}/",), api_key_methods=frozenset({"SyncUser"}),
+            cache, prefixes=(f"/{PORTAL_AUTH}/",),
+            api_key_methods=frozenset({"SyncUser", "ListPortalUsers", "GetPortalUser", "UpdatePortalUser",
+                                       "EndPortalUserSessions"}),
             portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}))],
         max_workers=settings.grpc_threads,
     )

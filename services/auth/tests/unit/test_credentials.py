@@ -1,9 +1,9 @@
 import pytest
 
 from auth.domain.credentials import API_KEY_PREFIX, SESSION_PREFIX, generate_credential
-from auth.domain.portal_users import check_identity, clean_sign_in
+from auth.domain.portal_users import PortalUser, check_may_sign_in, clean_sign_in, identity_conflict
 from portal_common.auth import CREDENTIAL_PATTERN, hash_credential
-from portal_common.errors import Conflict, InvalidArgument
+from portal_common.errors import InvalidArgument, PermissionDenied
 
 
 @pytest.mark.parametrize("kind", [API_KEY_PREFIX, SESSION_PREFIX])
@@ -26,8 +26,15 @@ def test_sign_in_details_are_cleaned_and_each_error_names_its_field():
         assert raised.value.field == field
 
 
-def test_an_email_bound_to_a_provider_account_refuses_another():
-    check_identity(None, "google", "1")
-    check_identity("1", "google", "1")
-    with pytest.raises(Conflict):
-        check_identity("1", "google", "2")
+def test_an_identity_conflict_names_the_oauth_id_and_says_why():
+    error = identity_conflict("jo@example.com")
+    assert error.field == "oauthId" and "already bound to another sign-in identity" in error.message
+
+
+def test_only_active_users_may_sign_in():
+    user = PortalUser(id="pu_1", organization_id="org_1", email="jo@example.com", display_name="Jo",
+                      oauth_provider="google", oauth_id="g-1")
+    check_may_sign_in(user)
+    user.status = "disabled"
+    with pytest.raises(PermissionDenied):
+        check_may_sign_in(user)

@@ -55,4 +55,6 @@ portal_sessions = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger),
+    # The API key whose sync-user call opened the session: revoking the key ends the session.
+    sa.Column("api_key_id", sa.String(40), sa.ForeignKey("api_keys.id")),
 )

@@ -4,6 +4,8 @@ from auth.service_layer.portal_users import PortalUsers
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.errors import NotFound, http_status_metadata
+from portal_common.json_body import read_message
+from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
 
 
@@ -23,9 +25,10 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
         self._portal_users = portal_users
 
     def SyncUser(self, request, context):
+        given = read_message(request.user, auth_pb2.SyncUserInput)
         sign_in = self._portal_users.sync_user(
-            current_principal().organization_id, caller_credential(context), request.email, request.name,
-            request.oauth_provider, request.oauth_id)
+            current_principal(), caller_credential(context), given.email, given.name, given.oauth_provider,
+            given.oauth_id)
         if sign_in.created:
             context.send_initial_metadata((http_status_metadata(201),))
         return messages.sync_user_response(sign_in.user, sign_in.session_token, sign_in.expires_at)
@@ -41,3 +44,23 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
     def Logout(self, request, context):
         self._portal_users.logout(current_principal())
         return auth_pb2.LogoutResponse(success=True)
+
+    def ListPortalUsers(self, request, context):
+        limit, offset = page_bounds(request)
+        users, total = self._portal_users.list_users(current_principal().organization_id, request.status, limit,
+                                                     offset)
+        return auth_pb2.ListPortalUsersResponse(portal_users=[messages.frontend_user(user) for user in users],
+                                                total=total, limit=limit, offset=offset)
+
+    def GetPortalUser(self, request, context):
+        return messages.frontend_user(self._portal_users.get_user(current_principal().organization_id,
+                                                                  request.portal_user_id))
+
+    def UpdatePortalUser(self, request, context):
+        changes = read_message(request.changes, auth_pb2.PortalUserChanges)
+        return messages.frontend_user(self._portal_users.set_status(
+            current_principal().organization_id, request.portal_user_id, changes.status))
+
+    def EndPortalUserSessions(self, request, context):
+        ended = self._portal_users.end_sessions(current_principal().organization_id, request.portal_user_id)
+        return auth_pb2.EndPortalUserSessionsResponse(ended_sessions=ended)

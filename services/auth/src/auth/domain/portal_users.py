@@ -1,12 +1,15 @@
 """Portal users: the customers of an organization who sign in with Google or Microsoft."""
 import dataclasses
 
-from portal_common.errors import Conflict, InvalidArgument
+from portal_common.errors import Conflict, InvalidArgument, PermissionDenied
 from portal_common.validation import check_choice, clean_email, clean_text
 
 OAUTH_PROVIDERS = ("google", "microsoft")
 FRONTEND_USER = "frontend_user"
-ACTIVE = "active"
+STATUSES = ("active", "disabled")
+ACTIVE, DISABLED = STATUSES
+# Live sessions a portal user may hold at once; a new sign-in past this ends the oldest.
+MAX_LIVE_SESSIONS = 20
 
 
 def clean_sign_in(email: str, name: str, provider: str, oauth_id: str) -> tuple[str, str, str, str]:
@@ -38,7 +41,14 @@ class PortalUser:
         return self.email.lower()
 
 
-def check_identity(bound_oauth_id: str | None, provider: str, oauth_id: str) -> None:
-    """An email bound to a provider account stays bound to it: another account is refused."""
-    if bound_oauth_id is not None and bound_oauth_id != oauth_id:
-        raise Conflict(f"this email is already bound to another {provider} account", field="oauthId")
+def identity_conflict(email: str) -> Conflict:
+    """A user is its (provider, oauthId) identities, never its email: a login whose identity is not
+    bound yet cannot take over the user that already has this email (the "nOAuth" pattern), whatever
+    the provider. Binding a second identity would need proof of the first, which this API never sees."""
+    return Conflict(f"{email} is already bound to another sign-in identity (provider and account); "
+                    "sign in with that account", field="oauthId")
+
+
+def check_may_sign_in(user: PortalUser) -> None:
+    if user.status == DISABLED:
+        raise PermissionDenied("this portal user has been disabled by the organization")

@@ -26,13 +26,17 @@ class Credentials:
             key = connection.execute(
                 sa.select(api_keys.c.id, api_keys.c.organization_id, api_keys.c.last_used_at)
                 .where(api_keys.c.key_hash == credential_hash, api_keys.c.revoked_at.is_(None))).first()
+            # A session is live while it is neither ended nor expired, its user is active, and the
+            # API key that opened it (none for sessions older than that record) is not revoked.
             session = None if key else connection.execute(
                 sa.select(portal_sessions.c.id.label("session_id"), portal_sessions.c.expires_at,
                           portal_users.c.id.label("user_id"), portal_users.c.organization_id,
                           portal_users.c.crm_contact_id, portal_users.c.crm_organization_id)
                 .join(portal_users, portal_users.c.id == portal_sessions.c.user_id)
+                .outerjoin(api_keys, api_keys.c.id == portal_sessions.c.api_key_id)
                 .where(portal_sessions.c.token_hash == credential_hash, portal_sessions.c.revoked_at.is_(None),
-                       portal_sessions.c.expires_at > now, portal_users.c.status == ACTIVE)).first()
+                       portal_sessions.c.expires_at > now, portal_users.c.status == ACTIVE,
+                       api_keys.c.revoked_at.is_(None))).first()
         if key:
             if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION_MS:
                 self._record_use(key.id, now)

@@ -102,11 +102,22 @@ class Database:
                 raise Conflict("the record was changed concurrently; try again") from None
 
 
+# Any constant: the key of the PostgreSQL advisory lock that migrations take.
+_MIGRATION_LOCK = 0x706F7274616C
+
+
 def migrate(engine: sa.Engine, script_location: pathlib.Path) -> None:
-    """Brings the database up to the newest Alembic revision of the service."""
+    """Brings the database up to the newest Alembic revision of the service.
+
+    Processes of one service that start at once take turns: the migration runs in one transaction
+    that first takes a lock (an advisory lock on PostgreSQL, the write lock on SQLite), so the
+    second process waits, then finds the database at the newest revision and changes nothing.
+    """
     config = Config()
     config.set_main_option("script_location", str(script_location))
-    with engine.begin() as connection:
+    with engine.execution_options(**{WRITE: True}).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -9,6 +9,7 @@ stops working within `ttl_seconds` (5 s by default), and no entry outlives the c
 import contextvars
 import dataclasses
 import hashlib
+import hmac
 import re
 import threading
 import time
@@ -64,20 +65,33 @@ Lookup = Callable[[str], Principal | None]
 """Resolves a credential hash to its principal, None when unknown, revoked or expired."""
 
 
-def remote_lookup(auth_target: str) -> Lookup:
+# The metadata that carries the internal credential: the secret the services share
+# (PORTAL_INTERNAL_TOKEN) and that internal-only methods require.
+INTERNAL_TOKEN_HEADER = "x-portal-internal-token"
+
+
+def remote_lookup(auth_target: str, internal_token: str) -> Lookup:
     """Asks the auth service over gRPC; an unreachable auth service is UNAVAILABLE, not 401."""
     stub = auth_pb2_grpc.CredentialServiceStub(internal_channel(auth_target))
+    metadata = ((INTERNAL_TOKEN_HEADER, internal_token),)
 
     def lookup(credential_hash: str) -> Principal | None:
         try:
             reply = stub.ResolveCredential(auth_pb2.ResolveCredentialRequest(credential_hash=credential_hash),
-                                           timeout=2)
+                                           timeout=2, metadata=metadata)
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise Unavailable("the auth service is unavailable; try again shortly") from None
         return Principal.from_message(reply)
     return lookup
+
+
+def remote_credentials(settings) -> "CredentialCache":
+    """The credential cache of a service other than auth (its ServiceSettings): a miss asks the
+    auth service with the internal credential."""
+    return CredentialCache(remote_lookup(settings.auth_target, settings.internal_token),
+                           ttl_seconds=settings.credential_cache_seconds)
 
 
 class CredentialCache:
@@ -166,3 +180,20 @@ class AuthInterceptor(BehaviorInterceptor):
             return behavior(request, context)
         finally:
             _current_principal.reset(reset)
+
+
+class InternalCallerInterceptor(BehaviorInterceptor):
+    """Lets only callers holding the internal credential use the methods under `prefixes` (such as
+    ResolveCredential): reaching a service's port is not enough to ask who owns a credential."""
+
+    def __init__(self, internal_token: str, prefixes: tuple[str, ...]):
+        super().__init__(prefixes)
+        if not internal_token:
+            raise SystemExit("PORTAL_INTERNAL_TOKEN must be set: internal methods need a shared secret")
+        self._token = internal_token.encode()
+
+    def around(self, method, behavior, request, context):
+        given = dict(context.invocation_metadata()).get(INTERNAL_TOKEN_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self._token):
+            raise Unauthenticated("this method is internal: it needs the services' internal credential")
+        return behavior(request, context)

@@ -7,15 +7,19 @@ from typing import Callable, Iterable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection as grpc_reflection
 
 Registration = tuple[Callable[[object, grpc.Server], None], object, str]
 """(add_XServicer_to_server, servicer instance, full service name)."""
 
 
 def create_server(address: str, registrations: Iterable[Registration],
-                  interceptors: Iterable[grpc.ServerInterceptor] = (), max_workers: int = 2):
+                  interceptors: Iterable[grpc.ServerInterceptor] = (), max_workers: int = 2,
+                  reflection: bool = False):
     """Builds a server bound to `address` (port 0 picks a free port); returns (server, port).
+
+    `reflection` serves gRPC reflection (which tells any caller every method and message): on for
+    development (`make run`), off unless configured (PORTAL_GRPC_REFLECTION=on).
 
     `max_workers` is small on purpose: the handlers are mostly Python, and more threads than cores
     spend their time handing the GIL to each other (see docs/decisions.md).
@@ -32,7 +36,8 @@ def create_server(address: str, registrations: Iterable[Registration],
         names.append(name)
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    if reflection:
+        grpc_reflection.enable_server_reflection([*names, health.SERVICE_NAME, grpc_reflection.SERVICE_NAME], server)
     port = server.add_insecure_port(address)
     if port == 0:
         raise SystemExit(f"cannot listen on {address}")

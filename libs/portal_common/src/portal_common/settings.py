@@ -53,6 +53,10 @@ class ServiceSettings:
     crm_target: str = ""
     credential_cache_seconds: float = 5
     grpc_threads: int = 2
+    # The secret the services share to call each other's internal-only methods (ResolveCredential).
+    internal_token: str = ""
+    # gRPC server reflection (for grpcurl and the like): on in `make run`, off unless configured.
+    grpc_reflection: bool = False
 
     @classmethod
     def for_service(cls, service: str, threads: int = 2, **own):
@@ -65,4 +69,6 @@ class ServiceSettings:
         return cls(database_url=database_url(service), address=grpc_listen_address(service),
                    auth_target=grpc_target("auth"), crm_target=grpc_target("crm"),
                    credential_cache_seconds=env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5),
-                   grpc_threads=env_int(f"{service.upper()}_GRPC_THREADS", threads), **own)
+                   grpc_threads=env_int(f"{service.upper()}_GRPC_THREADS", threads),
+                   internal_token=os.environ.get("PORTAL_INTERNAL_TOKEN", ""),
+                   grpc_reflection=env_str("PORTAL_GRPC_REFLECTION", "off") == "on", **own)

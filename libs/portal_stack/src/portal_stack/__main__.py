@@ -1,12 +1,13 @@
 """`python -m portal_stack` (what `make run` runs): start everything, stay in the foreground."""
+import os
 import signal
 import sys
-import time
 
-from portal_stack.stack import Stack, StackConfig
+from portal_stack.stack import OWNER_ONLY, Stack, StackConfig
 
 
 def main() -> int:
+    os.umask(OWNER_ONLY)  # the data directory and everything in it are the owner's only
     config = StackConfig.from_env()
     stack = Stack(config)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -22,15 +23,11 @@ def main() -> int:
                   f"  organizationId: {demo['organizationId']}\n  apiKey:         {demo['apiKey']}\n"
                   f"  try: curl -H 'Authorization: Bearer {demo['apiKey']}' {base}/crm/contacts\n")
         sys.stdout.flush()
-        while (dead := stack.exited()) is None:
-            time.sleep(0.5)
-        print(f"{dead} exited; stopping the portal", file=sys.stderr)
-        return 1
+        stack.keep_running(lambda line: print(f"portal: {line}", file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         return 0
     finally:
         stack.stop()
-
 
 if __name__ == "__main__":
     sys.exit(main())

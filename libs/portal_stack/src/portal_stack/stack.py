@@ -3,11 +3,13 @@ import dataclasses
 import json
 import os
 import pathlib
+import secrets
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from typing import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -17,6 +19,13 @@ from portal_stack import gateway
 
 SERVICES = ("auth", "crm", "projects", "invoicing")
 BIN = pathlib.Path(sys.executable).parent
+# Everything the stack writes (databases, the internal credential, Envoy's configuration, logs) is
+# for its owner only.
+OWNER_ONLY = 0o077
+# A child that dies is restarted after 1 s, then twice as long each time it dies again within
+# STABLE_SECONDS of its start, at most MAX_RESTART_DELAY seconds.
+STABLE_SECONDS = 60
+MAX_RESTART_DELAY = 30
 
 
 @dataclasses.dataclass
@@ -45,8 +54,20 @@ class StackConfig:
             service_ports={name: settings.grpc_port(name) for name in SERVICES},
         )
 
+    def internal_token(self) -> str:
+        """PORTAL_INTERNAL_TOKEN, or the one generated into the data directory on the first start."""
+        if os.environ.get("PORTAL_INTERNAL_TOKEN"):
+            return os.environ["PORTAL_INTERNAL_TOKEN"]
+        path = self.data_dir / "internal-token"
+        if not path.exists():
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+                out.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
     def child_env(self) -> dict[str, str]:
-        env = dict(os.environ, PORTAL_DATA_DIR=str(self.data_dir), **self.extra_env)
+        env = dict(os.environ, PORTAL_DATA_DIR=str(self.data_dir), PORTAL_INTERNAL_TOKEN=self.internal_token(),
+                   PORTAL_GRPC_REFLECTION="on", **self.extra_env)
         for name, port in self.service_ports.items():
             env[f"{name.upper()}_GRPC_PORT"] = str(port)
             env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
@@ -62,7 +83,8 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(self) -> None:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.config.data_dir.chmod(0o700)
         try:
             for name in SERVICES:
                 self.start_service(name)
@@ -77,6 +99,37 @@ class Stack:
 
     def stop_service(self, name: str) -> None:
         _terminate(self.processes.pop(name))
+
+    def restart(self, name: str) -> None:
+        """Starts the child `name` again (a service, or "envoy") and waits until it is ready."""
+        self.processes.pop(name, None)
+        if name == "envoy":
+            self._start_gateway()
+        else:
+            self.start_service(name)
+
+    def keep_running(self, say: Callable[[str], None]) -> None:
+        """Restarts every child that exits, as compose's restart policy or Kubernetes would, and
+        says so; returns only through an exception (KeyboardInterrupt on Ctrl-C)."""
+        started = dict.fromkeys(self.processes, time.monotonic())
+        failures = dict.fromkeys(self.processes, 0)
+        while True:
+            dead = self.exited()
+            if dead is None:
+                time.sleep(0.5)
+                continue
+            status = self.processes[dead].returncode
+            failures[dead] = failures[dead] + 1 if time.monotonic() - started[dead] < STABLE_SECONDS else 1
+            delay = min(2 ** (failures[dead] - 1), MAX_RESTART_DELAY)
+            say(f"{dead} exited with status {status}; restarting it in {delay} s")
+            time.sleep(delay)
+            started[dead] = time.monotonic()
+            try:
+                self.restart(dead)
+            except RuntimeError as error:  # it died again while starting: the next round backs off
+                say(f"{dead} did not start again: {error}")
+                continue
+            say(f"{dead} is running again")
 
     def _start_gateway(self) -> None:
         envoy_config = gateway.render(
@@ -95,7 +148,7 @@ class Stack:
         if self._log_dir:
             output = open(self._log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(command, env=self.config.child_env(), stdout=output,
-                                                stderr=subprocess.STDOUT if output else None)
+                                                stderr=subprocess.STDOUT if output else None, umask=OWNER_ONLY)
 
     def exited(self) -> str | None:
         """The name of a child that has exited, if any."""

@@ -144,11 +144,16 @@ def org_api(stack) -> Api:
     return api
 
 
+# The internal credential of the servers that tests build in their own process.
+INTERNAL_TOKEN = "test-internal-token"
+
+
 @dataclasses.dataclass(frozen=True)
 class GrpcPeers:
     accounts: object  # the auth service's Accounts: creates organizations and their API keys
     auth_target: str
     crm_target: str
+    internal_token: str = INTERNAL_TOKEN
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +165,10 @@ def grpc_peers(databases):
     from crm.server import build as build_crm
 
     auth_target, crm_target = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    auth = AuthSettings(database_url=databases.new_url("auth"), address=auth_target, crm_target=crm_target)
-    crm = CrmSettings(database_url=databases.new_url("crm"), address=crm_target, auth_target=auth_target)
+    auth = AuthSettings(database_url=databases.new_url("auth"), address=auth_target, crm_target=crm_target,
+                        internal_token=INTERNAL_TOKEN)
+    crm = CrmSettings(database_url=databases.new_url("crm"), address=crm_target, auth_target=auth_target,
+                      internal_token=INTERNAL_TOKEN)
     servers = [build_auth(auth, auth.address)[0], build_crm(crm, crm.address)[0]]
     for server in servers:
         server.start()

@@ -6,7 +6,7 @@ from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common import db
-from portal_common.auth import AuthInterceptor, CredentialCache
+from portal_common.auth import AuthInterceptor, CredentialCache, InternalCallerInterceptor
 from portal_common.errors import ErrorInterceptor
 from portal_common.periodic import Periodic
 from portal_common.server import create_server, serve_forever
@@ -35,18 +35,19 @@ def build(settings: Settings, address: str):
     # The auth service owns the credentials: it checks those of its own endpoints in its database
     # on every call, uncached, so that a logout takes effect here at once.
     cache = CredentialCache(credentials.resolve, ttl_seconds=0)
+    internal_only = InternalCallerInterceptor(settings.internal_token, prefixes=(f"/{CREDENTIALS}/",))
+    sessions_and_keys = AuthInterceptor(
+        cache, prefixes=(f"/{PORTAL_AUTH}/",),
+        api_key_methods=frozenset({"SyncUser", "ListPortalUsers", "GetPortalUser", "UpdatePortalUser",
+                                   "EndPortalUserSessions"}),
+        portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}))
     return create_server(
         address,
         [(auth_pb2_grpc.add_CredentialServiceServicer_to_server, CredentialServicer(credentials), CREDENTIALS),
          (auth_pb2_grpc.add_PortalAuthServiceServicer_to_server, PortalAuthServicer(portal_users), PORTAL_AUTH)],
-        interceptors=[ErrorInterceptor(), AuthInterceptor(
-            cache, prefixes=(f"/{PORTAL_AUTH}/",),
-            api_key_methods=frozenset({"SyncUser", "ListPortalUsers", "GetPortalUser", "UpdatePortalUser",
-                                       "EndPortalUserSessions"}),
-            portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}))],
-        max_workers=settings.grpc_threads,
+        interceptors=[ErrorInterceptor(), internal_only, sessions_and_keys],
+        max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
     )
-
 
 def main() -> None:
     settings = Settings.from_env()

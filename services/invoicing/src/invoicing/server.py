@@ -6,7 +6,7 @@ from invoicing.config import MIGRATIONS, Settings
 from invoicing.service_layer.invoices import InvoicingService
 from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
 from portal_common import db
-from portal_common.auth import AuthInterceptor, CredentialCache, remote_lookup
+from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.periodic import Periodic
 from portal_common.server import create_server, serve_forever
@@ -26,13 +26,13 @@ def open_invoicing(settings: Settings) -> InvoicingService:
 
 def build(settings: Settings, address: str, invoicing: InvoicingService | None = None):
     invoicing = invoicing or open_invoicing(settings)
-    credentials = CredentialCache(remote_lookup(settings.auth_target), ttl_seconds=settings.credential_cache_seconds)
+    credentials = remote_credentials(settings)
     return create_server(
         address,
         [(invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, InvoicingServicer(invoicing), SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(
             credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=PORTAL_USER_METHODS)],
-        max_workers=settings.grpc_threads,
+        max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
     )
 
 

@@ -17,7 +17,8 @@ from portal_stack.testing import error_info
 @pytest.fixture(scope="module")
 def servers(databases, grpc_peers):
     settings = Settings(database_url=databases.new_url("invoicing"), address="127.0.0.1:0",
-                        auth_target=grpc_peers.auth_target, crm_target=grpc_peers.crm_target)
+                        auth_target=grpc_peers.auth_target, crm_target=grpc_peers.crm_target,
+                        internal_token=grpc_peers.internal_token)
     server, port = build(settings, settings.address)
     server.start()
     yield (grpc_peers.accounts, crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(grpc_peers.crm_target)),

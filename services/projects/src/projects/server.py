@@ -1,6 +1,6 @@
 from portal.projects.v1 import projects_pb2, projects_pb2_grpc
 from portal_common import db
-from portal_common.auth import AuthInterceptor, CredentialCache, remote_lookup
+from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.server import create_server, serve_forever
 from projects.adapters.crm_client import CrmClient
@@ -16,14 +16,14 @@ PORTAL_USER_METHODS = frozenset({"ListProjects", "GetProject"})
 def build(settings: Settings, address: str):
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    credentials = CredentialCache(remote_lookup(settings.auth_target), ttl_seconds=settings.credential_cache_seconds)
+    credentials = remote_credentials(settings)
     projects = ProjectsService(db.Database(engine), CrmClient(settings.crm_target, settings.crm_timeout_seconds))
     return create_server(
         address,
         [(projects_pb2_grpc.add_ProjectsServiceServicer_to_server, ProjectsServicer(projects), SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(credentials, prefixes=(f"/{SERVICE_NAME}/",),
                                                           portal_user_methods=PORTAL_USER_METHODS)],
-        max_workers=settings.grpc_threads,
+        max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
     )
 
 

@@ -3,6 +3,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from google.protobuf import json_format
 
 from portal_common import db
 from portal_common.auth import API_KEY, PORTAL_USER, Principal
@@ -56,6 +57,11 @@ def create(service, principal=KEY, **fields):
     return service.create_project(principal, "pk_caller", {"name": "Website", "subtype": "internal", **fields})
 
 
+def stored_properties(service, project_id: str) -> dict:
+    """customProperties as the stored view holds them (what GET answers)."""
+    return json_format.MessageToDict(service.get_project(KEY, project_id).custom_properties)
+
+
 def portal_user(crm_organization_id: str) -> Principal:
     return Principal(kind=PORTAL_USER, organization_id="org_a", credential_id="ses_1",
                      crm_organization_id=crm_organization_id)
@@ -68,12 +74,92 @@ def test_a_new_project_is_a_draft_with_the_next_code_and_its_creator(service):
     second = create(service)
     assert (first.project_code, second.project_code) == (f"PRJ-{YEAR}-001", f"PRJ-{YEAR}-002")
     assert (first.status, first.created_by, first.organization_id) == ("draft", "key_a", "org_a")
-    assert (first.budget.amount, first.budget.currency, first.priority, first.progress) == (50000, "USD", "high", 45)
+    assert (first.budget.minor_units, first.budget.currency, first.priority, first.progress) == (
+        5_000_000, "USD", "high", 45)
     assert (second.priority, second.progress, second.budget, second.client_org_id) == ("medium", 0, None, None)
     assert first.id.startswith("prj_") and first.created_at == first.updated_at
-    stored = service.get_project(KEY, first.id)
-    assert stored.custom_properties.project_code == first.project_code
-    assert stored.custom_properties.detailed_description == "<p>Rich</p>"
+    assert stored_properties(service, first.id) == {
+        "projectCode": first.project_code, "startDate": 1704067200000, "targetEndDate": 1709251200000,
+        "budget": {"amount": 50000, "amountInMinorUnits": 5_000_000, "currency": "USD"}, "priority": "high",
+        "progress": 45, "clientOrgId": "co_acme", "detailedDescription": "<p>Rich</p>"}
+
+
+# The seed's createProject input: the properties at the top level beside name and subtype.
+SEED_CREATE_INPUT = {
+    "subtype": "client_project", "name": "Website Redesign", "description": "Complete redesign of corporate website",
+    "startDate": 1704067200000, "targetEndDate": 1709251200000, "budget": {"amount": 50000, "currency": "USD"},
+    "priority": "high", "clientOrgId": "co_acme", "customProperties": {"department": "Marketing"}}
+
+
+def test_the_seeds_create_input_sets_every_field_from_the_top_level(service):
+    project = service.create_project(KEY, "pk", SEED_CREATE_INPUT)
+    assert (project.name, project.subtype, project.description) == (
+        "Website Redesign", "client_project", "Complete redesign of corporate website")
+    assert stored_properties(service, project.id) == {
+        "projectCode": project.project_code, "startDate": 1704067200000, "targetEndDate": 1709251200000,
+        "budget": {"amount": 50000, "amountInMinorUnits": 5_000_000, "currency": "USD"}, "priority": "high",
+        "progress": 0, "clientOrgId": "co_acme", "department": "Marketing"}
+
+
+def test_a_property_in_both_places_must_have_one_value(service):
+    both = create(service, progress=45, budget={"amount": 10, "currency": "usd"},
+                  customProperties={"progress": 45.0, "budget": {"amountInMinorUnits": 1000, "currency": "USD"}})
+    assert (both.progress, both.budget.minor_units) == (45, 1000)
+    for top, inside in (({"progress": 45}, {"progress": 46}), ({"startDate": 1}, {"startDate": None}),
+                        ({"budget": {"amount": 10, "currency": "USD"}}, {"budget": {"amount": 10, "currency": "EUR"}})):
+        name = next(iter(top))
+        with pytest.raises(InvalidArgument, match="given twice") as raised:
+            create(service, **top, customProperties=inside)
+        assert raised.value.field == name
+        project = create(service)
+        with pytest.raises(InvalidArgument) as raised:  # and in a PATCH, whatever the order of the keys
+            service.update_project("org_a", "pk", project.id, {"customProperties": inside, **top})
+        assert raised.value.field == name
+
+
+def test_free_form_properties_are_stored_merged_and_removed_by_null(service):
+    project = create(service, customProperties={"department": "Marketing", "tags": ["web", 2], "nested": {"a": [1]},
+                                                "empty": None})
+    assert project.free_properties == {"department": "Marketing", "tags": ["web", 2], "nested": {"a": [1]}}
+    updated = service.update_project("org_a", "pk", project.id, {"customProperties": {
+        "tags": None, "owner": {"name": "Zoë"}, "progress": 10}})
+    assert updated.free_properties == {"department": "Marketing", "nested": {"a": [1]}, "owner": {"name": "Zoë"}}
+    props = stored_properties(service, project.id)
+    assert {key: props[key] for key in ("department", "nested", "owner", "progress")} == {
+        "department": "Marketing", "nested": {"a": [1]}, "owner": {"name": "Zoë"}, "progress": 10}
+
+
+@pytest.mark.parametrize("properties,field", [
+    ({"status": "active"}, "customProperties.status"),
+    ({"name": "x"}, "customProperties.name"),
+    ({"_id": "x"}, "customProperties._id"),
+    ({"customProperties": {}}, "customProperties.customProperties"),
+    ({"deep": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}}}, "customProperties.deep.a.a.a.a.a.a.a.a.a"),
+    ({"big": 2**53}, "customProperties.big"),
+    ({"list": [1, float("inf")]}, "customProperties.list[1]"),
+    ({"notes": "x" * 8200}, "customProperties"),
+])
+def test_bad_free_form_properties_are_refused(service, properties, field):
+    with pytest.raises(InvalidArgument) as raised:
+        create(service, customProperties=properties)
+    assert raised.value.field == field
+
+
+def test_the_free_form_size_limit_counts_what_is_kept_after_a_patch(service):
+    project = create(service, customProperties={"a": "x" * 5000})
+    with pytest.raises(InvalidArgument, match="8192 bytes"):
+        service.update_project("org_a", "pk", project.id, {"customProperties": {"b": "y" * 4000}})
+    updated = service.update_project("org_a", "pk", project.id, {"customProperties": {"a": None, "b": "y" * 4000}})
+    assert updated.free_properties == {"b": "y" * 4000}
+
+
+def test_a_new_project_can_only_be_a_draft_of_type_project(service):
+    assert create(service, status="draft", type="project").status == "draft"
+    for fields, field in (({"status": "active"}, "status"), ({"type": "invoice"}, "type"),
+                          ({"status": "closed"}, "status")):
+        with pytest.raises(InvalidArgument) as raised:
+            create(service, **fields)
+        assert raised.value.field == field
 
 
 def test_sixteen_concurrent_creates_take_sixteen_different_codes(service):
@@ -120,7 +206,8 @@ def test_the_longest_texts_are_stored_and_searchable(service):
 
 
 def test_the_code_and_other_assigned_fields_cannot_be_given(service):
-    for fields in ({"customProperties": {"projectCode": "PRJ-1999-001"}}, {"_id": "prj_x"}, {"createdBy": "me"}):
+    for fields in ({"customProperties": {"projectCode": "PRJ-1999-001"}}, {"_id": "prj_x"}, {"createdBy": "me"},
+                   {"projectCode": "PRJ-1999-001"}):
         with pytest.raises(InvalidArgument, match="set by the service"):
             create(service, **fields)
     project = create(service)
@@ -135,9 +222,16 @@ def test_the_code_and_other_assigned_fields_cannot_be_given(service):
     ({"customProperties": {"progress": 101}}, "customProperties.progress"),
     ({"customProperties": {"budget": {"amount": -5, "currency": "USD"}}}, "customProperties.budget.amount"),
     ({"customProperties": {"budget": {"amount": 5, "currency": "ABC"}}}, "customProperties.budget.currency"),
+    ({"budget": {"amount": -5, "currency": "USD"}}, "budget.amount"),
+    ({"budget": {"amountInMinorUnits": -5, "currency": "USD"}}, "budget.amountInMinorUnits"),
+    ({"budget": {"amount": 5, "currency": "ABC"}}, "budget.currency"),
+    ({"budget": {"amont": 5, "currency": "USD"}}, "budget.amont"),
+    ({"budget": {"amountInMinorUnits": 2**53, "currency": "USD"}}, "budget.amountInMinorUnits"),
     ({"customProperties": {"startDate": 2000, "targetEndDate": 1000}}, "customProperties.targetEndDate"),
+    ({"startDate": 2000, "targetEndDate": 1000}, "targetEndDate"),
     ({"customProperties": {"clientOrgId": "co_unknown"}}, "customProperties.clientOrgId"),
-    ({"customProperties": {"colour": "red"}}, "customProperties.colour"),
+    ({"clientOrgId": "co_unknown"}, "clientOrgId"),
+    ({"priorty": "high"}, "priorty"),
     ({"customProperties": "x"}, "customProperties"),
 ])
 def test_invalid_creates_name_the_field_and_take_no_code(service, fields, field):
@@ -156,7 +250,7 @@ def test_the_client_is_checked_with_the_crm_on_behalf_of_the_caller(service, crm
     project = create(service)  # no client, no question
     with pytest.raises(Unavailable):
         service.update_project("org_a", "pk", project.id, {"customProperties": {"clientOrgId": "co_globex"}})
-    assert service.get_project(KEY, project.id).custom_properties.HasField("client_org_id") is False
+    assert "clientOrgId" not in stored_properties(service, project.id)
 
 
 def test_updates_change_only_the_given_fields_and_null_clears(service):
@@ -172,11 +266,17 @@ def test_updates_change_only_the_given_fields_and_null_clears(service):
     with pytest.raises(InvalidArgument) as raised:  # checked against the stored start date
         service.update_project("org_a", "pk", project.id, {"customProperties": {"targetEndDate": 999}})
     assert raised.value.field == "customProperties.targetEndDate"
+    with pytest.raises(InvalidArgument) as raised:  # blamed on the date the request gave
+        service.update_project("org_a", "pk", project.id, {"startDate": 3000})
+    assert raised.value.field == "startDate"
+    seed_patches = service.update_project("org_a", "pk", project.id, {"progress": 45})
+    seed_patches = service.update_project("org_a", "pk", project.id, {"detailedDescription": "<p>Scope</p>"})
+    assert (seed_patches.progress, seed_patches.detailed_description) == (45, "<p>Scope</p>")
     for null in ({"name": None}, {"subtype": None}, {"status": None}, {"customProperties": {"priority": None}},
                  {"customProperties": {"progress": None}}, {"customProperties": None}):
         with pytest.raises(InvalidArgument):
             service.update_project("org_a", "pk", project.id, null)
-    with pytest.raises(InvalidArgument, match="unknown field 'colour'"):
+    with pytest.raises(InvalidArgument, match="unknown field colour"):
         service.update_project("org_a", "pk", project.id, {"colour": "red"})
 
 

@@ -1,5 +1,6 @@
 """Reads and writes projects (the write model) within one connection (one unit of work)."""
 import dataclasses
+import json
 
 import sqlalchemy as sa
 
@@ -8,23 +9,27 @@ from projects.adapters.tables import project_code_counters, project_counts, proj
 from projects.adapters.views import project_message
 from projects.domain.model import Budget, Project
 
-_FIELDS = [f.name for f in dataclasses.fields(Project) if f.name != "budget"]
-_PROJECT_BY_ID = sa.select(*(projects.c[name] for name in _FIELDS), projects.c.budget_amount,
-                           projects.c.budget_currency).where(
+# The attributes of Project stored in a column of the same name.
+_FIELDS = [f.name for f in dataclasses.fields(Project) if f.name not in ("budget", "free_properties")]
+_PROJECT_BY_ID = sa.select(*(projects.c[name] for name in _FIELDS), projects.c.budget_minor_units,
+                           projects.c.budget_currency, projects.c.free_properties).where(
     projects.c.organization_id == sa.bindparam("organization_id"), projects.c.id == sa.bindparam("project_id"))
 
 
 def _project(row) -> Project:
     values = dict(row._mapping)
-    amount, currency = values.pop("budget_amount"), values.pop("budget_currency")
-    return Project(**values, budget=Budget(amount, currency) if currency else None)
+    minor_units, currency = values.pop("budget_minor_units"), values.pop("budget_currency")
+    free_properties = json.loads(values.pop("free_properties"))
+    return Project(**values, budget=Budget(minor_units, currency) if currency else None,
+                   free_properties=free_properties)
 
 
 def project_values(project: Project) -> dict:
     """The columns of a project's row, its stored view included."""
     values = {name: getattr(project, name) for name in _FIELDS}
-    values["budget_amount"] = project.budget.amount if project.budget else None
+    values["budget_minor_units"] = project.budget.minor_units if project.budget else None
     values["budget_currency"] = project.budget.currency if project.budget else None
+    values["free_properties"] = json.dumps(project.free_properties, ensure_ascii=False)
     values["search_text"] = project.search_text
     values["view"] = project_message(project).SerializeToString()
     return values

@@ -14,12 +14,15 @@ projects = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("start_date", sa.BigInteger),
     sa.Column("target_end_date", sa.BigInteger),
-    sa.Column("budget_amount", sa.Double),
+    # The budget, exact: a whole number of the currency's minor unit (cents), up to 2^53-1.
+    sa.Column("budget_minor_units", sa.BigInteger),
     sa.Column("budget_currency", sa.String(3)),
     sa.Column("priority", sa.String(20), nullable=False),
     sa.Column("progress", sa.Integer, nullable=False),
     sa.Column("client_org_id", sa.String(40)),
     sa.Column("detailed_description", sa.Text),
+    # The free-form keys of customProperties as a JSON object (Project.free_properties).
+    sa.Column("free_properties", sa.Text, nullable=False),
     sa.Column("created_by", sa.String(40), nullable=False),
     sa.Column("search_text", sa.Text, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),

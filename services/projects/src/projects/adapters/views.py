@@ -86,15 +86,25 @@ def _list_queries(status: bool, subtype: bool, priority: bool, client_org_id: bo
 
 
 def project_message(project: Project) -> projects_pb2.Project:
-    budget = project.budget
-    return projects_pb2.Project(
+    message = projects_pb2.Project(
         id=project.id, organization_id=project.organization_id, type="project", subtype=project.subtype,
         name=project.name, description=project.description, status=project.status,
-        custom_properties=projects_pb2.ProjectProperties(
-            project_code=project.project_code, start_date=project.start_date,
-            target_end_date=project.target_end_date,
-            budget=projects_pb2.Budget(amount=budget.amount, currency=budget.currency) if budget else None,
-            priority=project.priority, progress=project.progress, client_org_id=project.client_org_id,
-            detailed_description=project.detailed_description),
         created_by=project.created_by, created_at=project.created_at, updated_at=project.updated_at,
     )
+    message.custom_properties.update(custom_properties(project))
+    return message
+
+
+def custom_properties(project: Project) -> dict:
+    """The seed's customProperties: the free-form keys and the known properties that have a value.
+    (A Struct holds numbers as doubles: whole numbers up to 2^53 stay exact.)"""
+    budget = project.budget
+    known = {
+        "projectCode": project.project_code, "startDate": project.start_date,
+        "targetEndDate": project.target_end_date,
+        "budget": {"amount": float(budget.amount), "amountInMinorUnits": budget.minor_units,
+                   "currency": budget.currency} if budget else None,
+        "priority": project.priority, "progress": project.progress, "clientOrgId": project.client_org_id,
+        "detailedDescription": project.detailed_description,
+    }
+    return {**project.free_properties, **{key: value for key, value in known.items() if value is not None}}

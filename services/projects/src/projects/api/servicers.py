@@ -1,8 +1,9 @@
-from google.protobuf import empty_pb2, json_format
+from google.protobuf import empty_pb2
 
 from portal.projects.v1 import projects_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.errors import http_status_metadata
+from portal_common.json_body import body_dict
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
 from projects.adapters.views import ProjectFilter, project_message
@@ -27,16 +28,14 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         return self._projects.get_project(current_principal(), request.project_id)
 
     def CreateProject(self, request, context):
-        # The fields the caller set, named as in JSON: the same shape as a PATCH body.
-        given = json_format.MessageToDict(request)
-        project = self._projects.create_project(current_principal(), caller_credential(context), given)
+        project = self._projects.create_project(current_principal(), caller_credential(context),
+                                                body_dict(request.project))
         context.send_initial_metadata((http_status_metadata(201),))
         return project_message(project)
 
     def UpdateProject(self, request, context):
-        changes = json_format.MessageToDict(request.changes)
         return project_message(self._projects.update_project(
-            _organization_id(), caller_credential(context), request.project_id, changes))
+            _organization_id(), caller_credential(context), request.project_id, body_dict(request.changes)))
 
     def DeleteProject(self, request, context):
         self._projects.delete_project(_organization_id(), request.project_id)

@@ -5,9 +5,12 @@ the field it came in, which every error names.
 """
 import dataclasses
 import datetime
-import math
+import json
+from decimal import Decimal
 
+from portal_common.currencies import MAX_MINOR_UNITS, MINOR_DIGITS, check_currency, to_major
 from portal_common.errors import Conflict, InvalidArgument
+from portal_common.json_body import check_free_form, number, whole_number
 from portal_common.validation import MAX_NAME, check_choice, clean_text
 
 SUBTYPES = ("client_project", "internal", "campaign", "product_development", "other")
@@ -28,21 +31,10 @@ TRANSITIONS = {
 DEFAULT_PRIORITY = "medium"
 MAX_TEXT = 10_000
 MAX_RICH_TEXT = 100_000
-# Budgets up to a trillion keep every cent exact in a double (2^53 is about 9e15).
-MAX_BUDGET = 10**12
 # 9999-12-31T23:59:59.999Z: dates are Unix milliseconds from 1970 to the end of year 9999.
 MAX_DATE = 253_402_300_799_999
-
-# ISO 4217 codes of the currencies in use (funds, precious metals and test codes left out).
-CURRENCIES = frozenset("""
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
-    BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS
-    GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW
-    KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD
-    NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD
-    SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED
-    VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
-""".split())
+# The free-form keys of customProperties, as JSON, are bounded like the CRM's customFields.
+MAX_FREE_PROPERTIES_BYTES = 8192
 
 
 def project_code(year: int, number: int) -> str:
@@ -69,18 +61,16 @@ def _not_null(value, field: str):
     return value
 
 
-def _number(value, field: str) -> float:
-    """A finite JSON number (JSON true and false are not numbers, nor is the string "NaN")."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidArgument(f"{field} must be a number", field=field)
-    return value
-
-
 def _whole(value, field: str, low: int, high: int, what: str) -> int:
-    number = _number(value, field)
-    if number != int(number) or not low <= number <= high:
+    number(value, field)
+    if value != int(value) or not low <= value <= high:
         raise InvalidArgument(f"{field} must be {what}, got {value!r}", field=field)
-    return int(number)
+    return int(value)
+
+
+def clean_type(value, field: str) -> None:
+    """`type` may be given, as in the seed's stored structure, but is always "project"."""
+    check_choice(_not_null(_string(value, field), field), ("project",), field)
 
 
 def clean_name(value, field: str = "name") -> str:
@@ -112,6 +102,13 @@ def clean_status(value, field: str) -> str:
     return check_choice(_not_null(_string(value, field), field).strip(), STATUSES, field)
 
 
+def check_new_status(status: str, field: str) -> None:
+    """A project starts as a draft; other statuses are reached along the workflow (PATCH)."""
+    if status != DRAFT:
+        raise InvalidArgument(f"a new project starts as a draft, so {field} can only be {DRAFT!r}, got {status!r}; "
+                              "move it along the workflow with PATCH afterwards", field=field)
+
+
 def clean_priority(value, field: str) -> str:
     return check_choice(_not_null(_string(value, field), field).strip(), PRIORITIES, field)
 
@@ -128,33 +125,78 @@ def clean_date(value, field: str) -> int | None:
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-    amount: float
+    """An amount of money, exact: an integer number of the currency's minor unit (cents)."""
+    minor_units: int
     currency: str
+
+    @property
+    def amount(self) -> Decimal:
+        """In the currency's major unit (dollars), as the seed shows budgets."""
+        return to_major(self.minor_units, self.currency)
+
+
+_BUDGET_KEYS = ("amount", "amountInMinorUnits", "currency")
 
 
 def clean_budget(value, field: str) -> Budget | None:
+    """`{amount, currency}` as in the seed, or `{amountInMinorUnits, currency}`, which carries
+    every amount exactly (a JSON number in major units past 15 digits may not), or both if they
+    agree."""
     if value is None:
         return None
     if not isinstance(value, dict):
         raise InvalidArgument(f"{field} must be an object with amount and currency", field=field)
-    unknown = sorted(set(value) - {"amount", "currency"})
-    if unknown:
-        raise InvalidArgument(f"unknown field {field}.{unknown[0]}; a budget has amount and currency",
-                              field=f"{field}.{unknown[0]}")
-    amount_field, currency_field = f"{field}.amount", f"{field}.currency"
-    if value.get("amount") is None:
-        raise InvalidArgument(f"{amount_field} is required", field=amount_field)
-    amount = _number(value["amount"], amount_field)
-    if not 0 <= amount <= MAX_BUDGET:
-        raise InvalidArgument(f"{amount_field} must be between 0 and {MAX_BUDGET:,}, got {amount!r}",
-                              field=amount_field)
-    currency = (_string(value.get("currency"), currency_field) or "").strip().upper()
-    if not currency:
+    for key in value:
+        if key not in _BUDGET_KEYS:
+            raise InvalidArgument(f"unknown field {field}.{key}; a budget has {', '.join(_BUDGET_KEYS)}",
+                                  field=f"{field}.{key}")
+    currency_field, amount_field, minor_field = (f"{field}.{key}" for key in ("currency", "amount",
+                                                                              "amountInMinorUnits"))
+    if value.get("currency") is None:
         raise InvalidArgument(f"{currency_field} is required", field=currency_field)
-    if currency not in CURRENCIES:
-        raise InvalidArgument(f"{currency_field} must be an ISO 4217 currency code such as USD or EUR, got "
-                              f"{value['currency']!r}", field=currency_field)
-    return Budget(float(amount), currency)
+    currency = check_currency(_string(value["currency"], currency_field), currency_field)
+    amount, minor_units = value.get("amount"), value.get("amountInMinorUnits")
+    if amount is None and minor_units is None:
+        raise InvalidArgument(f"{amount_field} (or {minor_field}) is required", field=amount_field)
+    if minor_units is not None:
+        minor_units = whole_number(minor_units, minor_field, 0, MAX_MINOR_UNITS)
+    if amount is not None:
+        in_minor_units = _minor_units(amount, currency, amount_field)
+        if minor_units is not None and minor_units != in_minor_units:
+            raise InvalidArgument(f"{minor_field} {minor_units} and {amount_field} {value['amount']!r} differ; "
+                                  "give one of them, or both with the same value", field=minor_field)
+        minor_units = in_minor_units
+    return Budget(minor_units, currency)
+
+
+def _minor_units(amount, currency: str, field: str) -> int:
+    """An amount in major units as a whole number of minor units, if it is one."""
+    number(amount, field)
+    if amount < 0:
+        raise InvalidArgument(f"{field} must not be negative, got {amount!r}", field=field)
+    # repr is the shortest decimal that reads back as the same double: the number the client wrote
+    # whenever it has at most 15 significant digits.
+    minor_units = Decimal(repr(amount)).scaleb(MINOR_DIGITS[currency])
+    if minor_units != minor_units.to_integral_value():
+        digits = MINOR_DIGITS[currency]
+        allowed = f"at most {digits} decimal places" if digits else "no decimal places"
+        raise InvalidArgument(f"{field} has {allowed} in {currency}, got {amount!r}", field=field)
+    if minor_units > MAX_MINOR_UNITS:
+        raise InvalidArgument(f"{field} must be at most {to_major(MAX_MINOR_UNITS, currency)} {currency} "
+                              f"({MAX_MINOR_UNITS} minor units), got {amount!r}", field=field)
+    return int(minor_units)
+
+
+def merged_free_properties(current: dict, given: dict, field: str = "customProperties") -> dict:
+    """The free-form keys of customProperties after a request set `given` (null removes a key):
+    JSON that reads back exactly (see check_free_form) and, as a whole, at most
+    MAX_FREE_PROPERTIES_BYTES."""
+    check_free_form(given, field)
+    merged = {key: value for key, value in {**current, **given}.items() if value is not None}
+    if len(json.dumps(merged, ensure_ascii=False, separators=(",", ":")).encode()) > MAX_FREE_PROPERTIES_BYTES:
+        raise InvalidArgument(f"the free-form keys of {field} must be at most {MAX_FREE_PROPERTIES_BYTES} bytes "
+                              "as JSON", field=field)
+    return merged
 
 
 @dataclasses.dataclass
@@ -174,6 +216,8 @@ class Project:
     progress: int = 0
     client_org_id: str | None = None
     detailed_description: str | None = None
+    # The other keys of customProperties (the seed's Record<string, any>), as the client gave them.
+    free_properties: dict = dataclasses.field(default_factory=dict)
     created_at: int = 0
     updated_at: int = 0
 
@@ -198,10 +242,10 @@ class Project:
                            f"{after}", field="status")
         self.status = status
 
-    def check_schedule(self) -> None:
+    def check_schedule(self, field: str = "customProperties.targetEndDate") -> None:
+        """`field`: the date the request gave, which the error names."""
         if self.start_date is not None and self.target_end_date is not None and self.target_end_date < self.start_date:
-            raise InvalidArgument("customProperties.targetEndDate must not be before customProperties.startDate",
-                                  field="customProperties.targetEndDate")
+            raise InvalidArgument(f"the target end date must not be before the start date ({field})", field=field)
 
     def check_deletable(self) -> None:
         if self.status != DRAFT:

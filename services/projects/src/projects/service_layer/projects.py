@@ -31,44 +31,91 @@ def _sanitized_html(value, field: str) -> str | None:
     return (nh3.clean(html).strip() or None) if html else None
 
 
-# The fields a request may set, named as in the REST API (customProperties.* nested there), with
-# the attribute of Project each sets and the check of its value.
-_SETTABLE: dict[str, tuple[str, Callable]] = {
+# The fields of a POST or PATCH body, named as in the REST API, with the attribute of Project each
+# sets and the check of its value. `type` is checked and not stored: it is always "project".
+_FIELDS: dict[str, tuple[str | None, Callable]] = {
+    "type": (None, model.clean_type),
     "name": ("name", model.clean_name),
     "description": ("description", model.clean_description),
     "subtype": ("subtype", model.clean_subtype),
     "status": ("status", model.clean_status),
-    "customProperties.startDate": ("start_date", model.clean_date),
-    "customProperties.targetEndDate": ("target_end_date", model.clean_date),
-    "customProperties.budget": ("budget", model.clean_budget),
-    "customProperties.priority": ("priority", model.clean_priority),
-    "customProperties.progress": ("progress", model.clean_progress),
-    "customProperties.clientOrgId": ("client_org_id", model.clean_reference),
-    "customProperties.detailedDescription": ("detailed_description", _sanitized_html),
 }
-# Fields of a project that the service sets itself.
-_ASSIGNED = {"_id", "organizationId", "type", "createdBy", "createdAt", "updatedAt", "customProperties.projectCode"}
+# The known properties, taken at the top level (the seed's createProject and updateProject inputs)
+# or inside customProperties (the seed's stored Project Data Structure), checked alike.
+_PROPERTIES: dict[str, tuple[str, Callable]] = {
+    "startDate": ("start_date", model.clean_date),
+    "targetEndDate": ("target_end_date", model.clean_date),
+    "budget": ("budget", model.clean_budget),
+    "priority": ("priority", model.clean_priority),
+    "progress": ("progress", model.clean_progress),
+    "clientOrgId": ("client_org_id", model.clean_reference),
+    "detailedDescription": ("detailed_description", _sanitized_html),
+}
+# Fields of a project that the service sets itself (projectCode belongs in customProperties, but
+# is refused anywhere).
+_ASSIGNED = {"_id", "organizationId", "createdBy", "createdAt", "updatedAt", "projectCode"}
+_CUSTOM_PROPERTIES = "customProperties"
 
 
-def _clean_fields(given: dict) -> dict:
-    """Project attributes and their checked values, from a JSON object of fields to set."""
-    flat = {}
-    for key, value in given.items():
-        if key == "customProperties":
-            if not isinstance(value, dict):
-                raise InvalidArgument("customProperties must be an object", field=key)
-            flat.update({f"{key}.{name}": inner for name, inner in value.items()})
+@dataclasses.dataclass
+class ProjectChanges:
+    """What a POST or PATCH body sets, checked: Project attributes and their values, the JSON path
+    each was given at (errors name it), and the free-form keys of customProperties (None removes
+    one)."""
+    values: dict[str, object] = dataclasses.field(default_factory=dict)
+    paths: dict[str, str] = dataclasses.field(default_factory=dict)
+    free_properties: dict[str, object] = dataclasses.field(default_factory=dict)
+
+    def set(self, attribute: str, value, path: str) -> None:
+        if attribute in self.values and self.values[attribute] != value:
+            first = self.paths[attribute]
+            raise InvalidArgument(f"{first} is given twice with different values, as {first} and as {path}; give "
+                                  "it once, or the same value in both places", field=first)
+        self.values[attribute] = value
+        self.paths.setdefault(attribute, path)
+
+    def schedule_field(self) -> str:
+        """The date an inconsistent schedule is blamed on: the one this request gave."""
+        return self.paths.get("target_end_date") or self.paths.get("start_date") or "customProperties.targetEndDate"
+
+
+def project_changes(body: dict) -> ProjectChanges:
+    """The checked changes of a POST or PATCH body (a JSON object); every key is known, or a 400
+    names it as the client wrote it."""
+    changes = ProjectChanges()
+    # Top-level keys first, so that a property given twice is named as its top-level key.
+    for key, value in sorted(body.items(), key=lambda item: item[0] == _CUSTOM_PROPERTIES):
+        if key == _CUSTOM_PROPERTIES:
+            _read_custom_properties(changes, value)
+        elif key in _FIELDS or key in _PROPERTIES:
+            attribute, clean = _FIELDS.get(key) or _PROPERTIES[key]
+            value = clean(value, key)
+            if attribute:
+                changes.set(attribute, value, key)
+        elif key in _ASSIGNED:
+            raise InvalidArgument(f"{key} is set by the service and cannot be given", field=key)
         else:
-            flat[key] = value
-    cleaned = {}
-    for field, value in flat.items():
-        if field in _ASSIGNED:
-            raise InvalidArgument(f"{field} is set by the service and cannot be given", field=field)
-        if field not in _SETTABLE:
-            raise InvalidArgument(f"unknown field {field!r}; settable fields are {', '.join(_SETTABLE)}", field=field)
-        attribute, clean = _SETTABLE[field]
-        cleaned[attribute] = clean(value, field)
-    return cleaned
+            raise InvalidArgument(f"unknown field {key}; the fields are {', '.join([*_FIELDS, *_PROPERTIES])} and "
+                                  f"{_CUSTOM_PROPERTIES}", field=key)
+    return changes
+
+
+def _read_custom_properties(changes: ProjectChanges, properties) -> None:
+    if not isinstance(properties, dict):
+        raise InvalidArgument(f"{_CUSTOM_PROPERTIES} must be an object", field=_CUSTOM_PROPERTIES)
+    for name, value in properties.items():
+        path = f"{_CUSTOM_PROPERTIES}.{name}"
+        if name in _PROPERTIES:
+            attribute, clean = _PROPERTIES[name]
+            changes.set(attribute, clean(value, path), path)
+        elif name == "projectCode":
+            raise InvalidArgument(f"{path} is set by the service and cannot be given", field=path)
+        elif name in _FIELDS or name in _ASSIGNED or name == _CUSTOM_PROPERTIES:
+            # A free-form key named like a field of the project would look set but change nothing.
+            raise InvalidArgument(f"{name} is a field of the project, not a property: give it at the top level",
+                                  field=path)
+        else:
+            changes.free_properties[name] = value
 
 
 class ProjectsService:
@@ -78,14 +125,17 @@ class ProjectsService:
 
     # Writes
 
-    def create_project(self, principal: Principal, credential: str, given: dict) -> Project:
-        """A draft project from `given` (the JSON fields of the request) with the next code of the
-        year. `credential` is the caller's, to ask the CRM about the client on their behalf."""
-        fields = _clean_fields(given)
+    def create_project(self, principal: Principal, credential: str, body: dict) -> Project:
+        """A draft project from `body` (the request's JSON object) with the next code of the year.
+        `credential` is the caller's, to ask the CRM about the client on their behalf."""
+        changes = project_changes(body)
         for required in ("name", "subtype"):
-            if required not in fields:
+            if required not in changes.values:
                 raise InvalidArgument(f"{required} is required", field=required)
-        self._check_client(fields, credential)
+        if "status" in changes.values:
+            model.check_new_status(changes.values["status"], changes.paths["status"])
+        free_properties = model.merged_free_properties({}, changes.free_properties)
+        self._check_client(changes, credential)
 
         def create(repo: ProjectsRepository) -> Project:
             now = now_ms()
@@ -93,25 +143,29 @@ class ProjectsService:
             project = Project(id=new_id("prj"), organization_id=principal.organization_id,
                               project_code=model.project_code(year, repo.next_project_number(principal.organization_id,
                                                                                             year)),
-                              created_by=principal.credential_id, created_at=now, updated_at=now, **fields)
-            project.check_schedule()
+                              free_properties=free_properties, created_by=principal.credential_id,
+                              created_at=now, updated_at=now, **changes.values)
+            project.check_schedule(changes.schedule_field())
             repo.add_project(project)
             return project
         return self._write(create)
 
-    def update_project(self, organization_id: str, credential: str, project_id: str, changes: dict) -> Project:
-        fields = _clean_fields(changes)
-        status = fields.pop("status", None)
-        self._check_client(fields, credential)
+    def update_project(self, organization_id: str, credential: str, project_id: str, body: dict) -> Project:
+        """Applies a PATCH body (a JSON object of the fields to change) as a whole, or not at all."""
+        changes = project_changes(body)
+        values = dict(changes.values)
+        status = values.pop("status", None)
+        self._check_client(changes, credential)
 
         def update(repo: ProjectsRepository) -> Project:
             project = self._project(repo, organization_id, project_id)
             counted_as = project.count_key
-            for attribute, value in fields.items():
+            for attribute, value in values.items():
                 setattr(project, attribute, value)
+            project.free_properties = model.merged_free_properties(project.free_properties, changes.free_properties)
             if status:
                 project.change_status(status)
-            project.check_schedule()
+            project.check_schedule(changes.schedule_field())
             project.updated_at = now_ms()
             repo.save_project(project, counted_as)
             return project
@@ -164,12 +218,12 @@ class ProjectsService:
 
     # Helpers
 
-    def _check_client(self, fields: dict, credential: str) -> None:
+    def _check_client(self, changes: ProjectChanges, credential: str) -> None:
         """A client must be a CRM organization of the caller's; asked before the transaction, so
         that no write lock is held while the CRM answers."""
-        client = fields.get("client_org_id")
+        client = changes.values.get("client_org_id")
         if client and not self._crm.has_organization(client, credential):
-            field = "customProperties.clientOrgId"
+            field = changes.paths["client_org_id"]
             raise InvalidArgument(f"{field} {client!r} is not one of your CRM organizations", field=field)
 
     @staticmethod

@@ -8,6 +8,8 @@ from pypdf import PdfReader
 
 from invoicing.config import Settings
 from invoicing.server import build
+from google.protobuf import struct_pb2
+
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal.invoicing.v1 import invoicing_pb2 as pb, invoicing_pb2_grpc
 from portal_common.peers import on_behalf_of as bearer
@@ -30,16 +32,26 @@ def servers(databases, grpc_peers):
 def tenant(servers):
     accounts, crm, invoicing = servers
     _, key = accounts.create_organization("Acme")
-    contact = crm.UpsertContact(crm_pb2.UpsertContactRequest(email="zoe@example.com", first_name="Zoë",
-                                                             last_name="Müller"), metadata=bearer(key))
+    contact = crm.UpsertContact(crm_pb2.UpsertContactRequest(contact=struct(
+        {"email": "zoe@example.com", "firstName": "Zoë", "lastName": "Müller"})), metadata=bearer(key))
     return key, contact.contact_id, invoicing
 
 
-def new_invoice(contact_id: str) -> pb.CreateInvoiceRequest:
-    return pb.CreateInvoiceRequest(invoice=pb.InvoiceInput(
-        type="b2c_single", currency="USD", issue_date=1704067200000, bill_to=pb.BillToInput(contact_id=contact_id),
-        line_items=[pb.LineItemInput(description="Website development services", quantity=10,
-                                     unit_price_in_cents=10000, tax_rate_percent=7)]))
+def struct(value: dict) -> struct_pb2.Struct:
+    body = struct_pb2.Struct()
+    body.update(value)
+    return body
+
+
+def invoice_json(contact_id: str, **changes) -> dict:
+    """The JSON object a gRPC caller sends as a Struct, exactly as a REST client would."""
+    return {"type": "b2c_single", "currency": "USD", "issueDate": 1704067200000, "billTo": {"contactId": contact_id},
+            "lineItems": [{"description": "Website development services", "quantity": 10,
+                           "unitPriceInCents": 10000, "taxRatePercent": 7}], **changes}
+
+
+def new_invoice(contact_id: str, **changes) -> pb.CreateInvoiceRequest:
+    return pb.CreateInvoiceRequest(invoice=struct(invoice_json(contact_id, **changes)))
 
 
 def test_create_answers_201_metadata_and_the_seeds_structure(tenant):
@@ -80,7 +92,8 @@ def test_illegal_transitions_are_conflicts(tenant):
     key, contact_id, invoicing = tenant
     invoice = invoicing.CreateInvoice(new_invoice(contact_id), metadata=bearer(key))
     with pytest.raises(grpc.RpcError) as raised:
-        invoicing.PayInvoice(pb.PayInvoiceRequest(invoice_id=invoice.id, payment_method="card"), metadata=bearer(key))
+        invoicing.PayInvoice(pb.PayInvoiceRequest(invoice_id=invoice.id, body=struct({"paymentMethod": "card"})),
+                             metadata=bearer(key))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert dict(raised.value.trailing_metadata())["x-portal-http-status"] == "409"
 
@@ -99,3 +112,32 @@ def test_limits_out_of_range_are_invalid(tenant, limit):
     with pytest.raises(grpc.RpcError) as raised:
         invoicing.ListInvoices(pb.ListInvoicesRequest(limit=limit), metadata=bearer(key))
     assert error_info(raised.value).metadata["field"] == "limit"
+
+
+@pytest.mark.parametrize("changes,field", [
+    ({"lineItems": [{"description": "x", "quantity": 1, "unitPrise": 5}]}, "lineItems[0].unitPrise"),
+    ({"customProperties": {"lineItems": [{"description": "x", "quantity": 0, "unitPriceInCents": 5}]}},
+     "customProperties.lineItems[0].quantity"),
+    ({"type": "invoice", "subtype": "b2x"}, "subtype"),
+])
+def test_grpc_callers_send_the_json_body_as_a_struct_read_as_strictly(tenant, changes, field):
+    key, contact_id, invoicing = tenant
+    body = invoice_json(contact_id, **changes)
+    if "customProperties" in changes:
+        del body["lineItems"]
+    with pytest.raises(grpc.RpcError) as raised:
+        invoicing.CreateInvoice(pb.CreateInvoiceRequest(invoice=struct(body)), metadata=bearer(key))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).metadata["field"] == field and field in raised.value.details()
+
+
+def test_transitions_take_their_json_body_as_a_struct(tenant):
+    key, contact_id, invoicing = tenant
+    invoice = invoicing.CreateInvoice(new_invoice(contact_id), metadata=bearer(key))
+    sent = invoicing.SendInvoice(pb.SendInvoiceRequest(invoice_id=invoice.id, body=struct(
+        {"sentTo": "ap@example.com", "sentDate": 1704153600000})), metadata=bearer(key))
+    assert (sent.custom_properties.sent_to, sent.custom_properties.sent_date) == ("ap@example.com", 1704153600000)
+    with pytest.raises(grpc.RpcError) as raised:
+        invoicing.CancelInvoice(pb.CancelInvoiceRequest(invoice_id=invoice.id, body=struct({"reson": "typo"})),
+                                metadata=bearer(key))
+    assert error_info(raised.value).metadata["field"] == "reson"

@@ -1,8 +1,10 @@
 """The invoicing use cases on a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE)."""
 import dataclasses
 import threading
+from fractions import Fraction
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 import sqlalchemy as sa
 
 from invoicing.adapters.tables import invoice_counters
@@ -10,6 +12,7 @@ from invoicing.adapters.views import InvoiceFilter
 from invoicing.domain.model import DAY_MS, Address
 from invoicing.service_layer.invoices import BillToFields, InvoiceFields, LineFields
 from portal_common.auth import API_KEY, Principal
+from portal_common.currencies import MAX_MINOR_UNITS
 from portal_common.errors import Conflict, InvalidArgument, NotFound, Unavailable
 
 ORG, OTHER_ORG = "org_a", "org_b"
@@ -119,15 +122,20 @@ def test_client_totals_must_agree(invoicing):
     (b2c(line_items=[LineFields("x", 1.00001, 1)]), "lineItems[0].quantity"),
     (b2c(line_items=[LineFields("x", 1, -1)]), "lineItems[0].unitPriceInCents"),
     (b2c(line_items=[LineFields("x", 1, 1, 100.5)]), "lineItems[0].taxRatePercent"),
-    (b2c(line_items=[LineFields("x", 1_000_000, 2_000_000_000)]), "lineItems[0].quantity"),
+    (b2c(line_items=[LineFields("x", 2, MAX_MINOR_UNITS)]), "lineItems[0].quantity"),
+    (b2c(line_items=[LineFields("x", 1, MAX_MINOR_UNITS + 1)]), "lineItems[0].unitPriceInCents"),
     (b2c(issue_date=1.5), "issueDate"), (b2c(issue_date=-1), "issueDate"),
     (b2c(due_date=FAR_FUTURE), "dueDate"), (b2c(payment_terms="net45"), "paymentTerms"),
-    (b2c(invoice_number="INV-1"), "invoiceNumber"), (b2c(bill_to=None), "billTo"),
-    (b2c(bill_to=BillToFields()), "billTo.contactId"),
+    (b2c(bill_to=None), "billTo"),
+    (b2c(bill_to=BillToFields()), "billTo.name"),
+    (b2c(bill_to=BillToFields(name="John Doe")), "billTo.email"),
+    (b2c(bill_to=BillToFields(email="john.doe@example.com")), "billTo.name"),
+    (b2c(bill_to=BillToFields(name="John Doe", email="nope")), "billTo.email"),
     (b2c(bill_to=BillToFields(contact_id="ct_nobody")), "billTo.contactId"),
     (b2c(bill_to=BillToFields(contact_id="ct_solo_org_b")), "billTo.contactId"),  # another tenant's
-    (b2c(bill_to=BillToFields(contact_id="ct_zoe_org_a", crm_organization_id="co_acme_org_a")),
-     "billTo.crmOrganizationId"),
+    (b2c(bill_to=BillToFields(contact_id="ct_solo_org_a", crm_organization_id="co_acme_org_a")),
+     "billTo.contactId"),  # not a contact of that organization
+    (b2c(bill_to=BillToFields(crm_organization_id="co_acme_org_b")), "billTo.crmOrganizationId"),
     (b2c(bill_to=BillToFields(contact_id="ct_solo_org_a", email="nope")), "billTo.email"),
     (b2b(bill_to=BillToFields(contact_id="ct_zoe_org_a")), "billTo.crmOrganizationId"),
     (b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_solo_org_a")), "billTo.contactId"),
@@ -247,7 +255,7 @@ def test_lists_filter_and_page(invoicing):
     assert ids(InvoiceFilter(start_date=FEB_2025, end_date=FEB_2025)) == [b.id]
     assert ids(InvoiceFilter(status="cancelled")) == [b.id]
     billed = invoicing.list_billed_to(KEY, InvoiceFilter(crm_organization_id="co_acme_org_a", include_cancelled=False),
-                                      50, 0)
+                                      50, 0, ORG)
     assert [i.id for i in billed.invoices] == [c.id] and billed.total == 1
     for bad in (InvoiceFilter(status="late"), InvoiceFilter(type="b2b"), InvoiceFilter(start_date=0.5)):
         with pytest.raises(InvalidArgument):
@@ -311,3 +319,77 @@ def test_counted_totals_follow_every_change_of_status_and_type(invoicing):
     assert (total(status="draft"), total(status="paid"), total(status="cancelled"), total(status="overdue")) == (
         1, 1, 1, 1)
     assert (total(type="b2b_single"), total(type="b2c_single"), total(type="b2c_single", status="paid")) == (1, 3, 1)
+
+
+def test_billto_without_ids_is_who_the_client_names_and_asks_no_crm(invoicing, crm):
+    calls = crm.calls
+    address = Address(street="123 Main St", city="San Francisco", state="CA", postal_code="94105", country="US")
+    invoice = create(invoicing, b2c(bill_to=BillToFields(name=" John Doe ", email="john.doe@example.com",
+                                                         address=address)))
+    assert crm.calls == calls
+    assert (invoice.bill_to.name, invoice.bill_to.email, invoice.bill_to.address) == (
+        "John Doe", "john.doe@example.com", address)
+    assert (invoice.bill_to.contact_id, invoice.bill_to.crm_organization_id) == (None, None)
+    assert invoicing.get_invoice(KEY, invoice.id).custom_properties.bill_to.name == "John Doe"
+
+
+def test_a_b2c_invoice_may_name_the_persons_crm_organization_too(invoicing):
+    # The seed's example: a b2c_single billTo with contactId and crmOrganizationId.
+    both = create(invoicing, b2c(bill_to=BillToFields(contact_id="ct_zoe_org_a", crm_organization_id="co_acme_org_a")))
+    assert (both.bill_to.name, both.bill_to.email, both.bill_to.address.city) == (
+        "Zoë Müller", "zoe@example.com", "Łódź")  # the person, at the organization's address
+    assert (both.bill_to.contact_id, both.bill_to.crm_organization_id) == ("ct_zoe_org_a", "co_acme_org_a")
+    organization_only = create(invoicing, b2c(bill_to=BillToFields(crm_organization_id="co_acme_org_a")))
+    assert (organization_only.bill_to.name, organization_only.bill_to.email) == ("Łódź Works", "billing@lodz.example")
+
+
+def test_lists_of_a_contact_or_organization_that_is_not_the_callers_are_404(invoicing, portal_user):
+    create(invoicing, b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_zoe_org_a")))
+    for where in (InvoiceFilter(contact_id="ct_zoe_org_b"), InvoiceFilter(contact_id="ct_nobody"),
+                  InvoiceFilter(crm_organization_id="co_acme_org_b"), InvoiceFilter(crm_organization_id="co_none")):
+        with pytest.raises(NotFound):
+            invoicing.list_billed_to(KEY, where, 50, 0, ORG)
+    assert invoicing.list_billed_to(KEY, InvoiceFilter(contact_id="ct_max_org_a"), 50, 0, ORG).total == 0
+    zoe = portal_user("ct_zoe_org_a", "co_acme_org_a")
+    for where in (InvoiceFilter(contact_id="ct_max_org_a"), InvoiceFilter(crm_organization_id="co_other")):
+        with pytest.raises(NotFound):
+            invoicing.list_billed_to(zoe, where, 50, 0, "ps_zoe")
+    assert invoicing.list_billed_to(zoe, InvoiceFilter(contact_id="ct_zoe_org_a"), 50, 0, "ps_zoe").total == 0
+
+
+def test_amounts_up_to_2_to_the_53_are_stored_and_read_back_exactly(invoicing):
+    invoice = create(invoicing, b2c(currency="JPY", line_items=[LineFields("Plant", 1, MAX_MINOR_UNITS)]))
+    properties = invoicing.get_invoice(KEY, invoice.id).custom_properties
+    assert properties.total_amount_in_cents == properties.line_items[0].unit_price_in_cents == MAX_MINOR_UNITS
+    with pytest.raises(InvalidArgument) as raised:
+        create(invoicing, b2c(line_items=[LineFields("Half", 1, MAX_MINOR_UNITS // 2 + 1)] * 2))
+    assert raised.value.field == "lineItems"
+    with pytest.raises(InvalidArgument) as raised:  # the tax alone tips it over
+        create(invoicing, b2c(line_items=[LineFields("Taxed", 1, MAX_MINOR_UNITS - 5, 0.001)]))
+    assert raised.value.field == "lineItems"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(1, 10**6).map(lambda n: n / 100), st.integers(MAX_MINOR_UNITS // 10**7,
+                                                                                    MAX_MINOR_UNITS),
+                          st.integers(0, 100_000).map(lambda n: n / 1000)), min_size=1, max_size=3))
+def test_money_near_2_to_the_53_is_exact_or_refused_never_rounded(invoicing, lines):
+    """Each line and the totals, computed with exact fractions, are what is stored and read back;
+    whatever passes 2^53-1 is a 400 naming the field instead."""
+    expected = []
+    for quantity, price, rate in lines:
+        total = int(Fraction(repr(quantity)) * price + Fraction(1, 2))
+        expected.append((total, int(total * Fraction(repr(rate)) / 100 + Fraction(1, 2))))
+    fields = b2c(line_items=[LineFields(f"line {i}", q, p, r) for i, (q, p, r) in enumerate(lines)])
+    try:
+        invoice = create(invoicing, fields)
+    except InvalidArgument as error:
+        line_over = [i for i, (total, _) in enumerate(expected) if total > MAX_MINOR_UNITS]
+        assert error.field == (f"lineItems[{line_over[0]}].quantity" if line_over else "lineItems")
+        assert line_over or sum(total + tax for total, tax in expected) > MAX_MINOR_UNITS
+        return
+    read = invoicing.get_invoice(KEY, invoice.id).custom_properties
+    assert [(line.total_price_in_cents, line.tax_amount_in_cents) for line in read.line_items] == expected
+    subtotal, tax = sum(total for total, _ in expected), sum(tax for _, tax in expected)
+    assert (read.subtotal_in_cents, read.tax_amount_in_cents, read.total_amount_in_cents) == (
+        subtotal, tax, subtotal + tax)

@@ -21,7 +21,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from invoicing.domain.model import B2B_CONSOLIDATED, CANCELLED, DRAFT, Invoice
-from invoicing.domain.money import format_money
+from portal_common.currencies import MINOR_DIGITS, format_money
 
 FONT_DIRS = (pathlib.Path("/usr/share/fonts/truetype/dejavu"), pathlib.Path("/usr/share/fonts/truetype/droid"))
 REGULAR, BOLD, FALLBACK = "DejaVuSans", "DejaVuSans-Bold", "DroidSansFallbackFull"
@@ -108,9 +108,18 @@ def _decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _amount(cents: int, currency: str) -> str:
+def _money(minor_units: int, currency: str) -> str:
+    """`USD 1,070.00`, `JPY 107,000`, `KWD 1.070`: in the currency's own minor unit (ISO 4217)."""
+    if currency in MINOR_DIGITS:
+        return format_money(minor_units, currency)
+    # An invoice stored before the shared ISO 4217 table, in a code it leaves out (a fund such as
+    # CLF): shown in minor units rather than with guessed decimals.
+    return f"{currency} {minor_units:,} minor units"
+
+
+def _amount(minor_units: int, currency: str) -> str:
     """A table figure: the amount without the currency code, which the column headers name."""
-    return format_money(cents, currency).split(" ", 1)[1]
+    return _money(minor_units, currency).split(" ", 1)[1]
 
 
 class _Page:
@@ -288,4 +297,4 @@ def _totals(page: _Page, invoice: Invoice, y: float) -> None:
     for i, (label, cents, font) in enumerate(figures):
         line_y = y - 8 - i * 14
         page.text(UNIT_PRICE_RIGHT, line_y, label, font, 10, align="right")
-        page.text(TOTAL_RIGHT, line_y, format_money(cents, invoice.currency), font, 10, align="right")
+        page.text(TOTAL_RIGHT, line_y, _money(cents, invoice.currency), font, 10, align="right")

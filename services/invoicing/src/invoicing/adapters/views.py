@@ -2,7 +2,9 @@
 
 An invoice is read far more often than written and always whole, so its row stores the API's own
 message (column `view`): reads return it as is, and writes rebuild the domain object from it
-(see repository.py).
+(see repository.py). Money in it is doubles holding whole minor units (exact up to 2^53), as the
+API prints it; a change of the message's wire format needs a migration of the stored rows
+(migrations/versions/0004).
 """
 import dataclasses
 import functools
@@ -80,8 +82,8 @@ def invoice_from_message(message: pb.Invoice) -> Invoice:
                         address=address_of(p.issuer.address))
     lines = [LineItem(
         description=line.description, quantity=Decimal(repr(line.quantity)),
-        unit_price_cents=line.unit_price_in_cents, tax_rate_percent=Decimal(repr(line.tax_rate_percent)),
-        amounts=LineAmounts(line.total_price_in_cents, line.tax_amount_in_cents),
+        unit_price_cents=int(line.unit_price_in_cents), tax_rate_percent=Decimal(repr(line.tax_rate_percent)),
+        amounts=LineAmounts(int(line.total_price_in_cents), int(line.tax_amount_in_cents)),
         transaction_id=given(line, "transaction_id"), employee_contact_id=given(line, "employee_contact_id"),
         employee_name=given(line, "employee_name"),
     ) for line in p.line_items]
@@ -89,7 +91,7 @@ def invoice_from_message(message: pb.Invoice) -> Invoice:
         id=message.id, organization_id=message.organization_id, number=p.invoice_number, type=p.type,
         status=message.status, issue_date=int(p.issue_date), due_date=int(p.due_date),
         payment_terms=p.payment_terms, currency=p.currency, line_items=lines,
-        totals=Totals(p.subtotal_in_cents, p.tax_amount_in_cents, p.total_amount_in_cents),
+        totals=Totals(int(p.subtotal_in_cents), int(p.tax_amount_in_cents), int(p.total_amount_in_cents)),
         bill_to=bill_to, issuer=issuer, notes=given(p, "notes"),
         custom_fields=json_format.MessageToDict(p.custom_fields) if p.HasField("custom_fields") else {},
         created_by=message.created_by, created_at=int(message.created_at), updated_at=int(message.updated_at),

@@ -7,6 +7,7 @@ from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.clock import now_ms
 from portal_common.errors import http_status_metadata
+from portal_common.json_body import read_message
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
 
@@ -28,8 +29,9 @@ class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
         return self._invoicing.list_invoices(current_principal(), where, limit, offset)
 
     def CreateInvoice(self, request, context):
-        invoice = self._invoicing.create_invoice(current_principal(), invoice_fields(request.invoice),
-                                                 caller_credential(context))
+        fields, paths = invoice_fields(request.invoice)
+        with paths.as_written():
+            invoice = self._invoicing.create_invoice(current_principal(), fields, caller_credential(context))
         context.send_initial_metadata((http_status_metadata(201),))
         return _answer(invoice)
 
@@ -37,20 +39,26 @@ class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
         return self._invoicing.get_invoice(current_principal(), request.invoice_id)
 
     def UpdateInvoice(self, request, context):
-        return _answer(self._invoicing.update_invoice(
-            current_principal(), request.invoice_id, invoice_fields(request.changes), caller_credential(context)))
+        changes, paths = invoice_fields(request.changes)
+        with paths.as_written():
+            return _answer(self._invoicing.update_invoice(
+                current_principal(), request.invoice_id, changes, caller_credential(context)))
 
     def SendInvoice(self, request, context):
+        body = read_message(request.body, invoicing_pb2.SendInput)
         return _answer(self._invoicing.send_invoice(
-            current_principal(), request.invoice_id, given(request, "sent_date"), given(request, "sent_to")))
+            current_principal(), request.invoice_id, given(body, "sent_date"), given(body, "sent_to")))
 
     def PayInvoice(self, request, context):
+        body = read_message(request.body, invoicing_pb2.PayInput)
         return _answer(self._invoicing.pay_invoice(
-            current_principal(), request.invoice_id, given(request, "paid_date"), request.payment_method,
-            given(request, "transaction_ref")))
+            current_principal(), request.invoice_id, given(body, "paid_date"), given(body, "payment_method"),
+            given(body, "transaction_ref")))
 
     def CancelInvoice(self, request, context):
-        return _answer(self._invoicing.cancel_invoice(current_principal(), request.invoice_id, request.reason))
+        body = read_message(request.body, invoicing_pb2.CancelInput)
+        return _answer(self._invoicing.cancel_invoice(current_principal(), request.invoice_id,
+                                                      given(body, "reason")))
 
     def GetInvoicePdf(self, request, context):
         pdf = self._invoicing.invoice_pdf(current_principal(), request.invoice_id)
@@ -60,9 +68,11 @@ class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
     def ListContactInvoices(self, request, context):
         limit, offset = page_bounds(request)
         return self._invoicing.list_billed_to(current_principal(), InvoiceFilter(
-            contact_id=request.contact_id, include_cancelled=request.include_archived), limit, offset)
+            contact_id=request.contact_id, include_cancelled=request.include_archived), limit, offset,
+            caller_credential(context))
 
     def ListCrmOrganizationInvoices(self, request, context):
         limit, offset = page_bounds(request)
         return self._invoicing.list_billed_to(current_principal(), InvoiceFilter(
-            crm_organization_id=request.crm_organization_id, include_cancelled=request.include_archived), limit, offset)
+            crm_organization_id=request.crm_organization_id, include_cancelled=request.include_archived), limit,
+            offset, caller_credential(context))

@@ -1,47 +1,29 @@
 """Exact money: integer minor units ("cents"), Decimal for the fractional factors, half-up rounding.
 
-A line's total is quantity × unit price, rounded half up to a whole cent; its tax is that rounded
-total × rate / 100, rounded half up again. The invoice's subtotal, tax and total are plain sums of
-those whole cents, so every figure on an invoice adds up exactly as printed.
+A line's total is quantity × unit price, rounded half up to a whole minor unit; its tax is that
+rounded total × rate / 100, rounded half up again. The invoice's subtotal, tax and total are plain
+sums of those whole units, so every figure on an invoice adds up exactly as printed. Every amount
+stays within MAX_MINOR_UNITS (2^53-1, exact as a JSON number in every client): anything larger is
+refused, never wrapped or rounded.
 """
 import dataclasses
+import decimal
 from decimal import ROUND_HALF_UP, Decimal
 
+from portal_common.currencies import MAX_MINOR_UNITS
 from portal_common.errors import InvalidArgument
 
-# The largest amount a field holds: the API carries cents as int32 so that JSON prints numbers.
-MAX_CENTS = 2**31 - 1
 MAX_QUANTITY = Decimal(1_000_000)
 QUANTITY_PLACES = 4
 TAX_RATE_PLACES = 3
-
-# Active ISO 4217 currencies and the digits of their minor unit (2 unless listed otherwise).
-_MINOR_DIGITS = {
-    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-    **dict.fromkeys("CLF UYW".split(), 4),
-}
-_TWO_DIGITS = """
-AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN BZD
-CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL
-GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD
-LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN
-PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB
-TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG
-""".split()
-CURRENCIES: dict[str, int] = {**dict.fromkeys(_TWO_DIGITS, 2), **_MINOR_DIGITS}
-
-
-def check_currency(raw: str | None) -> str:
-    code = (raw or "").strip().upper()
-    if code not in CURRENCIES:
-        raise InvalidArgument(f"currency must be an ISO 4217 code such as USD or EUR; got {raw!r}", field="currency")
-    return code
+# Enough digits for 1,000,000.0000 × (2^53-1) × 100.000 without rounding (about 33); Decimal's
+# default of 28 would round the largest products before they are compared with the bound.
+_EXACT = decimal.Context(prec=60)
 
 
 def round_half_up(value: Decimal) -> int:
     """To the nearest whole number; exactly half goes up (away from zero: amounts are never negative)."""
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=_EXACT))
 
 
 def exact_decimal(value: float, field: str, places: int, low: Decimal, high: Decimal) -> Decimal:
@@ -61,8 +43,8 @@ class LineAmounts:
 
 
 def line_amounts(quantity: Decimal, unit_price_cents: int, tax_rate_percent: Decimal) -> LineAmounts:
-    total = round_half_up(quantity * unit_price_cents)
-    return LineAmounts(total, round_half_up(total * tax_rate_percent / 100))
+    total = round_half_up(_EXACT.multiply(quantity, unit_price_cents))
+    return LineAmounts(total, round_half_up(_EXACT.divide(_EXACT.multiply(total, tax_rate_percent), 100)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,19 +55,10 @@ class Totals:
 
 
 def totals(lines: list[LineAmounts]) -> Totals:
-    """Sums of the lines; an amount past MAX_CENTS is refused rather than wrapped or rounded."""
+    """Sums of the lines; a sum past MAX_MINOR_UNITS is refused rather than wrapped or rounded."""
     subtotal = sum(line.total_cents for line in lines)
     tax = sum(line.tax_cents for line in lines)
-    result = Totals(subtotal, tax, subtotal + tax)
-    if result.total_cents > MAX_CENTS:
-        raise InvalidArgument(f"the invoice total would exceed {MAX_CENTS} cents, the largest amount an "
-                              f"invoice can hold; split it into several invoices", field="lineItems")
-    return result
-
-
-def format_money(cents: int, currency: str) -> str:
-    """`USD 1,070.00`, `JPY 1,070`, `BHD 1.070`: the amount in the currency's own minor unit."""
-    digits = CURRENCIES[currency]
-    major, minor = divmod(cents, 10**digits)
-    amount = f"{major:,}" + (f".{minor:0{digits}d}" if digits else "")
-    return f"{currency} {amount}"
+    if subtotal + tax > MAX_MINOR_UNITS:
+        raise InvalidArgument(f"the invoice total would exceed {MAX_MINOR_UNITS} minor units, the largest amount "
+                              f"an invoice can hold; split it into several invoices", field="lineItems")
+    return Totals(subtotal, tax, subtotal + tax)

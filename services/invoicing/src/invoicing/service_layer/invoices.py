@@ -17,12 +17,12 @@ from invoicing.domain.model import (
     Address, BillTo, Invoice, Issuer, LineItem, due_date, invoice_number, invoice_period,
 )
 from invoicing.domain.money import (
-    MAX_CENTS, MAX_QUANTITY, QUANTITY_PLACES, TAX_RATE_PLACES, Totals, check_currency, exact_decimal,
-    line_amounts, totals,
+    MAX_QUANTITY, QUANTITY_PLACES, TAX_RATE_PLACES, Totals, exact_decimal, line_amounts, totals,
 )
 from portal.invoicing.v1 import invoicing_pb2 as pb
 from portal_common.auth import Principal
 from portal_common.clock import now_ms
+from portal_common.currencies import MAX_MINOR_UNITS, check_currency, check_minor_units
 from portal_common.db import Database
 from portal_common.errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
@@ -87,7 +87,6 @@ class InvoiceFields:
     subtotal_cents: int | None = None
     tax_amount_cents: int | None = None
     total_amount_cents: int | None = None
-    invoice_number: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,16 +136,14 @@ def _line(fields: LineFields, index: int, employee: CrmContact | None) -> LineIt
                             field("description"))
     quantity = exact_decimal(_required(fields.quantity, field("quantity")), field("quantity"), QUANTITY_PLACES,
                              Decimal(1).scaleb(-QUANTITY_PLACES), MAX_QUANTITY)
-    unit_price = _required(fields.unit_price_cents, field("unitPriceInCents"))
-    if unit_price < 0:
-        raise InvalidArgument(f"{field('unitPriceInCents')} must be 0 or more; got {unit_price}",
-                              field=field("unitPriceInCents"))
+    unit_price = check_minor_units(_required(fields.unit_price_cents, field("unitPriceInCents")),
+                                   field("unitPriceInCents"))
     rate = exact_decimal(fields.tax_rate_percent or 0.0, field("taxRatePercent"), TAX_RATE_PLACES,
                          Decimal(0), Decimal(100))
     amounts = line_amounts(quantity, unit_price, rate)
-    if amounts.total_cents > MAX_CENTS or amounts.tax_cents > MAX_CENTS:
-        raise InvalidArgument(f"{field('quantity')} × {field('unitPriceInCents')} exceeds {MAX_CENTS} cents",
-                              field=field("quantity"))
+    if amounts.total_cents > MAX_MINOR_UNITS:
+        raise InvalidArgument(f"{field('quantity')} × {field('unitPriceInCents')} exceeds {MAX_MINOR_UNITS} minor "
+                              f"units, the largest amount an invoice can hold", field=field("quantity"))
     _check_given_total(fields.total_price_cents, amounts.total_cents, field("totalPriceInCents"))
     _check_given_total(fields.tax_amount_cents, amounts.tax_cents, field("taxAmountInCents"))
     return LineItem(description=description, quantity=quantity, unit_price_cents=unit_price,
@@ -244,7 +241,7 @@ class InvoicingService:
         self._delivery.deliver(invoice)
         return invoice
 
-    def pay_invoice(self, principal: Principal, invoice_id: str, paid_date: float | None, method: str,
+    def pay_invoice(self, principal: Principal, invoice_id: str, paid_date: float | None, method: str | None,
                     transaction_ref: str | None) -> Invoice:
         when = timestamp(paid_date, "paidDate") if paid_date is not None else None
         method = _required(clean_text(method, "paymentMethod"), "paymentMethod")
@@ -258,7 +255,7 @@ class InvoicingService:
             return invoice
         return self._write(pay)
 
-    def cancel_invoice(self, principal: Principal, invoice_id: str, reason: str) -> Invoice:
+    def cancel_invoice(self, principal: Principal, invoice_id: str, reason: str | None) -> Invoice:
         reason = _required(clean_text(reason, "reason", MAX_TEXT), "reason")
 
         def cancel(repo: InvoiceRepository) -> Invoice:
@@ -309,12 +306,20 @@ class InvoicingService:
         with self._database.hot() as connection:
             return views.invoice_page(connection, principal.organization_id, where, limit, offset, now_ms())
 
-    def list_billed_to(self, principal: Principal, where: InvoiceFilter, limit: int, offset: int
+    def list_billed_to(self, principal: Principal, where: InvoiceFilter, limit: int, offset: int, credential: str
                        ) -> pb.ListInvoicesResponse:
-        """The invoices billed to one contact or one CRM organization (`where` names it). An id
-        the CRM does not know simply has no invoices: the CRM is not asked."""
-        if not where.contact_id and not where.crm_organization_id:
+        """The invoices billed to one contact or one CRM organization (`where` names it). As on
+        every route, an id that is not the caller's is 404: an API key's ids are asked of the CRM
+        on its behalf; a portal user may name only its own contact or CRM organization."""
+        if where.contact_id:
+            kind, wanted, own, lookup = "contact", where.contact_id, principal.crm_contact_id, self._crm.contact
+        elif where.crm_organization_id:
+            kind, wanted, own, lookup = ("CRM organization", where.crm_organization_id,
+                                         principal.crm_organization_id, self._crm.organization)
+        else:
             raise InvalidArgument("name a contact or a CRM organization", field="contactId")
+        if not (wanted == own if principal.is_portal_user else lookup(wanted, credential) is not None):
+            raise NotFound(f"{kind} {wanted} not found")
         return self.list_invoices(principal, where, limit, offset)
 
     def invoice_pdf(self, principal: Principal, invoice_id: str) -> Pdf:
@@ -326,8 +331,6 @@ class InvoicingService:
     def _content(self, fields: InvoiceFields, credential: str, current: Invoice | None = None) -> Content:
         """Checks every field of an invoice as a whole. With `current`, its billTo and lines are
         kept as they are (nothing that they depend on changed), so the CRM is not asked again."""
-        if fields.invoice_number is not None:
-            raise InvalidArgument("invoiceNumber is assigned by the server; leave it out", field="invoiceNumber")
         type_ = check_choice(_required(fields.type, "type"), TYPES, "type")
         currency = check_currency(_required(fields.currency, "currency"))
         terms = check_choice(fields.payment_terms or DEFAULT_PAYMENT_TERMS, tuple(PAYMENT_TERMS), "paymentTerms")
@@ -357,18 +360,16 @@ class InvoicingService:
                  ) -> tuple[BillTo, list[CrmContact | None]]:
         """The billTo snapshot, checked against the CRM, and the employees the lines name.
 
-        b2c_single bills a contact (a person); b2b_single and b2b_consolidated bill a CRM
-        organization, optionally to the attention of one of its contacts. A consolidated invoice's
-        lines each name an employee: a contact of that organization.
+        Both ids are optional, as in the seed, except that b2b_single and b2b_consolidated bill a
+        CRM organization (the employer). Given ids must be the caller's own, a contact given with an
+        organization must belong to it, and they fill what the client left out: from the
+        organization for b2b (its billing email), from the contact for b2c. Without either id the
+        client names who is billed (name and email). A consolidated invoice's lines each name an
+        employee: a contact of that organization.
         """
         contact_id = clean_text(given.contact_id, "billTo.contactId")
         organization_id = clean_text(given.crm_organization_id, "billTo.crmOrganizationId")
-        if type_ == B2C_SINGLE:
-            _required(contact_id, "billTo.contactId")
-            if organization_id:
-                raise InvalidArgument("a b2c_single invoice bills a person: leave billTo.crmOrganizationId out, "
-                                      "or use b2b_single", field="billTo.crmOrganizationId")
-        else:
+        if type_ != B2C_SINGLE:
             _required(organization_id, "billTo.crmOrganizationId")
         organization = self._crm.organization(organization_id, credential) if organization_id else None
         if organization_id and organization is None:
@@ -381,12 +382,19 @@ class InvoicingService:
             raise InvalidArgument(f"billTo.contactId {contact_id!r} is not a contact of CRM organization "
                                   f"{organization_id}", field="billTo.contactId")
         employees = self._employees(type_, organization, lines, credential)
+        name = clean_text(given.name, "billTo.name")
         email = given.email.strip() if given.email and given.email.strip() else None
+        if type_ == B2C_SINGLE and contact:
+            crm_name, crm_email = contact.name, contact.email
+        elif organization:
+            crm_name, crm_email = organization.name, organization.billing_email or (contact.email if contact else None)
+        else:  # no CRM record: the client names who is billed
+            _required(name, "billTo.name")
+            _required(email, "billTo.email")
+            crm_name = crm_email = None
         bill_to = BillTo(
-            name=clean_text(given.name, "billTo.name") or (organization.name if organization else contact.name),
-            contact_id=contact_id, crm_organization_id=organization_id,
-            email=clean_email(email, "billTo.email") if email else (
-                (organization.billing_email if organization else None) or (contact.email if contact else None)),
+            name=name or crm_name, contact_id=contact_id, crm_organization_id=organization_id,
+            email=clean_email(email, "billTo.email") if email else crm_email,
             address=_clean_address(given.address, "billTo.address") if any(
                 dataclasses.astuple(given.address)) else (organization.address if organization else Address()),
         )

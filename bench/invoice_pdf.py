@@ -26,7 +26,8 @@ from decimal import Decimal
 
 from invoicing.adapters.pdf import render_invoice
 from invoicing.domain.model import Address, BillTo, Invoice, Issuer, LineItem
-from invoicing.domain.money import format_money, line_amounts, totals
+from invoicing.domain.money import line_amounts, totals
+from portal_common.currencies import format_money
 
 SIZES = (1, 100, 1000)
 # The seeded invoices' stored statuses, in turn (all are past due: unpaid ones are stored overdue,

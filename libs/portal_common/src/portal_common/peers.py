@@ -2,12 +2,18 @@
 
 A service asks a peer with the credential its own caller presented, so the peer scopes the answer
 to the caller's organization exactly as it would for the caller. NOT_FOUND means "no such record
-for this caller"; a peer that does not answer in time is Unavailable (503), never a guess.
+for this caller"; a peer that does not answer in time is Unavailable (503), never a guess. A peer's
+permanent refusal (a revoked credential, a denied permission, a bad argument, a bug) is passed on as
+what it is: a retry would fail the same way, so it is never reported as Unavailable.
 """
 import grpc
 
 from portal_common.auth import bearer_token
-from portal_common.errors import Unavailable
+from portal_common.errors import ApiError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
+
+# What a retry may cure.
+_TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
+              grpc.StatusCode.ABORTED, grpc.StatusCode.CANCELLED}
 
 
 def on_behalf_of(credential: str) -> list[tuple[str, str]]:
@@ -24,6 +30,15 @@ def ask(method, request, credential: str, timeout: float, peer: str):
     try:
         return method(request, metadata=on_behalf_of(credential), timeout=timeout, wait_for_ready=True)
     except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
+        code = error.code()
+        if code == grpc.StatusCode.NOT_FOUND:
             return None
-        raise Unavailable(f"the {peer} service did not answer ({error.code().name}); try again shortly") from None
+        if code in _TRANSIENT:
+            raise Unavailable(f"the {peer} service did not answer ({code.name}); try again shortly") from None
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            raise Unauthenticated("invalid, expired or revoked credential") from None
+        if code == grpc.StatusCode.PERMISSION_DENIED:
+            raise PermissionDenied(error.details() or "permission denied") from None
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            raise InvalidArgument(f"the {peer} service refused the request: {error.details()}") from None
+        raise ApiError(f"the {peer} service failed ({code.name})") from None

@@ -7,25 +7,44 @@ from portal_stack.testing import Api
 
 PROJECTS = "/api/v1/projects"
 
-# The seed's "Project Data Structure" example, less what the service assigns (_id, organizationId,
-# type, status, projectCode, createdBy, createdAt, updatedAt). clientOrgId must be one of the
-# caller's CRM organizations, so the tests fill it in.
+# The seed's "Project Data Structure" example as written, less what the service assigns (_id,
+# organizationId, projectCode, createdBy, createdAt, updatedAt) and the status, which only the
+# workflow moves (a new project is a draft; the seed's "active" is reached by PATCH). clientOrgId
+# must be one of the caller's CRM organizations, so the tests fill it in.
 DOCUMENTED_PROJECT = {
+    "type": "project",
     "subtype": "client_project",
     "name": "Website Redesign",
     "description": "Complete redesign of corporate website",
     "customProperties": {
         "startDate": 1704067200000,
         "targetEndDate": 1709251200000,
-        "budget": {"amount": 50000, "currency": "USD"},
+        "budget": {
+            "amount": 50000,
+            "currency": "USD",
+        },
         "priority": "high",
         "progress": 45,
         "detailedDescription": "<p>Rich HTML content</p>",
     },
 }
 
+# The seed's createProject input (less sessionId and organizationId, which the credential gives):
+# the properties at the top level, and customProperties as a free-form Record<string, any>.
+SEED_CREATE_INPUT = {
+    "subtype": "client_project",
+    "name": "Website Redesign",
+    "description": "Complete redesign of corporate website",
+    "startDate": 1704067200000,
+    "targetEndDate": 1709251200000,
+    "budget": {"amount": 50000, "currency": "USD"},
+    "priority": "high",
+    "customProperties": {"department": "Marketing", "stakeholders": ["CMO", "CTO"], "phase": {"number": 1}},
+}
+
 PROJECT_KEYS = {"_id", "organizationId", "type", "subtype", "name", "description", "status", "customProperties",
                 "createdBy", "createdAt", "updatedAt"}
+# The known properties; customProperties may hold free-form keys beside them.
 PROPERTY_KEYS = {"projectCode", "startDate", "targetEndDate", "budget", "priority", "progress", "clientOrgId",
                  "detailedDescription"}
 
@@ -41,6 +60,10 @@ def documented_project(client_org_id: str | None = None, **overrides) -> dict:
         body["customProperties"]["clientOrgId"] = client_org_id
     body.update(overrides)
     return body
+
+
+def seed_create_input(client_org_id: str, **overrides) -> dict:
+    return {**copy.deepcopy(SEED_CREATE_INPUT), "clientOrgId": client_org_id, **overrides}
 
 
 def create_project(api: Api, **fields) -> dict:
@@ -106,19 +129,21 @@ def portal_user(api: Api, client_org_id: str | None = None) -> Api:
 
 
 def assert_project_shape(project: dict) -> None:
-    """The seed's Project Data Structure: its keys, no others, with JSON numbers for numbers."""
+    """The seed's Project Data Structure: its keys, no others, with JSON numbers for numbers
+    (whole numbers for dates, progress and money in minor units)."""
     assert set(project) <= PROJECT_KEYS and PROJECT_KEYS - set(project) <= {"description"}, project
     assert project["type"] == "project" and project["_id"].startswith("prj_")
     assert project["organizationId"].startswith("org_") and project["createdBy"].startswith("key_")
     props = project["customProperties"]
-    assert set(props) <= PROPERTY_KEYS and {"projectCode", "priority", "progress"} <= set(props), props
+    assert {"projectCode", "priority", "progress"} <= set(props), props
     assert isinstance(props["progress"], int) and not isinstance(props["progress"], bool)
     for date in ("startDate", "targetEndDate"):
         if date in props:
             assert isinstance(props[date], int), props
     if "budget" in props:
-        assert set(props["budget"]) == {"amount", "currency"}
-        assert isinstance(props["budget"]["amount"], (int, float)), props
+        budget = props["budget"]
+        assert set(budget) == {"amount", "amountInMinorUnits", "currency"}, budget
+        assert isinstance(budget["amount"], (int, float)) and isinstance(budget["amountInMinorUnits"], int), budget
     assert_recent_ms(project["createdAt"])
     assert_recent_ms(project["updatedAt"])
     assert project["updatedAt"] >= project["createdAt"]

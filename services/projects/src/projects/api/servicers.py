@@ -2,7 +2,7 @@ from google.protobuf import empty_pb2
 
 from portal.projects.v1 import projects_pb2_grpc
 from portal_common.auth import current_principal
-from portal_common.errors import http_status_metadata
+from portal_common.errors import InvalidArgument, http_status_metadata
 from portal_common.json_body import body_dict
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
@@ -42,4 +42,7 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         return empty_pb2.Empty()
 
     def ArchiveProject(self, request, context):
+        given = next(iter(body_dict(request.body)), None)
+        if given is not None:
+            raise InvalidArgument(f"unknown field {given}; archive takes no fields", field=given)
         return project_message(self._projects.archive_project(_organization_id(), request.project_id))

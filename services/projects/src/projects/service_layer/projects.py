@@ -112,8 +112,8 @@ def _read_custom_properties(changes: ProjectChanges, properties) -> None:
             raise InvalidArgument(f"{path} is set by the service and cannot be given", field=path)
         elif name in _FIELDS or name in _ASSIGNED or name == _CUSTOM_PROPERTIES:
             # A free-form key named like a field of the project would look set but change nothing.
-            raise InvalidArgument(f"{name} is a field of the project, not a property: give it at the top level",
-                                  field=path)
+            raise InvalidArgument(f"{path}: {name} is a field of the project, not a property; give it at the top "
+                                  "level", field=path)
         else:
             changes.free_properties[name] = value
 

@@ -67,7 +67,7 @@ def make_projects(organization_id: str, start_ms: int):
             description="Complete redesign of corporate website" if rng.random() < 0.3 else None,
             status=status, start_date=start,
             target_end_date=start + rng.randrange(30, 365) * 86_400_000 if start else None,
-            budget=Budget(float(rng.randrange(1, 500) * 1000), rng.choice(("USD", "EUR", "GBP")))
+            budget=Budget(rng.randrange(1, 500) * 100_000, rng.choice(("USD", "EUR", "GBP")))  # 1,000 to 499,000
             if rng.random() < 0.7 else None,
             priority=rng.choice(PRIORITIES), progress=rng.randrange(101),
             client_org_id=rng.choice(clients) if subtype == "client_project" else None,

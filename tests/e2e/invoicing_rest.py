@@ -5,7 +5,10 @@ import uuid
 
 from pypdf import PdfReader
 
+from crm_rest import assert_error
+
 INVOICES = "/api/v1/invoices"
+MAX_MINOR_UNITS = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER: the largest amount
 JAN_1_2024 = 1704067200000  # the seed's issueDate
 FAR_FUTURE = 4102444800000  # 2100-01-01: such invoices never turn overdue during the tests
 
@@ -60,8 +63,20 @@ def create_invoice(api, body: dict) -> dict:
     return response.json()
 
 
+# A valid body of each transition.
+ACTION_BODIES = {"send": {}, "pay": {"paymentMethod": "card"}, "cancel": {"reason": "Duplicate"}}
+
+
 def transition(api, invoice_id: str, action: str, body: dict | None = None):
-    return api.post(f"{INVOICES}/{invoice_id}/{action}", json=body or {})
+    return api.post(f"{INVOICES}/{invoice_id}/{action}", json=ACTION_BODIES[action] if body is None else body)
+
+
+def field_error(response, field: str) -> dict:
+    """A 400 whose `field` is the JSON path the client wrote, named in its message too."""
+    body = assert_error(response, 400)
+    assert body["code"] == "INVALID_ARGUMENT" and body.get("field") == field, body
+    assert field in body["error"], body
+    return body
 
 
 def pdf_pages(data: bytes) -> list[str]:

@@ -1,7 +1,7 @@
 """Who sees which invoices: organizations are isolated, portal users read only what is billed to
 them, and a CRM that does not answer makes creation 503 while reads go on."""
 from crm_rest import api_for, assert_error
-from invoicing_rest import FAR_FUTURE, INVOICES, create_invoice, customer, invoice_body, transition
+from invoicing_rest import ACTION_BODIES, FAR_FUTURE, INVOICES, create_invoice, customer, invoice_body, transition
 from portal_stack.testing import Api, new_organization, start_stack
 
 
@@ -12,11 +12,14 @@ def test_organizations_never_see_each_others_invoices(org_api, other_api):
     reference = other_api.get(f"{INVOICES}/inv_01M85MR3FBRDA69K8YQS57KNXX")
     for method, url in (("GET", path), ("GET", f"{path}/pdf"), ("PATCH", path), ("POST", f"{path}/send"),
                         ("POST", f"{path}/pay"), ("POST", f"{path}/cancel")):
-        response = other_api.request(method, url, json={"paymentMethod": "card", "reason": "mine"})
+        response = other_api.request(method, url, json=ACTION_BODIES.get(url.rsplit("/", 1)[-1], {"notes": "x"}))
         assert_error(response, 404)
         assert response.json()["code"] == reference.json()["code"]
     assert other_api.get(INVOICES).json()["total"] == 0
-    assert other_api.get(f"/api/v1/crm/contacts/{contact_id}/invoices").json()["total"] == 0
+    # Another organization's contact and CRM organization are 404, as an id that does not exist.
+    _, organization_id = customer(org_api, company="Łódź Works")
+    for billed_to in (f"/api/v1/crm/contacts/{contact_id}", f"/api/v1/crm/organizations/{organization_id}"):
+        assert assert_error(other_api.get(f"{billed_to}/invoices"), 404)["code"] == reference.json()["code"]
     # Another organization's contact cannot be billed: to the CRM it does not exist.
     refused = other_api.post(INVOICES, json=invoice_body(contact_id))
     assert assert_error(refused, 400)["field"] == "billTo.contactId"
@@ -46,7 +49,11 @@ def test_portal_users_read_and_download_only_the_invoices_billed_to_them(org_api
     assert listed.status_code == 200, listed.text
     assert [i["_id"] for i in listed.json()["invoices"]] == [to_zoe["_id"]]
     assert zoe.get(f"/api/v1/crm/organizations/{employer}/invoices").json()["total"] == 1
-    assert zoe.get(f"/api/v1/crm/contacts/{solo_id}/invoices").json()["total"] == 0
+    assert zoe.get(f"/api/v1/crm/contacts/{zoe_id}/invoices").json()["total"] == 1
+    # Another customer's contact or organization, even of the same tenant: 404, as a foreign id.
+    _, other_employer = customer(org_api, company="Other Works")
+    for path in (f"/api/v1/crm/contacts/{solo_id}/invoices", f"/api/v1/crm/organizations/{other_employer}/invoices"):
+        assert_error(zoe.get(path), 404)
     assert zoe.get(f"{INVOICES}/{to_zoe['_id']}").json()["status"] == "sent"
     pdf = zoe.get(f"{INVOICES}/{to_zoe['_id']}", headers={"Accept": "application/pdf"})
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
@@ -54,8 +61,8 @@ def test_portal_users_read_and_download_only_the_invoices_billed_to_them(org_api
         assert_error(zoe.get(f"{INVOICES}/{other['_id']}"), 404)
         assert_error(zoe.get(f"{INVOICES}/{other['_id']}/pdf"), 404)
     assert_error(zoe.post(INVOICES, json=invoice_body(zoe_id)), 403)
-    for action in ("send", "pay", "cancel"):
-        assert_error(transition(zoe, to_zoe["_id"], action, {"paymentMethod": "card", "reason": "x"}), 403)
+    for action in ACTION_BODIES:
+        assert_error(transition(zoe, to_zoe["_id"], action), 403)
     assert_error(zoe.patch(f"{INVOICES}/{to_zoe['_id']}", json={"notes": "x"}), 403)
 
 

@@ -59,6 +59,6 @@ def totals(lines: list[LineAmounts]) -> Totals:
     subtotal = sum(line.total_cents for line in lines)
     tax = sum(line.tax_cents for line in lines)
     if subtotal + tax > MAX_MINOR_UNITS:
-        raise InvalidArgument(f"the invoice total would exceed {MAX_MINOR_UNITS} minor units, the largest amount "
-                              f"an invoice can hold; split it into several invoices", field="lineItems")
+        raise InvalidArgument(f"lineItems add up to more than {MAX_MINOR_UNITS} minor units with their tax, the "
+                              f"largest total an invoice can hold; split them into several invoices", field="lineItems")
     return Totals(subtotal, tax, subtotal + tax)

@@ -4,40 +4,192 @@
 --   x-portal-error        the REST error body, {"error": "...", "code": "...", ...}, as ASCII JSON
 -- A gRPC error that no service shaped (gRPC's own, such as a message over its size limit) comes
 -- as the transcoder's {"code": N, "message": "..."}; it is reshaped into {"error": ...} too.
--- It also drops the gRPC status headers that the transcoder copies onto REST responses.
+-- The transcoder's own 400s (a bad query parameter, a body that is not JSON) come through
+-- local_reply_config as {"code":"INVALID_ARGUMENT","error":"invalid request: ..."}; they are
+-- reworded to name what the client wrote. Whole numbers that the transcoder prints in exponent
+-- form (1e+15) are printed as plain digits. It also drops the gRPC status headers that the
+-- transcoder copies onto REST responses.
 
-local function reshape_unshaped_error(handle, headers)
-  local body = handle:body(true)
-  local text = body and body:getBytes(0, body:length()) or ""
-  if text:find('"error"', 1, true) then
-    return -- already shaped (Envoy's own local replies)
+-- The largest whole number a double (and so a JSON number in every client) holds exactly.
+local MAX_EXACT = 2 ^ 53
+-- A number in exponent form as protobuf prints doubles: 1e+15, -1.5e+15.
+local EXPONENT_NUMBER = "%-?%d[%d.]*e%+%d+"
+
+local function json_string(text)
+  return '"' .. text:gsub('[%c"\\]', function(c)
+    return (c == '"' or c == "\\") and "\\" .. c or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+-- The text of a JSON string's contents (only ASCII escapes matter for the messages read here).
+local function json_unescaped(text)
+  return (text:gsub("\\(.)(%x?%x?%x?%x?)", function(c, hex)
+    if c == "u" and #hex == 4 then
+      local code = tonumber(hex, 16)
+      return code < 128 and string.char(code) or "?"
+    end
+    return (c == "n" and "\n" or c) .. hex
+  end))
+end
+
+local function error_body(message, field)
+  local body = '{"error":' .. json_string(message) .. ',"code":"INVALID_ARGUMENT"'
+  return body .. (field and ',"field":' .. json_string(field) or "") .. "}"
+end
+
+-- Where the JSON string that opens at `open` ends (its closing quote).
+local function string_end(text, open)
+  local at = open + 1
+  while true do
+    local found = text:find('["\\]', at)
+    if found == nil or text:byte(found) == 34 then
+      return found or #text
+    end
+    at = found + 2 -- an escaped character
   end
-  local code = text:match('^{"code":(%d+)') or "2"
-  local message = text:match('"message":"(.-)","details"') or "upstream error"
-  if code == "8" then -- RESOURCE_EXHAUSTED from gRPC itself: a message over its size limit
+end
+
+-- The JSON text with every whole number up to 2^53 in exponent form outside strings printed as
+-- integer digits, so that clients decoding into integers (Go, Python) read money and counts. The
+-- transcoder prints whole doubles from 1e15 on with an exponent (its printer keeps 15 digits).
+local function plain_whole_numbers(text)
+  local parts, copied = {}, 1
+  local number_at, number_end = text:find(EXPONENT_NUMBER)
+  local quote = text:find('"', 1, true)
+  while number_at do
+    if quote and quote < number_at then
+      local after = string_end(text, quote) + 1
+      quote = text:find('"', after, true)
+      if number_at < after then -- the match was inside the string
+        number_at, number_end = text:find(EXPONENT_NUMBER, after)
+      end
+    else
+      local value = tonumber(text:sub(number_at, number_end))
+      if value == math.floor(value) and math.abs(value) <= MAX_EXACT then
+        parts[#parts + 1] = text:sub(copied, number_at - 1)
+        parts[#parts + 1] = string.format("%.0f", value)
+        copied = number_end + 1
+      end
+      number_at, number_end = text:find(EXPONENT_NUMBER, number_end + 1)
+    end
+  end
+  if copied == 1 then
+    return nil
+  end
+  parts[#parts + 1] = text:sub(copied)
+  return table.concat(parts)
+end
+
+-- What envoy_on_request answers to a repeated query parameter, in the transcoder's words.
+local REPEATED = "given more than once"
+
+-- "include_archived" -> "includeArchived": the JSON name protobuf gives a field by default.
+local function json_name(proto_path)
+  return (proto_path:gsub("_(%l)", string.upper))
+end
+
+local EXPECTED = {
+  TYPE_BOOL = "true or false",
+  TYPE_INT32 = "a whole number from -2147483648 to 2147483647",
+  TYPE_UINT32 = "a whole number from 0 to 4294967295",
+  TYPE_INT64 = "a whole number",
+  TYPE_UINT64 = "a whole number",
+  TYPE_DOUBLE = "a number",
+  TYPE_FLOAT = "a number",
+}
+
+-- The transcoder's message (after "invalid request: ") as {"error", "code", "field"}.
+local function reworded_transcoder_error(message)
+  local unknown = message:match('^Could not find field "([^"]+)"')
+  if unknown then
+    return error_body("unknown query parameter " .. unknown, unknown)
+  end
+  local field, problem = message:match("^([%w_.]*): (.*)$")
+  if field == "" or (problem and problem:find("google.protobuf.Struct", 1, true)) then
+    return error_body("the request body must be a JSON object") -- an array, a string, a number
+  elseif field then -- a query (or path) parameter
+    local name = json_name(field)
+    if problem == REPEATED then
+      return error_body(name .. " is given more than once; each query parameter may be given once", name)
+    end
+    local value, kind = problem:match("^invalid value (.-) for type (%S+)$")
+    if kind then
+      local expected = EXPECTED[kind] or "a valid " .. kind:gsub("^TYPE_", ""):lower()
+      return error_body(name .. " must be " .. expected .. ", got " .. value, name)
+    end
+    return error_body(name .. ": " .. problem, name)
+  end
+  -- JSON the transcoder could not parse: its first line says why (the rest quotes the body).
+  return error_body("the request body is not valid JSON: " .. message:match("^[^\n]*"))
+end
+
+-- Headers are read and changed before the body is: once a filter reads the body, its headers
+-- object is out of scope.
+local function reshape_unshaped_error(handle, headers, grpc_status)
+  headers:replace("content-type", "application/json")
+  if grpc_status == "8" then -- RESOURCE_EXHAUSTED from gRPC itself: a message over its size limit
     headers:replace(":status", "413")
   end
-  headers:replace("content-type", "application/json")
-  body:setBytes('{"error": "request failed: ' .. message .. '", "code": "GRPC_' .. code .. '"}')
+  local body = handle:body(true)
+  local text = body:getBytes(0, body:length())
+  -- The shape that local_reply_config (gateway/envoy.yaml.in) gives the transcoder's 400s.
+  local transcoder_message = text:match('^{"code":"INVALID_ARGUMENT","error":"invalid request: (.*)"}%s*$')
+  if transcoder_message then
+    body:setBytes(reworded_transcoder_error(json_unescaped(transcoder_message)))
+  elseif not text:find('"error"', 1, true) then -- not already shaped (as Envoy's own local replies are)
+    local code = text:match('^{"code":(%d+)') or "2"
+    local message = text:match('"message":"(.-)","details"') or "upstream error"
+    body:setBytes('{"error": "request failed: ' .. message .. '", "code": "GRPC_' .. code .. '"}')
+  end
 end
 
 function envoy_on_response(handle)
   local headers = handle:headers()
+  local grpc_status = headers:get("grpc-status")
   headers:remove("grpc-status")
   headers:remove("grpc-message")
   local status = headers:get("x-portal-http-status")
-  if status == nil then
-    if tonumber(headers:get(":status")) >= 400 then
-      reshape_unshaped_error(handle, headers)
+  if status ~= nil then
+    headers:replace(":status", status)
+    headers:remove("x-portal-http-status")
+    local err = headers:get("x-portal-error")
+    if err ~= nil then
+      headers:remove("x-portal-error")
+      headers:replace("content-type", "application/json")
+      handle:body(true):setBytes(err)
+      return
     end
+  elseif tonumber(headers:get(":status")) >= 400 then
+    reshape_unshaped_error(handle, headers, grpc_status)
     return
   end
-  headers:replace(":status", status)
-  headers:remove("x-portal-http-status")
-  local err = headers:get("x-portal-error")
-  if err ~= nil then
-    headers:remove("x-portal-error")
-    headers:replace("content-type", "application/json")
-    handle:body(true):setBytes(err)
+  local content_type = headers:get("content-type")
+  if content_type and content_type:find("application/json", 1, true) == 1 then
+    local body = handle:body(true)
+    local text = body:getBytes(0, body:length())
+    local plain = text:find("e+", 1, true) and plain_whole_numbers(text)
+    if plain then
+      body:setBytes(plain)
+    end
+  end
+end
+
+-- No query parameter of the API is repeated, and the transcoder silently keeps the last value of
+-- one given twice (or refuses it in words that name no parameter). So a parameter given twice is
+-- refused here, as a local reply in the transcoder's form, which envoy_on_response then shapes.
+function envoy_on_request(handle)
+  local query = handle:headers():get(":path"):match("%?(.*)")
+  if query == nil or not query:find("&", 1, true) then
+    return
+  end
+  local seen = {}
+  for pair in query:gmatch("[^&]+") do
+    local name = pair:match("^[^=]*")
+    local key = json_name(name) -- include_archived and includeArchived are the same parameter
+    if seen[key] then
+      handle:respond({[":status"] = "400"}, name .. ": " .. REPEATED)
+      return
+    end
+    seen[key] = true
   end
 end

@@ -163,6 +163,15 @@ def assert_error(response, status: int, field: str | None = None) -> dict:
     return body
 
 
+def assert_field_error(response, field: str, status: int = 400) -> dict:
+    """A JSON error whose `field` is the JSON path the client wrote (`organizationInfo.address.zip`,
+    `tags[1]`), named in its message too."""
+    body = assert_error(response, status)
+    assert body.get("field") == field, f"expected the field {field}: {body}"
+    assert field in body["error"], f"the message does not name {field}: {body}"
+    return body
+
+
 def without_ids(message: str) -> str:
     """An error message with the resource ids in it blanked, to compare two answers."""
     return re.sub(r"\b(ct|co|org|key)_[0-9A-Z]{26}\b", "<id>", message)

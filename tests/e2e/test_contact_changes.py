@@ -6,8 +6,8 @@ import pytest
 from portal_stack.testing import Api
 
 from crm_rest import (
-    CONTACTS, ORGANIZATIONS, assert_contact_shape, assert_error, create_contact, documented_contact,
-    fake_id, get_contact, list_contacts, listed_ids, unique_email,
+    CONTACTS, ORGANIZATIONS, assert_contact_shape, assert_error, assert_field_error, create_contact,
+    documented_contact, fake_id, get_contact, list_contacts, listed_ids, unique_email,
 )
 
 
@@ -68,7 +68,7 @@ def test_null_clears_optional_fields(org_api, contact):
 @pytest.mark.parametrize("field", ["email", "subtype", "status", "source"])
 def test_null_is_refused_for_required_fields(shared_api, field):
     contact = new_documented_contact(shared_api)
-    assert_error(shared_api.patch(f"{CONTACTS}/{contact['id']}", json={field: None}), 400, field)
+    assert_field_error(shared_api.patch(f"{CONTACTS}/{contact['id']}", json={field: None}), field)
     assert get_contact(shared_api, contact["id"]) == contact
 
 
@@ -80,22 +80,26 @@ def test_null_is_refused_for_required_fields(shared_api, field):
     ({"subtype": "boss"}, "subtype"),
     ({"status": "deleted"}, "status"),
     ({"tags": "vip"}, "tags"),
-    ({"tags": [1]}, "tags"),
+    ({"tags": ["vip", 1]}, "tags[1]"),
+    ({"tags": ["vip", "x" * 65]}, "tags[1]"),
     ({"customFields": "x"}, "customFields"),
+    ({"customFields": {"a": {"b": [1, 2, 2**53]}}}, "customFields.a.b[2]"),
+    ({"customFields": {"level": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}}}},
+     "customFields.level.a.a.a.a.a.a.a.a.a"),
     ({"firstName": 5}, "firstName"),
     ({"jobTitle": "x" * 201}, "jobTitle"),
 ])
 def test_invalid_patch_is_400_naming_the_field_and_changes_nothing(shared_api, changes, field):
     contact = new_documented_contact(shared_api)
-    assert_error(shared_api.patch(f"{CONTACTS}/{contact['id']}", json=changes), 400, field)
+    assert_field_error(shared_api.patch(f"{CONTACTS}/{contact['id']}", json=changes), field)
     assert get_contact(shared_api, contact["id"]) == contact
 
 
 def test_patch_to_another_contacts_email_is_409(org_api, contact):
     other = create_contact(org_api, email="taken@example.com")
 
-    assert_error(org_api.patch(f"{CONTACTS}/{contact['id']}", json={"email": "taken@example.com"}), 409, "email")
-    assert_error(org_api.patch(f"{CONTACTS}/{contact['id']}", json={"email": " TAKEN@example.COM"}), 409, "email")
+    assert_field_error(org_api.patch(f"{CONTACTS}/{contact['id']}", json={"email": "taken@example.com"}), "email", 409)
+    assert_field_error(org_api.patch(f"{CONTACTS}/{contact['id']}", json={"email": " TAKEN@example.COM"}), "email", 409)
     assert get_contact(org_api, contact["id"]) == contact
     assert get_contact(org_api, other)["email"] == "taken@example.com"
 
@@ -113,8 +117,7 @@ def test_patch_links_a_contact_to_one_of_the_organizations_crm_organizations(org
     assert contact["id"] not in listed_ids(org_api, f"{ORGANIZATIONS}/{contact['crmOrganizationId']}/contacts")
 
     response = org_api.patch(f"{CONTACTS}/{contact['id']}", json={"crmOrganizationId": fake_id("co")})
-    assert response.status_code in (400, 404)
-    assert_error(response, response.status_code, "crmOrganizationId")
+    assert_field_error(response, "crmOrganizationId")
     assert get_contact(org_api, contact["id"])["crmOrganizationId"] == globex
 
     assert patch(org_api, contact["id"], {"crmOrganizationId": None}).get("crmOrganizationId") is None

@@ -2,7 +2,7 @@
 import pytest
 
 from crm_rest import (
-    CONTACTS, DOCUMENTED_CONTACT, ORGANIZATIONS, assert_error, assert_organization_shape,
+    CONTACTS, DOCUMENTED_CONTACT, ORGANIZATIONS, assert_error, assert_field_error, assert_organization_shape,
     assert_page_shape, create_contact, documented_contact, fake_id, get_contact, list_contacts,
     listed_ids, unique_email,
 )
@@ -86,14 +86,17 @@ def test_updating_a_contact_with_organization_info_links_it(org_api):
 
 
 @pytest.mark.parametrize("organization_info, field", [
-    ({}, "organizationInfo"),
-    ({"name": "   "}, "organizationInfo"),
-    ({"name": "X", "billingEmail": "not-an-email"}, "billingEmail"),
-    ({"name": "X" * 201}, "name"),
+    pytest.param({}, "organizationInfo.name", marks=pytest.mark.xfail(strict=True, reason=(
+        "portal_common.json_body.fill does not mark an empty nested object present (SetInParent), "
+        "so organizationInfo: {} reads as absent"))),
+    ({"name": "   "}, "organizationInfo.name"),
+    ({"name": "X", "billingEmail": "not-an-email"}, "organizationInfo.billingEmail"),
+    ({"name": "X" * 201}, "organizationInfo.name"),
+    ({"name": "X", "address": {"city": ["Paris"]}}, "organizationInfo.address.city"),
 ])
 def test_invalid_organization_info_is_400(shared_api, organization_info, field):
     response = shared_api.post(CONTACTS, json={"email": unique_email(), "organizationInfo": organization_info})
-    assert_error(response, 400, field)
+    assert_field_error(response, field)
 
 
 def test_list_organizations_with_industry_search_and_pagination(org_api):
@@ -129,8 +132,8 @@ def test_list_organizations_with_industry_search_and_pagination(org_api):
     ({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"limit": "abc"}, "limit"), ({"offset": -1}, "offset"),
 ])
 def test_bad_organization_list_parameters_are_400(shared_api, params, field):
-    assert_error(shared_api.get(ORGANIZATIONS, params=params), 400, field)
-    assert_error(shared_api.get(f"{ORGANIZATIONS}/{fake_id('co')}/contacts", params=params), 400, field)
+    assert_field_error(shared_api.get(ORGANIZATIONS, params=params), field)
+    assert_field_error(shared_api.get(f"{ORGANIZATIONS}/{fake_id('co')}/contacts", params=params), field)
 
 
 def test_contacts_of_an_organization(org_api):

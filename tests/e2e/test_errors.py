@@ -4,8 +4,8 @@ import json
 import pytest
 
 from crm_rest import (
-    CONTACTS, FROM_EVENT, ORGANIZATIONS, assert_error, create_contact, fake_id, get_contact, list_contacts,
-    unique_email,
+    CONTACTS, FROM_EVENT, ORGANIZATIONS, assert_error, assert_field_error, create_contact, fake_id, get_contact,
+    list_contacts, unique_email,
 )
 
 JSON = {"Content-Type": "application/json"}
@@ -26,28 +26,31 @@ def event(**overrides) -> dict:
     pytest.param({"firstName": "x" * 201}, "firstName", id="long-firstName"),
     pytest.param({"notes": "x" * 10_001}, "notes", id="long-notes"),
     pytest.param({"tags": [f"t{i}" for i in range(101)]}, "tags", id="too-many-tags"),
-    pytest.param({"tags": ["x" * 65]}, "tags", id="long-tag"),
+    pytest.param({"tags": ["ok", "x" * 65]}, "tags[1]", id="long-tag"),
 ])
 def test_invalid_contact_is_400_naming_the_field(shared_api, body, field):
     if field != "email":  # everything else about the contact is fine
         body = {"email": unique_email(), **body}
-    assert_error(shared_api.post(CONTACTS, json=body), 400, field)
+    assert_field_error(shared_api.post(CONTACTS, json=body), field)
 
 
 @pytest.mark.parametrize("body, field", [
     pytest.param({"email": 123}, "email", id="email-number"),
     pytest.param({"firstName": True}, "firstName", id="firstName-boolean"),
     pytest.param({"firstName": {"a": 1}}, "firstName", id="firstName-object"),
-    pytest.param({"tags": [1, 2]}, "tags", id="tags-numbers"),
+    pytest.param({"tags": [1, 2]}, "tags[0]", id="tags-numbers"),
     pytest.param({"tags": {"a": 1}}, "tags", id="tags-object"),
     pytest.param({"customFields": "text"}, "customFields", id="customFields-string"),
     pytest.param({"customFields": 5}, "customFields", id="customFields-number"),
     pytest.param({"customFields": [1]}, "customFields", id="customFields-list"),
     pytest.param({"organizationInfo": "Acme"}, "organizationInfo", id="organizationInfo-string"),
-    pytest.param({"organizationInfo": {"name": "Acme", "address": "1 Main St"}}, "address", id="address-string"),
+    pytest.param({"organizationInfo": {"name": "Acme", "address": "1 Main St"}}, "organizationInfo.address",
+                 id="address-string"),
+    pytest.param({"organizationInfo": {"name": "Acme", "address": {"postalCode": 94105}}},
+                 "organizationInfo.address.postalCode", id="postalCode-number"),
 ])
 def test_wrong_json_type_is_400_naming_the_field(shared_api, body, field):
-    assert_error(shared_api.post(CONTACTS, json={"email": unique_email(), **body}), 400, field)
+    assert_field_error(shared_api.post(CONTACTS, json={"email": unique_email(), **body}), field)
 
 
 @pytest.mark.parametrize("body, field", [
@@ -56,27 +59,77 @@ def test_wrong_json_type_is_400_naming_the_field(shared_api, body, field):
     (event(eventDate="Infinity"), "eventDate"),
     (event(eventId=""), "eventId"),
     (event(eventName=""), "eventName"),
-    (event(attendeeInfo={"firstName": "No Email"}), "email"),
-    (event(attendeeInfo={"email": "not-an-email"}), "email"),
+    (event(attendeeInfo={"firstName": "No Email"}), "attendeeInfo.email"),
+    (event(attendeeInfo={"email": "not-an-email"}), "attendeeInfo.email"),
     (event(attendeeInfo=5), "attendeeInfo"),
-    ({key: value for key, value in event().items() if key != "attendeeInfo"}, "email"),
+    ({key: value for key, value in event().items() if key != "attendeeInfo"}, "attendeeInfo.email"),
+    (event(attendeeInfo={"email": unique_email(), "tags": ["vip", 7]}), "attendeeInfo.tags[1]"),
+    (event(organizationInfo={"website": 5}), "organizationInfo.website"),
 ], ids=["eventDate-text", "eventDate-NaN", "eventDate-Infinity", "no-eventId", "no-eventName",
-        "attendee-without-email", "attendee-bad-email", "attendee-not-object", "no-attendee"])
+        "attendee-without-email", "attendee-bad-email", "attendee-not-object", "no-attendee", "attendee-tag-number",
+        "organization-website-number"])
 def test_invalid_event_registration_is_400_naming_the_field(shared_api, body, field):
-    assert_error(shared_api.post(FROM_EVENT, json=body), 400, field)
+    assert_field_error(shared_api.post(FROM_EVENT, json=body), field)
 
 
 @pytest.mark.parametrize("method, path", [("POST", CONTACTS), ("POST", FROM_EVENT),
                                           ("PATCH", f"{CONTACTS}/{fake_id('ct')}")])
-@pytest.mark.parametrize("raw", ['{"email": ', "{not json}", "[1, 2]", '"text"', "42"],
-                         ids=["truncated", "not-json", "array", "string", "number"])
-def test_malformed_json_body_is_400(shared_api, method, path, raw):
-    assert_error(shared_api.request(method, path, data=raw, headers=JSON), 400)
+@pytest.mark.parametrize("raw, problem", [
+    ('{"email": ', "the request body is not valid JSON: Unexpected end of string"),
+    ("{not json}", "the request body is not valid JSON: Expected : between key:value pair."),
+    ('{"email": "a@example.com"} x', "the request body is not valid JSON: Parsing terminated before end of input."),
+    ("[1, 2]", "the request body must be a JSON object"),
+    ('"text"', "the request body must be a JSON object"),
+    ("42", "the request body must be a JSON object"),
+], ids=["truncated", "not-json", "trailing-text", "array", "string", "number"])
+def test_malformed_json_body_is_400_saying_what_is_wrong(shared_api, method, path, raw, problem):
+    body = assert_error(shared_api.request(method, path, data=raw, headers=JSON), 400)
+
+    assert body["error"].startswith(problem), body
+    assert body["code"] == "INVALID_ARGUMENT" and "field" not in body
+    assert "\n" not in body["error"] and "^" not in body["error"], "only the parser's reason, not its excerpt"
 
 
 def test_unknown_query_parameter_is_400_naming_it(shared_api):
-    assert_error(shared_api.get(CONTACTS, params={"colour": "blue"}), 400, "colour")
-    assert_error(shared_api.get(ORGANIZATIONS, params={"colour": "blue"}), 400, "colour")
+    for path in (CONTACTS, ORGANIZATIONS):
+        body = assert_field_error(shared_api.get(path, params={"colour": "blue"}), "colour")
+        assert body == {"error": "unknown query parameter colour", "code": "INVALID_ARGUMENT", "field": "colour"}
+
+
+@pytest.mark.parametrize("path, params, message", [
+    (CONTACTS, {"limit": "abc"}, 'limit must be a whole number from -2147483648 to 2147483647, got "abc"'),
+    (CONTACTS, {"offset": "1.5"}, 'offset must be a whole number from -2147483648 to 2147483647, got "1.5"'),
+    (CONTACTS, {"limit": "99999999999"}, "limit must be a whole number from -2147483648 to 2147483647, "
+                                         'got "99999999999"'),
+    # Quoted as written: the error stays valid JSON whatever the value holds.
+    (ORGANIZATIONS, {"limit": 'a"\\b'}, 'limit must be a whole number from -2147483648 to 2147483647, '
+                                          'got "a"\\b"'),
+    (f"{CONTACTS}/{{contact}}/invoices", {"includeArchived": "maybe"},
+     'includeArchived must be true or false, got "maybe"'),
+    # The proto spelling is accepted too; the error names the documented one.
+    (f"{CONTACTS}/{{contact}}/invoices", {"include_archived": "maybe"},
+     'includeArchived must be true or false, got "maybe"'),
+], ids=["limit-text", "offset-fraction", "limit-overflow", "limit-quotes", "includeArchived", "include_archived"])
+def test_bad_query_parameter_value_is_400_naming_the_parameter_as_documented(shared_api, target_contact, path,
+                                                                             params, message):
+    response = shared_api.get(path.format(contact=target_contact), params=params)
+
+    body = assert_error(response, 400)
+    assert body == {"error": message, "code": "INVALID_ARGUMENT", "field": message.split(" ")[0]}
+
+
+@pytest.mark.parametrize("query, field", [
+    ("limit=1&limit=2", "limit"),
+    ("status=active&search=x&status=inactive", "status"),  # not silently the last one
+    ("offset=1&offset=1", "offset"),
+    ("includeArchived=true&include_archived=false", "includeArchived"),
+])
+def test_repeated_query_parameter_is_400_naming_it(shared_api, target_contact, query, field):
+    path = f"{CONTACTS}/{target_contact}/invoices" if "rchived" in query else CONTACTS
+
+    body = assert_field_error(shared_api.get(f"{path}?{query}"), field)
+
+    assert body["error"] == f"{field} is given more than once; each query parameter may be given once"
 
 
 @pytest.mark.parametrize("path", ["/", "/api/v1", "/api/v1/nothing", "/api/v1/crm", "/api/v1/crm/nothing",

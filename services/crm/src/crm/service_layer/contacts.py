@@ -113,7 +113,7 @@ def _clean_organization(details: OrganizationDetails) -> OrganizationDetails:
     if details.billing_email and details.billing_email.strip():
         cleaned.billing_email = clean_email(details.billing_email, field("billingEmail"))
     if not cleaned.name and not website_key(cleaned.website):
-        raise InvalidArgument("organizationInfo needs a name or a website", field=field("name"))
+        raise InvalidArgument(f"{field('name')} or {field('website')} is required", field=field("name"))
     return cleaned
 
 

@@ -94,6 +94,12 @@ def get_contact(api, contact_id: str) -> dict:
     return response.json()
 
 
+def get_organization(api, crm_organization_id: str) -> dict:
+    response = api.get(f"{ORGANIZATIONS}/{crm_organization_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def list_contacts(api, path: str = CONTACTS, **params) -> dict:
     response = api.get(path, params=params)
     assert response.status_code == 200, response.text

@@ -3,7 +3,7 @@ import pytest
 
 from crm_rest import (
     CONTACTS, DOCUMENTED_CONTACT, ORGANIZATIONS, assert_error, assert_field_error, assert_organization_shape,
-    assert_page_shape, create_contact, documented_contact, fake_id, get_contact, list_contacts,
+    assert_page_shape, create_contact, documented_contact, fake_id, get_contact, get_organization, list_contacts,
     listed_ids, unique_email,
 )
 
@@ -13,12 +13,6 @@ def link(api, **organization_info) -> str:
     response = api.post(CONTACTS, json={"email": unique_email(), "organizationInfo": organization_info})
     assert response.status_code == 201, response.text
     return response.json()["crmOrganizationId"]
-
-
-def get_organization(api, crm_organization_id: str) -> dict:
-    response = api.get(f"{ORGANIZATIONS}/{crm_organization_id}")
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_the_documented_organization_info_creates_an_organization_with_every_field(org_api):

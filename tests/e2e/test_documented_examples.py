@@ -3,8 +3,9 @@ documented response shapes and status codes."""
 import pytest
 
 from crm_rest import (
-    CONTACTS, DOCUMENTED_CONTACT, DOCUMENTED_EVENT_REGISTRATION, FROM_EVENT, api_for, assert_contact_shape,
-    assert_page_shape, assert_recent_ms, create_contact, documented_contact, get_contact, list_contacts,
+    CONTACTS, DOCUMENTED_CONTACT, DOCUMENTED_EVENT_REGISTRATION, FROM_EVENT, api_for,
+    assert_contact_shape, assert_page_shape, assert_recent_ms, create_contact, documented_contact, get_contact,
+    get_organization, list_contacts,
 )
 from portal_stack.testing import new_organization
 
@@ -169,3 +170,59 @@ def test_registering_for_a_second_event_records_both_and_the_same_event_once(org
     events = get_contact(org_api, first["contactId"])["events"]
     assert sorted((e["eventId"], e["eventName"], e["eventDate"]) for e in events) == [
         ("ev-2", "Meetup", 1700000000000), ("k7stu901...", "Tech Conference 2025", 1234567890)]
+
+
+# The seed's two request bodies with every field it shows, filled with real values (the seed's own
+# ids and dates are placeholders: "k7stu901...", 1234567890).
+REAL_CONTACT = {
+    "subtype": "customer", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@analytical.example",
+    "phone": "+44 20 7946 0018", "company": "Analytical Engines Ltd", "jobTitle": "Lead Programmer",
+    "source": "website", "sourceRef": "contact-form-2025-03", "tags": ["mathematics", "engines"],
+    "notes": "Asked for a quote on the difference engine documentation.",
+    "customFields": {"skillLevel": "principal", "availability": "part-time", "hourlyRateInCents": 1_250_000_000_000_000,
+                     "languages": ["en", "fr"], "referral": {"by": "Charles Babbage", "year": 1833}},
+    "organizationInfo": {
+        "name": "Analytical Engines Ltd", "website": "https://analytical.example", "industry": "Computing",
+        "address": {"street": "12 St James's Square", "city": "London", "state": "Greater London",
+                    "postalCode": "SW1Y 4JH", "country": "GB"},
+        "taxId": "GB123456789", "billingEmail": "accounts@analytical.example", "phone": "+44 20 7946 0000",
+    },
+}
+REAL_EVENT_REGISTRATION = {
+    "eventId": "evt-pycon-uk-2025", "eventName": "PyCon UK 2025", "eventDate": 1_758_182_400_000,
+    "attendeeInfo": {"firstName": "Grace", "lastName": "Hopper", "email": "grace@cobol.example",
+                     "phone": "+1 202 555 0147", "company": "Compiler Works", "tags": ["speaker", "navy"]},
+    "organizationInfo": {"name": "Compiler Works", "website": "https://cobol.example", "industry": "Software"},
+}
+
+
+def test_every_field_of_the_documented_contact_body_reads_back(org_api):
+    created = org_api.post(CONTACTS, json=REAL_CONTACT)
+    assert created.status_code == 201, created.text
+
+    contact = get_contact(org_api, created.json()["contactId"])
+    organization = get_organization(org_api, created.json()["crmOrganizationId"])
+
+    for field, sent in REAL_CONTACT.items():
+        if field != "organizationInfo":
+            assert contact[field] == sent, field
+    for field, sent in REAL_CONTACT["organizationInfo"].items():
+        assert organization[field] == sent, f"organizationInfo.{field}"
+    assert type(contact["customFields"]["hourlyRateInCents"]) is int
+
+
+def test_every_field_of_the_documented_event_registration_body_reads_back(org_api):
+    created = org_api.post(FROM_EVENT, json=REAL_EVENT_REGISTRATION)
+    assert created.status_code == 201, created.text
+
+    contact = get_contact(org_api, created.json()["contactId"])
+    organization = get_organization(org_api, created.json()["crmOrganizationId"])
+
+    [event] = contact["events"]
+    for field in ("eventId", "eventName", "eventDate"):
+        assert event[field] == REAL_EVENT_REGISTRATION[field], field
+    for field, sent in REAL_EVENT_REGISTRATION["attendeeInfo"].items():
+        assert contact[field] == sent, f"attendeeInfo.{field}"
+    for field, sent in REAL_EVENT_REGISTRATION["organizationInfo"].items():
+        assert organization[field] == sent, f"organizationInfo.{field}"
+    assert (contact["source"], contact["sourceRef"]) == ("event", "evt-pycon-uk-2025")

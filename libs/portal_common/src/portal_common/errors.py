@@ -84,10 +84,16 @@ def _abort(context: grpc.ServicerContext, error: ApiError) -> None:
 
 
 def _field_with_nul(message, prefix: str = "") -> str | None:
-    """The first string (at any depth) of `message` holding a NUL character: no database stores
-    those as text, so they are refused up front."""
+    """The JSON path of the first string (at any depth) of `message` holding a NUL character: no
+    database stores those as text, so they are refused up front. A Struct field of the request
+    itself is a REST body (`body: "project"`), whose keys are the client's top-level fields."""
     for field, value in message.ListFields():
         name = prefix + field.json_name
+        if field.message_type and field.message_type.full_name in _JSON_TYPES:
+            body_path = "" if not prefix and field.message_type.full_name == "google.protobuf.Struct" else name
+            if found := _json_with_nul(value, body_path):
+                return found
+            continue
         if field.message_type and field.message_type.GetOptions().map_entry:
             items = [*value.keys(), *value.values()]
         elif field.is_repeated:
@@ -98,8 +104,33 @@ def _field_with_nul(message, prefix: str = "") -> str | None:
             if isinstance(item, str) and "\x00" in item:
                 return name
             if hasattr(item, "ListFields") and (found := _field_with_nul(item, name + ".")):
-                # Inside free-form JSON (Struct), the field the caller knows is the outer one.
-                return name if item.DESCRIPTOR.full_name.startswith("google.protobuf.") else found
+                return found
+    return None
+
+
+_JSON_TYPES = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
+
+
+def _json_with_nul(value, path: str) -> str | None:
+    """Within free-form JSON (Struct, Value, ListValue): the path of a key or string holding NUL."""
+    kind = value.DESCRIPTOR.full_name
+    if kind == "google.protobuf.Struct":
+        for key, item in value.fields.items():
+            item_path = f"{path}.{key}" if path else key
+            if "\x00" in key:
+                return path or key
+            if found := _json_with_nul(item, item_path):
+                return found
+    elif kind == "google.protobuf.ListValue":
+        for index, item in enumerate(value.values):
+            if found := _json_with_nul(item, f"{path}[{index}]"):
+                return found
+    else:
+        which = value.WhichOneof("kind")
+        if which == "string_value" and "\x00" in value.string_value:
+            return path
+        if which in ("struct_value", "list_value"):
+            return _json_with_nul(getattr(value, which), path)
     return None
 
 

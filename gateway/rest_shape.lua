@@ -12,8 +12,6 @@
 
 -- The largest whole number a double (and so a JSON number in every client) holds exactly.
 local MAX_EXACT = 2 ^ 53
--- A number in exponent form as protobuf prints doubles: 1e+15, -1.5e+15.
-local EXPONENT_NUMBER = "%-?%d[%d.]*e%+%d+"
 
 local function json_string(text)
   return '"' .. text:gsub('[%c"\\]', function(c)
@@ -37,40 +35,66 @@ local function error_body(message, field)
   return body .. (field and ',"field":' .. json_string(field) or "") .. "}"
 end
 
--- Where the JSON string that opens at `open` ends (its closing quote).
+-- Where the JSON string that opens at `open` ends (its closing quote). Plain finds only: a body
+-- may hold megabytes of text.
 local function string_end(text, open)
-  local at = open + 1
-  while true do
-    local found = text:find('["\\]', at)
-    if found == nil or text:byte(found) == 34 then
-      return found or #text
+  local close = text:find('"', open + 1, true)
+  while close do
+    local backslashes = 0
+    while text:byte(close - 1 - backslashes) == 92 do
+      backslashes = backslashes + 1
     end
-    at = found + 2 -- an escaped character
+    if backslashes % 2 == 0 then
+      return close
+    end
+    close = text:find('"', close + 1, true)
+  end
+  return #text
+end
+
+local function is_digit(byte)
+  return byte ~= nil and byte >= 48 and byte <= 57
+end
+
+-- The number around the "e+" at `e` (-1.5e+15), as its first and last positions, or nil.
+local function number_around(text, e)
+  local first, last = e, e + 1
+  while first > 1 and (is_digit(text:byte(first - 1)) or text:byte(first - 1) == 46 or text:byte(first - 1) == 45) do
+    first = first - 1
+  end
+  while is_digit(text:byte(last + 1)) do
+    last = last + 1
+  end
+  if first < e and last > e + 1 then
+    return first, last
   end
 end
 
 -- The JSON text with every whole number up to 2^53 in exponent form outside strings printed as
--- integer digits, so that clients decoding into integers (Go, Python) read money and counts. The
--- transcoder prints whole doubles from 1e15 on with an exponent (its printer keeps 15 digits).
+-- integer digits, or nil when there is none, so that clients decoding into integers (Go,
+-- Python) read money and counts. The transcoder prints whole doubles from 1e15 on with an
+-- exponent (its printer keeps 15 significant digits).
 local function plain_whole_numbers(text)
   local parts, copied = {}, 1
-  local number_at, number_end = text:find(EXPONENT_NUMBER)
+  local outside = 1 -- a position known to be outside every string
   local quote = text:find('"', 1, true)
-  while number_at do
-    if quote and quote < number_at then
-      local after = string_end(text, quote) + 1
-      quote = text:find('"', after, true)
-      if number_at < after then -- the match was inside the string
-        number_at, number_end = text:find(EXPONENT_NUMBER, after)
-      end
+  local e = text:find("e+", 1, true)
+  while e do
+    while quote and quote < e do -- skip the strings that open before it
+      outside = string_end(text, quote) + 1
+      quote = text:find('"', outside, true)
+    end
+    if outside > e then -- it was inside the string just skipped
+      e = text:find("e+", outside, true)
     else
-      local value = tonumber(text:sub(number_at, number_end))
-      if value == math.floor(value) and math.abs(value) <= MAX_EXACT then
-        parts[#parts + 1] = text:sub(copied, number_at - 1)
+      local first, last = number_around(text, e)
+      local value = first and tonumber(text:sub(first, last))
+      if value and value == math.floor(value) and math.abs(value) <= MAX_EXACT then
+        parts[#parts + 1] = text:sub(copied, first - 1)
         parts[#parts + 1] = string.format("%.0f", value)
-        copied = number_end + 1
+        copied = last + 1
       end
-      number_at, number_end = text:find(EXPONENT_NUMBER, number_end + 1)
+      e = text:find("e+", e + 2, true)
     end
   end
   if copied == 1 then

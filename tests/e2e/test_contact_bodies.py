@@ -101,8 +101,8 @@ def test_large_whole_numbers_read_back_as_integer_digits_never_exponents(org_api
     """The transcoder prints whole doubles from 1e15 on as 1e+15; the gateway prints them as digits
     (clients in Go or Python decode them into integers), and leaves text that looks like one alone."""
     text = 'totals:1e+15, "2e+15" and 1.5e+15'
-    contact_id = create_contact(org_api, notes=text,
-                                customFields={**WHOLE_NUMBERS, "text": ":1e+15,", "quoted": 'say "1e+15"'})
+    strings = {"text": ":1e+15,", "quoted": 'say "1e+15"', "path": "C:\\temp\\", "after": "\\\"1e+15\\"}
+    contact_id = create_contact(org_api, notes=text, customFields={**WHOLE_NUMBERS, **strings})
 
     for response in (org_api.get(f"{CONTACTS}/{contact_id}"), org_api.get(CONTACTS)):
         assert response.status_code == 200, response.text
@@ -111,5 +111,5 @@ def test_large_whole_numbers_read_back_as_integer_digits_never_exponents(org_api
             assert f'"{name}":{value}' in raw, (name, raw)
         contact = response.json() if "customFields" in response.json() else response.json()["contacts"][0]
         assert contact["notes"] == text
-        assert contact["customFields"] == {**WHOLE_NUMBERS, "text": ":1e+15,", "quoted": 'say "1e+15"'}
+        assert contact["customFields"] == {**WHOLE_NUMBERS, **strings}
         assert all(type(contact["customFields"][name]) is int for name in WHOLE_NUMBERS)

@@ -113,3 +113,17 @@ def test_large_whole_numbers_read_back_as_integer_digits_never_exponents(org_api
         assert contact["notes"] == text
         assert contact["customFields"] == {**WHOLE_NUMBERS, **strings}
         assert all(type(contact["customFields"][name]) is int for name in WHOLE_NUMBERS)
+
+
+@pytest.mark.parametrize("method, body, field", [
+    ("POST", {"email": unique_email(), "firstName": "a\u0000b"}, "firstName"),
+    ("POST", {"email": unique_email(), "organizationInfo": {"name": "Acme", "address": {"city": "\u0000"}}},
+     "organizationInfo.address.city"),
+    ("POST", {"email": unique_email(), "customFields": {"list": ["ok", "\u0000"]}}, "customFields.list[1]"),
+    ("PATCH", {"tags": ["ok", "a\u0000"]}, "tags[1]"),
+    ("PATCH", {"customFields": {"k": "\u0000"}}, "customFields.k"),
+])
+def test_a_nul_character_is_400_naming_its_path(shared_api, method, body, field):
+    path = CONTACTS if method == "POST" else f"{CONTACTS}/{create_contact(shared_api)}"
+
+    assert_field_error(shared_api.request(method, path, json=body), field)

@@ -80,9 +80,7 @@ def test_updating_a_contact_with_organization_info_links_it(org_api):
 
 
 @pytest.mark.parametrize("organization_info, field", [
-    pytest.param({}, "organizationInfo.name", marks=pytest.mark.xfail(strict=True, reason=(
-        "portal_common.json_body.fill does not mark an empty nested object present (SetInParent), "
-        "so organizationInfo: {} reads as absent"))),
+    ({}, "organizationInfo.name"),
     ({"name": "   "}, "organizationInfo.name"),
     ({"name": "X", "billingEmail": "not-an-email"}, "organizationInfo.billingEmail"),
     ({"name": "X" * 201}, "organizationInfo.name"),

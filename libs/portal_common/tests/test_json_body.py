@@ -98,3 +98,8 @@ def test_free_form_numbers_stay_exact():
     with pytest.raises(InvalidArgument) as caught:
         check_free_form({"n": [1, 1e20]}, "customFields")
     assert caught.value.field == "customFields.n[1]"
+
+
+def test_an_empty_object_is_given_not_absent():
+    rule = read_message(_struct({"custom": {}}), http_pb2.HttpRule)
+    assert rule.HasField("custom")

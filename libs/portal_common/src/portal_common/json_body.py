@@ -78,7 +78,9 @@ def fill(message: Message, data, path: str = "") -> None:
             if field.message_type.full_name in _FREE_FORM:
                 getattr(message, field.name).CopyFrom(free_form(field.message_type, value, field_path))
             else:
-                fill(getattr(message, field.name), value, field_path)
+                nested = getattr(message, field.name)
+                nested.SetInParent()  # {} was given: present, though empty
+                fill(nested, value, field_path)
         else:
             setattr(message, field.name, scalar(field, value, field_path))
 

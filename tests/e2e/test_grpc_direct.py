@@ -1,7 +1,7 @@
 """Internal callers: the same behaviour over gRPC, straight to the CRM service's port."""
 import grpc
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 
 from crm_rest import CONTACTS, DOCUMENTED_CONTACT, fake_id, get_contact, unique_email
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
@@ -15,6 +15,13 @@ def crm_stub(stack):
 
 def bearer(api) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {api.key}")]
+
+
+def upsert(body: dict) -> crm_pb2.UpsertContactRequest:
+    """A gRPC caller sends the same JSON object as a REST client, as a Struct."""
+    contact = struct_pb2.Struct()
+    contact.update(body)
+    return crm_pb2.UpsertContactRequest(contact=contact)
 
 
 def refused(call, request, metadata) -> grpc.StatusCode:
@@ -39,11 +46,10 @@ def test_get_contact_gives_what_rest_gives(org_api, crm_stub):
 
 def test_upsert_and_list_over_grpc_are_seen_over_rest(org_api, crm_stub):
     email = unique_email()
-    request = crm_pb2.UpsertContactRequest(email=email, first_name="Grace", subtype="customer", tags=["grpc"])
+    request = upsert({"email": email, "firstName": "Grace", "subtype": "customer", "tags": ["grpc"]})
 
     created = crm_stub.UpsertContact(request, metadata=bearer(org_api), timeout=10)
-    again = crm_stub.UpsertContact(crm_pb2.UpsertContactRequest(email=email.upper()), metadata=bearer(org_api),
-                                   timeout=10)
+    again = crm_stub.UpsertContact(upsert({"email": email.upper()}), metadata=bearer(org_api), timeout=10)
 
     assert created.success and created.is_new_contact
     assert again.contact_id == created.contact_id and not again.is_new_contact
@@ -80,9 +86,13 @@ def test_another_organizations_ids_are_not_found(org_api, other_api, crm_stub):
 
 def test_invalid_input_is_invalid_argument(shared_api, crm_stub):
     with pytest.raises(grpc.RpcError) as caught:
-        crm_stub.UpsertContact(crm_pb2.UpsertContactRequest(email="not-an-email"), metadata=bearer(shared_api),
-                               timeout=10)
+        crm_stub.UpsertContact(upsert({"email": "not-an-email"}), metadata=bearer(shared_api), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "email" in caught.value.details()
+    with pytest.raises(grpc.RpcError) as unknown:
+        crm_stub.UpsertContact(upsert({"email": unique_email(), "first_name": "Snake"}), metadata=bearer(shared_api),
+                               timeout=10)
+    assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "unknown field first_name" in unknown.value.details()
     assert refused(crm_stub.ListContacts, crm_pb2.ListContactsRequest(limit=0),
                    bearer(shared_api)) == grpc.StatusCode.INVALID_ARGUMENT

@@ -51,10 +51,15 @@ def test_validate_token_and_current_user_answer_the_documented_bodies(org_api):
     assert current["crmContext"]["contactId"] == contact["contactId"]
 
 
-def test_a_different_account_for_a_bound_email_is_refused(org_api):
-    assert sync(org_api).status_code == 201
-    refused = sync(org_api, oauthId="someone-else")
-    assert refused.status_code == 409 and "google" in refused.json()["error"]
+@pytest.mark.parametrize("provider, oauth_id", [("google", "someone-else"), ("microsoft", "any-id")])
+def test_an_unbound_identity_for_a_bound_email_is_refused(org_api, provider, oauth_id):
+    """The "nOAuth" pattern: a login is its (provider, oauthId), never its email."""
+    first = sync(org_api)
+    assert first.status_code == 201
+    refused = sync(org_api, oauthProvider=provider, oauthId=oauth_id)
+    assert refused.status_code == 409 and "sessionToken" not in refused.json()
+    assert refused.json()["field"] == "oauthId" and "another sign-in identity" in refused.json()["error"]
+    assert sync(org_api).json()["_id"] == first.json()["_id"]
 
 
 @pytest.mark.parametrize("body,field", [

@@ -5,6 +5,7 @@ import pytest
 from invoicing.adapters import tables
 from invoicing.adapters.crm_client import CrmContact, CrmOrganization
 from invoicing.adapters.pdf import render_invoice
+from invoicing.service_layer.renders import InvoicePdfs
 from invoicing.config import MIGRATIONS
 from invoicing.domain.model import Address
 from invoicing.service_layer.invoices import InvoicingService
@@ -91,7 +92,7 @@ def engine(migrated_engine):
 
 @pytest.fixture
 def invoicing(engine, crm, delivery) -> InvoicingService:
-    return InvoicingService(db.Database(engine), crm, delivery, render_invoice)
+    return InvoicingService(db.Database(engine), crm, delivery, InvoicePdfs(render_invoice))
 
 
 @pytest.fixture

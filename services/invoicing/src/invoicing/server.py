@@ -4,6 +4,7 @@ from invoicing.adapters.pdf import render_invoice
 from invoicing.api.servicers import InvoicingServicer
 from invoicing.config import MIGRATIONS, Settings
 from invoicing.service_layer.invoices import InvoicingService
+from invoicing.service_layer.renders import InvoicePdfs
 from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
 from portal_common import db
 from portal_common.auth import AuthInterceptor, remote_credentials
@@ -21,7 +22,7 @@ def open_invoicing(settings: Settings) -> InvoicingService:
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
     return InvoicingService(db.Database(engine), CrmClient(settings.crm_target, settings.crm_timeout_seconds),
-                            RecordOnly(), render_invoice)
+                            RecordOnly(), InvoicePdfs(render_invoice))
 
 
 def build(settings: Settings, address: str, invoicing: InvoicingService | None = None):

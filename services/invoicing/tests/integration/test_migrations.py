@@ -20,6 +20,7 @@ from google.protobuf import descriptor_pb2, json_format
 from pypdf import PdfReader
 
 from invoicing.adapters.pdf import render_invoice
+from invoicing.service_layer.renders import InvoicePdfs
 from invoicing.adapters.tables import invoice_counters, invoice_counts, invoices
 from invoicing.adapters.views import InvoiceFilter
 from invoicing.config import MIGRATIONS
@@ -71,7 +72,7 @@ def test_every_stored_invoice_reads_back_the_same_after_0004(engine_at_0003, crm
         assert now == STORED["as_read_then"][invoice_id], invoice_id
         assert isinstance(now["customProperties"]["totalAmountInCents"], float)
 
-    invoicing = InvoicingService(db.Database(engine_at_0003), crm, delivery, render_invoice)
+    invoicing = InvoicingService(db.Database(engine_at_0003), crm, delivery, InvoicePdfs(render_invoice))
     jpy = next(i for i, v in STORED["as_read_then"].items() if v["customProperties"]["currency"] == "JPY")
     assert invoicing.get_invoice(KEY, jpy).custom_properties.total_amount_in_cents == 2_147_483_647
     text = PdfReader(io.BytesIO(invoicing.invoice_pdf(KEY, jpy).data)).pages[0].extract_text()

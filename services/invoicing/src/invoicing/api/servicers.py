@@ -1,8 +1,11 @@
+from typing import Callable
+
 from google.api import httpbody_pb2
 
 from invoicing.adapters.views import InvoiceFilter, as_read_at, given, invoice_message
 from invoicing.api.messages import invoice_fields
 from invoicing.service_layer.invoices import InvoicingService
+from invoicing.service_layer.renders import RendersBusy
 from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.clock import now_ms
@@ -15,6 +18,15 @@ from portal_common.peers import caller_credential
 def _answer(invoice) -> invoicing_pb2.Invoice:
     """A written invoice as a reader sees it now (sent and past due reads as overdue)."""
     return as_read_at(invoice_message(invoice), now_ms())
+
+
+def _still_awaited(context) -> Callable[[], bool]:
+    """Whether the caller still waits for the answer: connected (a REST client that goes away
+    makes Envoy cancel the call), and within its deadline when it set one."""
+    def awaited() -> bool:
+        remaining = context.time_remaining()
+        return context.is_active() and (remaining is None or remaining > 0)
+    return awaited
 
 
 class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
@@ -61,7 +73,12 @@ class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
                                                       given(body, "reason")))
 
     def GetInvoicePdf(self, request, context):
-        pdf = self._invoicing.invoice_pdf(current_principal(), request.invoice_id)
+        try:
+            pdf = self._invoicing.invoice_pdf(current_principal(), request.invoice_id, _still_awaited(context))
+        except RendersBusy as busy:
+            # Sent ahead of the error, so that the gateway passes it on as the 503's Retry-After.
+            context.send_initial_metadata((("retry-after", str(busy.retry_after_seconds)),))
+            raise
         context.send_initial_metadata((("content-disposition", f'attachment; filename="{pdf.filename}"'),))
         return httpbody_pb2.HttpBody(content_type="application/pdf", data=pdf.data)
 

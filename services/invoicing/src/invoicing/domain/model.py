@@ -24,7 +24,12 @@ TRANSITIONS = {
 PAYMENT_TERMS = {"due_on_receipt": 0, "net7": 7, "net15": 15, "net30": 30, "net60": 60, "net90": 90}
 DEFAULT_PAYMENT_TERMS = "net30"
 DAY_MS = 86_400_000
-MAX_LINES = 1000
+# Bounds of what an invoice may hold, so that any invoice renders in well under a second and a
+# list page of 200 of the largest stays within the gateway's 32 MiB response buffer: the gateway
+# prints some characters as 6-byte escapes (\u003c for "<"), so 12,000 characters of free text
+# may take 72 KB, and 200 lines about 55 KB more (docs/api-invoicing.md, "Limits").
+MAX_LINES = 200
+MAX_FREE_TEXT = 12_000
 
 
 def utc_day(ms: int) -> int:

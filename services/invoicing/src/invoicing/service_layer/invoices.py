@@ -4,6 +4,7 @@ Calls to the CRM happen before the transaction opens, so no database lock is hel
 network; the transaction then only numbers and stores what was checked.
 """
 import dataclasses
+import json
 import math
 from decimal import Decimal
 from typing import Callable, Protocol, TypeVar
@@ -11,14 +12,15 @@ from typing import Callable, Protocol, TypeVar
 from invoicing.adapters.crm_client import CrmContact, CrmOrganization
 from invoicing.adapters import views
 from invoicing.adapters.repository import InvoiceRepository
-from invoicing.adapters.views import InvoiceFilter, invoice_from_message
+from invoicing.adapters.views import InvoiceFilter
 from invoicing.domain.model import (
-    ADDRESS_FIELDS, B2B_CONSOLIDATED, B2C_SINGLE, DEFAULT_PAYMENT_TERMS, DRAFT, MAX_LINES, PAYMENT_TERMS, STATUSES, TYPES,
+    ADDRESS_FIELDS, B2B_CONSOLIDATED, B2C_SINGLE, DEFAULT_PAYMENT_TERMS, DRAFT, MAX_FREE_TEXT, MAX_LINES, PAYMENT_TERMS, STATUSES, TYPES,
     Address, BillTo, Invoice, Issuer, LineItem, due_date, invoice_number, invoice_period,
 )
 from invoicing.domain.money import (
     MAX_QUANTITY, QUANTITY_PLACES, TAX_RATE_PLACES, Totals, exact_decimal, line_amounts, totals,
 )
+from invoicing.service_layer.renders import InvoicePdfs
 from portal.invoicing.v1 import invoicing_pb2 as pb
 from portal_common.auth import Principal
 from portal_common.clock import now_ms
@@ -31,7 +33,8 @@ from portal_common.validation import check_choice, clean_email, clean_text
 T = TypeVar("T")
 
 MAX_DESCRIPTION = 1000
-MAX_TEXT = 10_000
+MAX_NOTES = 10_000
+MAX_REASON = 1000
 # Unix ms up to the end of year 9999: any real date, and far inside a double's exact integers.
 MAX_TIMESTAMP = 253_402_300_799_999
 
@@ -164,17 +167,34 @@ def _fields_of(invoice: Invoice) -> InvoiceFields:
                              bill_to.address))
 
 
+def _check_free_text(lines: list[LineItem], notes: str | None, custom_fields: dict | None) -> None:
+    """The invoice's free text together within MAX_FREE_TEXT characters (see model.py), counted in
+    the order the client wrote it; the error names the field that goes past the limit."""
+    texts = [(f"lineItems[{i}].{name}", text) for i, line in enumerate(lines) for name, text in (
+        ("description", line.description), ("transactionId", line.transaction_id),
+        ("employeeContactId", line.employee_name))]
+    texts += [("notes", notes), ("customFields", json.dumps(custom_fields, ensure_ascii=False, separators=(",", ":"))
+                                 if custom_fields else None)]
+    total = 0
+    for field, text in texts:
+        total += len(text or "")
+        if total > MAX_FREE_TEXT:
+            raise InvalidArgument(
+                f"{field} takes the invoice past {MAX_FREE_TEXT:,} characters of free text (line descriptions, "
+                f"transaction ids and employee names, notes and customFields together)", field=field)
+
+
 def _line_fields_of(line: LineItem) -> LineFields:
     return LineFields(line.description, float(line.quantity), line.unit_price_cents, float(line.tax_rate_percent),
                       transaction_id=line.transaction_id, employee_contact_id=line.employee_contact_id)
 
 
 class InvoicingService:
-    def __init__(self, database: Database, crm: Crm, delivery: Delivery, render_pdf: Callable[[Invoice], bytes]):
+    def __init__(self, database: Database, crm: Crm, delivery: Delivery, pdfs: InvoicePdfs):
         self._database = database
         self._crm = crm
         self._delivery = delivery
-        self._render_pdf = render_pdf
+        self._pdfs = pdfs
 
     # Writes
 
@@ -256,7 +276,7 @@ class InvoicingService:
         return self._write(pay)
 
     def cancel_invoice(self, principal: Principal, invoice_id: str, reason: str | None) -> Invoice:
-        reason = _required(clean_text(reason, "reason", MAX_TEXT), "reason")
+        reason = _required(clean_text(reason, "reason", MAX_REASON), "reason")
 
         def cancel(repo: InvoiceRepository) -> Invoice:
             invoice = self._locked(repo, principal.organization_id, invoice_id)
@@ -322,9 +342,11 @@ class InvoicingService:
             raise NotFound(f"{kind} {wanted} not found")
         return self.list_invoices(principal, where, limit, offset)
 
-    def invoice_pdf(self, principal: Principal, invoice_id: str) -> Pdf:
-        invoice = invoice_from_message(self.get_invoice(principal, invoice_id))
-        return Pdf(f"{invoice.number}.pdf", self._render_pdf(invoice))
+    def invoice_pdf(self, principal: Principal, invoice_id: str, keep_going: Callable[[], bool] = lambda: True
+                    ) -> Pdf:
+        """The invoice's PDF; `keep_going` says whether anybody still waits for it (see renders.py)."""
+        view = self.get_invoice(principal, invoice_id)
+        return Pdf(f"{view.name}.pdf", self._pdfs.pdf(principal.organization_id, view, keep_going))
 
     # Helpers
 
@@ -346,6 +368,8 @@ class InvoicingService:
         else:
             bill_to, employees = self._bill_to(type_, _required(fields.bill_to, "billTo"), lines, credential)
             line_items = [_line(line, i, employee) for i, (line, employee) in enumerate(zip(lines, employees))]
+        notes = clean_text(fields.notes, "notes", MAX_NOTES)
+        _check_free_text(line_items, notes, fields.custom_fields)
         invoice_totals = totals([line.amounts for line in line_items])
         _check_given_total(fields.subtotal_cents, invoice_totals.subtotal_cents, "subtotalInCents")
         _check_given_total(fields.tax_amount_cents, invoice_totals.tax_cents, "taxAmountInCents")
@@ -353,7 +377,7 @@ class InvoicingService:
         return Content(
             type=type_, issue_date=issue, due_date=due_date(issue, terms, given_due), payment_terms=terms,
             currency=currency, line_items=line_items, totals=invoice_totals, bill_to=bill_to,
-            issuer=_issuer(fields.issuer), notes=clean_text(fields.notes, "notes", MAX_TEXT),
+            issuer=_issuer(fields.issuer), notes=notes,
             custom_fields=fields.custom_fields or {})
 
     def _bill_to(self, type_: str, given: BillToFields, lines: list[LineFields], credential: str

@@ -9,6 +9,8 @@ from crm_rest import assert_error
 
 INVOICES = "/api/v1/invoices"
 MAX_MINOR_UNITS = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER: the largest amount
+# The documented limits of an invoice (docs/api-invoicing.md, "Limits").
+MAX_LINES, MAX_DESCRIPTION, MAX_FREE_TEXT, MAX_NOTES, MAX_NAME, MAX_REASON = 200, 1000, 12_000, 10_000, 200, 1000
 JAN_1_2024 = 1704067200000  # the seed's issueDate
 FAR_FUTURE = 4102444800000  # 2100-01-01: such invoices never turn overdue during the tests
 

@@ -18,11 +18,11 @@ PORTAL_USER_METHODS = frozenset({"ListInvoices", "GetInvoice", "GetInvoicePdf", 
                                  "ListCrmOrganizationInvoices"})
 
 
-def open_invoicing(settings: Settings) -> InvoicingService:
+def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingService:
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
     return InvoicingService(db.Database(engine), CrmClient(settings.crm_target, settings.crm_timeout_seconds),
-                            RecordOnly(), InvoicePdfs(render_invoice))
+                            RecordOnly(), pdfs or InvoicePdfs(render_invoice))
 
 
 def build(settings: Settings, address: str, invoicing: InvoicingService | None = None):

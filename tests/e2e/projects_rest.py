@@ -112,14 +112,19 @@ def crm_organization(api: Api, name: str | None = None) -> str:
     return response.json()["crmOrganizationId"]
 
 
-def portal_user(api: Api, client_org_id: str | None = None) -> Api:
+def portal_user(api: Api, client_org_id: str | None = None, granted: bool = True) -> Api:
     """A signed-in portal user of the API's organization, whose contact belongs to `client_org_id`
-    (a new CRM organization when None): the REST API as seen with their session token."""
+    (a new CRM organization when None) and, when `granted`, may see that organization's records:
+    the REST API as seen with their session token."""
     email = f"user.{uuid.uuid4().hex[:12]}@client.example"
     # A contact joins the CRM organization of the same name.
     name = api.get(f"/api/v1/crm/organizations/{client_org_id}").json()["name"] if client_org_id else None
     name = name or f"Client {uuid.uuid4().hex[:8]}"
-    assert api.post(CONTACTS, json={"email": email, "organizationInfo": {"name": name}}).status_code == 201
+    created = api.post(CONTACTS, json={"email": email, "organizationInfo": {"name": name}})
+    assert created.status_code == 201
+    if granted:
+        grant = api.patch(f"{CONTACTS}/{created.json()['contactId']}", json={"portalAccess": "organization"})
+        assert grant.status_code == 200, grant.text
     signed_in = api.post("/api/v1/auth/sync-user", json={"email": email, "name": "Portal User",
                                                          "oauthProvider": "google", "oauthId": email})
     assert signed_in.status_code == 201, signed_in.text

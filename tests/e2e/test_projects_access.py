@@ -34,24 +34,43 @@ def test_credentials_are_required(org_api):
     assert_error(org_api.get(PROJECTS, headers={"Authorization": f"bearer {org_api.key}"}, key=None), 401)
 
 
-def test_portal_users_read_only_their_own_clients_projects(org_api):
+def published(api: Api, project: dict) -> dict:
+    """The project moved out of draft (drafts are never shown to portal users)."""
+    moved = api.patch(f"{PROJECTS}/{project['_id']}", json={"status": "planning"})
+    assert moved.status_code == 200, moved.text
+    return moved.json()
+
+
+def test_portal_users_read_only_their_granted_clients_projects_never_drafts(org_api):
     client, elsewhere = crm_organization(org_api), crm_organization(org_api)
-    mine = [create_project(org_api, name=f"Mine {i}", subtype="client_project",
-                           customProperties={"clientOrgId": client}) for i in range(2)]
-    other = create_project(org_api, name="Other client", subtype="client_project",
-                           customProperties={"clientOrgId": elsewhere})
+    mine = [published(org_api, create_project(org_api, name=f"Mine {i}", subtype="client_project",
+                                              customProperties={"clientOrgId": client})) for i in range(2)]
+    draft = create_project(org_api, name="Mine draft", subtype="client_project",
+                           customProperties={"clientOrgId": client, "budget": {"amount": 99000, "currency": "USD"}})
+    other = published(org_api, create_project(org_api, name="Other client", subtype="client_project",
+                                              customProperties={"clientOrgId": elsewhere}))
     internal = create_project(org_api, name="Internal")
     user = portal_user(org_api, client)
     assert user.crm_organization_id == client
 
     assert listed_ids(user) == [mine[1]["_id"], mine[0]["_id"]]
     assert list_projects(user)["total"] == 2
-    assert listed_ids(user, search="mine 0") == [mine[0]["_id"]]
+    assert listed_ids(user, search="mine") == [mine[1]["_id"], mine[0]["_id"]]
     assert listed_ids(user, clientOrgId=client) == [mine[1]["_id"], mine[0]["_id"]]
     assert list_projects(user, clientOrgId=elsewhere)["total"] == 0
+    assert list_projects(user, status="draft")["total"] == 0
     assert get_project(user, mine[0]["_id"]) == mine[0]
-    for hidden in (other, internal):
+    for hidden in (other, internal, draft):
         assert_not_found(user.get(f"{PROJECTS}/{hidden['_id']}"), hidden["_id"])
+
+
+def test_portal_users_without_a_grant_see_no_projects(org_api):
+    client = crm_organization(org_api)
+    project = published(org_api, create_project(org_api, subtype="client_project",
+                                                customProperties={"clientOrgId": client}))
+    user = portal_user(org_api, client, granted=False)
+    assert list_projects(user)["total"] == 0
+    assert_not_found(user.get(f"{PROJECTS}/{project['_id']}"), project["_id"])
 
 
 def test_portal_users_cannot_write(org_api):

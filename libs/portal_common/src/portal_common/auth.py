@@ -34,10 +34,9 @@ class Principal:
     credential_id: str = ""
     portal_user_id: str = ""
     crm_contact_id: str = ""
+    # A portal user's: the CRM organization whose records it may see, "" for none (see auth.proto).
     crm_organization_id: str = ""
     expires_at: int = 0
-    # A portal user whose contact was granted its CRM organization's records (see auth.proto).
-    crm_organization_access: bool = False
 
     @property
     def is_portal_user(self) -> bool:
@@ -48,8 +47,7 @@ class Principal:
         kind = API_KEY if message.kind == auth_pb2.Principal.API_KEY else PORTAL_USER
         return cls(kind=kind, organization_id=message.organization_id, credential_id=message.credential_id,
                    portal_user_id=message.portal_user_id, crm_contact_id=message.crm_contact_id,
-                   crm_organization_id=message.crm_organization_id, expires_at=message.expires_at,
-                   crm_organization_access=message.crm_organization_access)
+                   crm_organization_id=message.crm_organization_id, expires_at=message.expires_at)
 
 
 _current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")

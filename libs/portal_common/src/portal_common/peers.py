@@ -8,7 +8,7 @@ what it is: a retry would fail the same way, so it is never reported as Unavaila
 """
 import grpc
 
-from portal_common.auth import bearer_token
+from portal_common.auth import INTERNAL_TOKEN_HEADER, bearer_token
 from portal_common.errors import ApiError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
 
 # What a retry may cure.
@@ -26,9 +26,19 @@ def caller_credential(context: grpc.ServicerContext) -> str:
 
 
 def ask(method, request, credential: str, timeout: float, peer: str):
-    """`method(request)` on a peer stub; None when the peer answers NOT_FOUND."""
+    """`method(request)` on a peer stub, on behalf of the caller's credential; None when the peer
+    answers NOT_FOUND."""
+    return _call(method, request, on_behalf_of(credential), timeout, peer)
+
+
+def ask_internal(method, request, internal_token: str, timeout: float, peer: str):
+    """`method(request)` on an internal-only method of a peer, with the internal credential."""
+    return _call(method, request, [(INTERNAL_TOKEN_HEADER, internal_token)], timeout, peer)
+
+
+def _call(method, request, metadata: list[tuple[str, str]], timeout: float, peer: str):
     try:
-        return method(request, metadata=on_behalf_of(credential), timeout=timeout, wait_for_ready=True)
+        return method(request, metadata=metadata, timeout=timeout, wait_for_ready=True)
     except grpc.RpcError as error:
         code = error.code()
         if code == grpc.StatusCode.NOT_FOUND:

@@ -28,9 +28,9 @@ def open_accounts(settings: Settings) -> Accounts:
 
 def build(settings: Settings, address: str):
     database = open_database(settings)
-    credentials = Credentials(database)
-    portal_users = PortalUsers(database, CrmClient(settings.crm_target, settings.crm_link_timeout_seconds),
-                               session_ttl_ms=settings.session_ttl_seconds * 1000)
+    crm = CrmClient(settings.crm_target, settings.crm_link_timeout_seconds, settings.internal_token)
+    credentials = Credentials(database, crm)
+    portal_users = PortalUsers(database, crm, session_ttl_ms=settings.session_ttl_seconds * 1000)
     Periodic("session purge", settings.session_purge_interval_seconds, portal_users.purge_sessions).start()
     # The auth service owns the credentials: it checks those of its own endpoints in its database
     # on every call, uncached, so that a logout takes effect here at once.

@@ -3,7 +3,7 @@ import functools
 
 import pytest
 
-from auth.adapters.crm_client import ContactLink
+from auth.adapters.crm_client import ContactAccess, ContactLink
 from auth.config import MIGRATIONS
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
@@ -24,16 +24,25 @@ class Clock:
 
 
 class ContactDirectory:
-    """What the CRM would answer: contacts by email, or nothing at all when `down`."""
+    """What the CRM would answer: contacts by email, their grants, or nothing at all when `down`."""
 
     def __init__(self):
         self.contacts: dict[str, ContactLink] = {}
+        self.granted: set[str] = set()  # contact ids with access to their CRM organization's records
         self.down = False
 
     def find_contact(self, email, credential):
         if self.down:
             raise Unavailable("CRM down")
         return self.contacts.get(email.lower())
+
+    def contact_access(self, organization_id, contact_id):
+        if self.down:
+            raise Unavailable("CRM down")
+        link = next((link for link in self.contacts.values() if link.contact_id == contact_id), None)
+        if link is None:
+            return None
+        return ContactAccess(link.active, link.crm_organization_id or "", contact_id in self.granted)
 
 
 @pytest.fixture
@@ -43,9 +52,10 @@ def world(databases):
         organization_id, key = Accounts(database).create_organization("Acme")
         users = PortalUsers(database, crm, session_ttl_ms=30 * DAY_MS, clock=clock)
         # Sign-ins come from the organization's API key, as the frontend's server makes them.
-        caller = Credentials(database, clock).resolve(hash_credential(key))
+        credentials = Credentials(database, crm, clock)
+        caller = credentials.resolve(hash_credential(key))
         users.sync_user = functools.partial(users.sync_user, caller)
-        yield users, Credentials(database, clock), crm, clock, organization_id, key
+        yield users, credentials, crm, clock, organization_id, key
 
 
 def test_first_sync_creates_then_updates_the_same_user(world):
@@ -95,8 +105,36 @@ def test_the_crm_link_follows_the_crm_and_survives_its_outages(world):
     crm.down = True
     during_outage = users.sync_user(key, "jo@example.com", "", "google", "g-1")
     assert during_outage.user.crm_contact_id == "ct_1"  # kept, not dropped
+    with pytest.raises(Unavailable):  # what the session may see is not known: no guess, a 503
+        credentials.resolve(hash_credential(during_outage.session_token))
+    crm.down = False
+    crm.granted.add("ct_1")
     principal = credentials.resolve(hash_credential(during_outage.session_token))
     assert (principal.kind, principal.crm_contact_id, principal.crm_organization_id) == (PORTAL_USER, "ct_1", "co_1")
+
+
+def test_a_session_sees_what_its_contact_may_see_now(world):
+    users, credentials, crm, clock, org, key = world
+    crm.contacts["jo@example.com"] = ContactLink("ct_1", "co_1")
+    session = hash_credential(users.sync_user(key, "jo@example.com", "", "google", "g-1").session_token)
+    own = credentials.resolve(session)
+    assert (own.crm_contact_id, own.crm_organization_id) == ("ct_1", "")  # own records only by default
+    crm.granted.add("ct_1")
+    assert credentials.resolve(session).crm_organization_id == "co_1"
+    crm.contacts["jo@example.com"] = ContactLink("ct_1", "co_2")  # moved, still granted
+    assert credentials.resolve(session).crm_organization_id == "co_2"
+    crm.granted.discard("ct_1")  # the CRM drops a grant when it moves a contact
+    assert credentials.resolve(session).crm_organization_id == ""
+    crm.contacts["jo@example.com"] = ContactLink("ct_1", "co_2", active=False)  # archived
+    assert credentials.resolve(session) is None
+
+
+def test_an_archived_contact_cannot_sign_in(world):
+    users, credentials, crm, clock, org, key = world
+    crm.contacts["jo@example.com"] = ContactLink("ct_1", "co_1", active=False)
+    with pytest.raises(PermissionDenied) as refused:
+        users.sync_user(key, "jo@example.com", "", "google", "g-1")
+    assert "archived" in refused.value.message
 
 
 def test_sessions_expire_and_end_at_logout(world):

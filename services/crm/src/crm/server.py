@@ -1,28 +1,31 @@
-from crm.api.servicers import CrmServicer
+from crm.api.servicers import CrmInternalServicer, CrmServicer
 from crm.config import MIGRATIONS, Settings
 from crm.service_layer.contacts import CrmService
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common import db
-from portal_common.auth import AuthInterceptor, remote_credentials
+from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name
+INTERNAL_SERVICE_NAME = crm_pb2.DESCRIPTOR.services_by_name["CrmInternalService"].full_name
 
 
 def build(settings: Settings, address: str):
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    credentials = remote_credentials(settings)
+    crm = CrmService(db.Database(engine))
     return create_server(
         address,
-        [(crm_pb2_grpc.add_CrmServiceServicer_to_server, CrmServicer(CrmService(db.Database(engine))),
-          SERVICE_NAME)],
-        interceptors=[ErrorInterceptor(), AuthInterceptor(
-            credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=frozenset({"GetContact"}))],
+        [(crm_pb2_grpc.add_CrmServiceServicer_to_server, CrmServicer(crm), SERVICE_NAME),
+         (crm_pb2_grpc.add_CrmInternalServiceServicer_to_server, CrmInternalServicer(crm), INTERNAL_SERVICE_NAME)],
+        interceptors=[
+            ErrorInterceptor(),
+            InternalCallerInterceptor(settings.internal_token, prefixes=(f"/{INTERNAL_SERVICE_NAME}/",)),
+            AuthInterceptor(remote_credentials(settings), prefixes=(f"/{SERVICE_NAME}/",),
+                            portal_user_methods=frozenset({"GetContact"}))],
         max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
     )
-
 
 def main() -> None:
     settings = Settings.from_env()

@@ -30,7 +30,7 @@ def test_upsert_matches_by_email_and_merges_tags(crm):
     assert crm.list_contacts(ORG, ACTIVE, 50, 0).total == 1
 
 
-def test_organizations_are_found_by_name_or_website_and_only_filled_in(crm):
+def test_organizations_are_found_by_name_or_website_and_never_changed_by_upserts(crm):
     a = crm.upsert_contact(ORG, ContactDetails(email="a@acme.com"),
                            OrganizationDetails(name="Acme Corp", industry="Technology"))
     b = crm.upsert_contact(ORG, ContactDetails(email="b@acme.com"),
@@ -43,7 +43,7 @@ def test_organizations_are_found_by_name_or_website_and_only_filled_in(crm):
     assert c.contact.crm_organization_id != a.contact.crm_organization_id  # new name, new website
     assert d.contact.crm_organization_id == c.contact.crm_organization_id  # same website
     acme = crm.get_crm_organization(ORG, a.contact.crm_organization_id)
-    assert (acme.industry, acme.city) == ("Technology", "Paris")
+    assert (acme.industry, acme.city) == ("Technology", None)  # public forms cannot edit an organization
 
 
 def test_counted_totals_follow_filters_updates_and_archiving(crm):
@@ -135,3 +135,64 @@ def test_concurrent_upserts_of_one_email_make_one_contact(crm):
     assert len({r.contact.id for r in results}) == 1
     page = crm.list_contacts(ORG, ACTIVE, 50, 0)
     assert page.total == 1 and sorted(page.contacts[0].tags) == sorted(f"t{i}" for i in range(8))
+
+
+def test_an_upsert_never_moves_an_existing_contact_nor_touches_its_grant(crm):
+    victim = crm.upsert_contact(ORG, ContactDetails(email="jo@acme.com"), OrganizationDetails(name="Acme"))
+    crm.update_contact(ORG, victim.contact.id, {"portalAccess": "organization"})
+    again = crm.upsert_contact(ORG, ContactDetails(email="JO@acme.com", first_name="Jo"),
+                               OrganizationDetails(name="Evil Corp"))
+    assert again.organization_ignored and not again.created
+    assert (again.contact.crm_organization_id, again.contact.portal_access) == (
+        victim.contact.crm_organization_id, "organization")
+    assert again.contact.first_name == "Jo"  # the contact's own details are updated, as the seed says
+
+
+def test_portal_access_is_granted_explicitly_and_dropped_by_a_move(crm):
+    jo = crm.upsert_contact(ORG, ContactDetails(email="jo@acme.com"), OrganizationDetails(name="Acme")).contact
+    other_org = crm.upsert_contact(ORG, ContactDetails(email="x@globex.com"), OrganizationDetails(name="Globex"))
+    assert jo.portal_access == "contact"
+    assert crm.update_contact(ORG, jo.id, {"portalAccess": "organization"}).portal_access == "organization"
+    moved = crm.update_contact(ORG, jo.id, {"crmOrganizationId": other_org.contact.crm_organization_id})
+    assert moved.portal_access == "contact"
+    both = crm.update_contact(ORG, jo.id, {"crmOrganizationId": jo.crm_organization_id,
+                                           "portalAccess": "organization"})
+    assert (both.crm_organization_id, both.portal_access) == (jo.crm_organization_id, "organization")
+    assert crm.update_contact(ORG, jo.id, {"crmOrganizationId": None}).portal_access == "contact"
+
+
+@pytest.mark.parametrize("changes, field", [({"portalAccess": "everything"}, "portalAccess"),
+                                            ({"portalAccess": None}, "portalAccess"),
+                                            ({"portalAccess": "organization"}, "portalAccess")])
+def test_bad_grants_are_refused(crm, changes, field):
+    loner = crm.upsert_contact(ORG, ContactDetails(email="solo@example.com"), None).contact  # no CRM organization
+    with pytest.raises(InvalidArgument) as raised:
+        crm.update_contact(ORG, loner.id, changes)
+    assert raised.value.field == field
+
+
+def test_portal_access_and_lookups_by_email_see_archived_contacts(crm):
+    jo = crm.upsert_contact(ORG, ContactDetails(email="jo@acme.com"), OrganizationDetails(name="Acme")).contact
+    crm.archive_contact(ORG, jo.id)
+    assert crm.find_contact_by_email(ORG, "JO@acme.com").status == "inactive"
+    access = crm.portal_access(ORG, jo.id)
+    assert (access.status, access.crm_organization_id, access.portal_access) == (
+        "inactive", jo.crm_organization_id, "contact")
+    with pytest.raises(NotFound):
+        crm.portal_access(OTHER, jo.id)
+
+
+def test_a_portal_user_reads_only_the_customer_facing_part_of_its_contact(crm):
+    details = ContactDetails(email="jo@acme.com", first_name="Jo", last_name="Doe", phone="+1", company="Acme",
+                             job_title="CTO", notes="internal: difficult client", tags=["vip"], source="event",
+                             source_ref="expo", custom_fields={"score": 3})
+    jo = crm.upsert_contact(ORG, details, OrganizationDetails(name="Acme")).contact
+    portal = Principal(kind="portal_user", organization_id=ORG, crm_contact_id=jo.id)
+    seen = crm.get_contact(portal, jo.id)
+    assert (seen.id, seen.first_name, seen.last_name, seen.email, seen.phone, seen.company, seen.job_title,
+            seen.crm_organization_id) == (jo.id, "Jo", "Doe", "jo@acme.com", "+1", "Acme", "CTO",
+                                          jo.crm_organization_id)
+    assert not seen.HasField("notes") and not seen.HasField("custom_fields") and not seen.HasField("source_ref")
+    assert (list(seen.tags), seen.source, seen.subtype, seen.portal_access, list(seen.events)) == ([], "", "", "", [])
+    full = crm.get_contact(Principal(kind=API_KEY, organization_id=ORG), jo.id)
+    assert (full.notes, list(full.tags), full.portal_access) == ("internal: difficult client", ["vip"], "contact")

@@ -122,6 +122,11 @@ def test_portal_users_may_only_read_their_clients_projects(servers):
     mine = stub.CreateProject(new_project(name="Mine", subtype="client_project",
                                           clientOrgId=contact.crm_organization_id), metadata=bearer(key))
     other = stub.CreateProject(new_project(name="Internal", subtype="internal"), metadata=bearer(key))
+    stub.UpdateProject(projects_pb2.UpdateProjectRequest(project_id=mine.id, changes=changes(status="planning")),
+                       metadata=bearer(key))
+    # The contact's portal user sees its CRM organization's projects once granted.
+    servers["crm"].UpdateContact(crm_pb2.UpdateContactRequest(
+        contact_id=contact.contact_id, changes=changes(portalAccess="organization")), metadata=bearer(key))
     session = servers["auth"].SyncUser(auth_pb2.SyncUserRequest(user=changes(
         email="user@acme.example", oauthProvider="google", oauthId="g-1")), metadata=bearer(key)).session_token
     listed = stub.ListProjects(projects_pb2.ListProjectsRequest(), metadata=bearer(session))

@@ -366,19 +366,24 @@ def test_lists_filter_search_and_page_newest_first_with_exact_totals(service):
         assert raised.value.field == field
 
 
-def test_portal_users_see_only_their_own_clients_projects(service):
+def test_portal_users_see_only_their_granted_clients_projects_and_never_drafts(service):
     mine = create(service, customProperties={"clientOrgId": "co_acme"})
+    service.update_project("org_a", "pk_caller", mine.id, {"status": "planning"})
+    draft = create(service, customProperties={"clientOrgId": "co_acme", "budget": {"amount": 9, "currency": "USD"}})
     theirs = create(service, customProperties={"clientOrgId": "co_globex"})
+    service.update_project("org_a", "pk_caller", theirs.id, {"status": "planning"})
     unlinked = create(service)
     user = portal_user("co_acme")
     assert service.get_project(user, mine.id).id == mine.id
-    for hidden in (theirs.id, unlinked.id):
+    for hidden in (theirs.id, unlinked.id, draft.id):
         with pytest.raises(NotFound):
             service.get_project(user, hidden)
     page = service.list_projects(user, EVERYTHING, 50, 0)
     assert [p.id for p in page.projects] == [mine.id] and page.total == 1
     assert service.list_projects(user, ProjectFilter(client_org_id="co_globex"), 50, 0).total == 0
     assert service.list_projects(user, ProjectFilter(client_org_id="co_acme"), 50, 0).total == 1
+    assert service.list_projects(user, ProjectFilter(status="draft"), 50, 0).total == 0
+    assert service.list_projects(KEY, ProjectFilter(client_org_id="co_acme"), 50, 0).total == 2
     nobody = portal_user("")
     assert service.list_projects(nobody, EVERYTHING, 50, 0).total == 0
     with pytest.raises(NotFound):

@@ -9,8 +9,7 @@ def principal_message(principal: Principal) -> auth_pb2.Principal:
     return auth_pb2.Principal(
         kind=kind, organization_id=principal.organization_id, credential_id=principal.credential_id,
         portal_user_id=principal.portal_user_id, crm_contact_id=principal.crm_contact_id,
-        crm_organization_id=principal.crm_organization_id, expires_at=principal.expires_at,
-        crm_organization_access=principal.crm_organization_access)
+        crm_organization_id=principal.crm_organization_id, expires_at=principal.expires_at)
 
 
 def _user_fields(user: PortalUser) -> dict:

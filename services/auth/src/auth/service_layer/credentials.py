@@ -1,8 +1,10 @@
 """Who presents a bearer credential: the answer behind every service's credential cache."""
-from typing import Callable
+import dataclasses
+from typing import Callable, Protocol
 
 import sqlalchemy as sa
 
+from auth.adapters.crm_client import ContactAccess
 from auth.adapters.tables import api_keys, portal_sessions, portal_users
 from auth.domain.portal_users import ACTIVE
 from portal_common.auth import API_KEY, PORTAL_USER, Principal
@@ -14,9 +16,14 @@ from portal_common.db import Database
 LAST_USED_PRECISION_MS = 60_000
 
 
+class ContactAccessSource(Protocol):
+    def contact_access(self, organization_id: str, contact_id: str) -> ContactAccess | None: ...
+
+
 class Credentials:
-    def __init__(self, database: Database, clock: Callable[[], int] = now_ms):
+    def __init__(self, database: Database, crm: ContactAccessSource, clock: Callable[[], int] = now_ms):
         self._database = database
+        self._crm = crm
         self._clock = clock
 
     def resolve(self, credential_hash: str) -> Principal | None:
@@ -43,9 +50,18 @@ class Credentials:
             return Principal(kind=API_KEY, organization_id=key.organization_id, credential_id=key.id)
         if session is None:
             return None
-        return Principal(kind=PORTAL_USER, organization_id=session.organization_id, credential_id=session.session_id,
-                         portal_user_id=session.user_id, crm_contact_id=session.crm_contact_id or "",
-                         crm_organization_id=session.crm_organization_id or "", expires_at=session.expires_at)
+        principal = Principal(kind=PORTAL_USER, organization_id=session.organization_id,
+                              credential_id=session.session_id, portal_user_id=session.user_id,
+                              expires_at=session.expires_at)
+        if not session.crm_contact_id:
+            return principal  # linked to no contact: sees nothing but itself
+        # What the session may see follows its contact as the CRM has it now: archived, it sees
+        # nothing; moved, it follows; its organization's records only while granted.
+        access = self._crm.contact_access(session.organization_id, session.crm_contact_id)
+        if access is None or not access.active:
+            return None
+        return dataclasses.replace(principal, crm_contact_id=session.crm_contact_id,
+                                   crm_organization_id=access.crm_organization_id if access.organization_access else "")
 
     def _record_use(self, key_id: str, now: int) -> None:
         with self._database.write() as connection:

@@ -13,7 +13,7 @@ from auth.domain.portal_users import (
 from portal_common.auth import Principal
 from portal_common.clock import now_ms
 from portal_common.db import Database
-from portal_common.errors import Conflict, NotFound, Unavailable
+from portal_common.errors import Conflict, NotFound, PermissionDenied, Unavailable
 from portal_common.ids import new_id
 from portal_common.validation import check_choice
 
@@ -54,6 +54,8 @@ class PortalUsers:
             link, linked = self._crm.find_contact(email, credential), True
         except Unavailable:
             link, linked = None, False
+        if link and not link.active:
+            raise PermissionDenied("the CRM contact of this email is archived: it cannot sign in")
         now = self._clock()
 
         def sign_in(connection) -> SignIn:

@@ -49,6 +49,8 @@ contacts = sa.Table(
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     # The serialized portal.crm.v1.Contact of this row (see adapters/views.py).
     sa.Column("view", sa.LargeBinary, nullable=False),
+    # contact or organization: what the contact's portal user may see.
+    sa.Column("portal_access", sa.String(20), nullable=False, server_default="contact"),
 )
 
 # How many contacts each organization has per (status, subtype, source), kept in the same

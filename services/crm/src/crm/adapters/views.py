@@ -93,11 +93,25 @@ def contact_message(contact: Contact) -> crm_pb2.Contact:
         events=[crm_pb2.EventRegistration(event_id=e.event_id, event_name=e.event_name,
                                           event_date=e.event_date, registered_at=e.registered_at)
                 for e in contact.events],
-        created_at=contact.created_at, updated_at=contact.updated_at,
+        created_at=contact.created_at, updated_at=contact.updated_at, portal_access=contact.portal_access,
     )
     message.custom_fields.SetInParent()  # an empty object prints as {} rather than not at all
     message.custom_fields.update(contact.custom_fields)
     return message
+
+
+# What a portal user (the customer) may read of its own contact; notes, tags, customFields,
+# source, sourceRef, subtype, events and the grant are the organization's internal data.
+_CUSTOMER_FACING = ("id", "name", "first_name", "last_name", "email", "phone", "company", "job_title", "status",
+                    "crm_organization_id", "created_at", "updated_at")
+
+
+def customer_facing(contact: crm_pb2.Contact) -> crm_pb2.Contact:
+    shown = crm_pb2.Contact()
+    for field in _CUSTOMER_FACING:
+        if contact.HasField(field) if contact.DESCRIPTOR.fields_by_name[field].has_presence else True:
+            setattr(shown, field, getattr(contact, field))
+    return shown
 
 
 def organization_message(organization: CrmOrganization) -> crm_pb2.Organization:

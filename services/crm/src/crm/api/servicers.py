@@ -1,7 +1,7 @@
 from crm.adapters.views import ContactFilter
 from crm.adapters.views import contact_message, organization_message
 from crm.api.messages import contact_details, organization_details
-from crm.service_layer.contacts import CrmService, EventDetails
+from crm.service_layer.contacts import CrmService, EventDetails, UpsertResult
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.errors import http_status_metadata
@@ -18,6 +18,14 @@ def _answer_created(context, created: bool) -> None:
         context.send_initial_metadata((http_status_metadata(201),))
 
 
+def _upsert_message(result: UpsertResult) -> str:
+    message = f"Contact {'created' if result.created else 'updated'} successfully"
+    if result.organization_ignored:
+        message += ("; organizationInfo was not applied: an existing contact keeps its CRM organization "
+                    "(change it with PATCH /api/v1/crm/contacts/{contactId})")
+    return message
+
+
 class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
     def __init__(self, crm: CrmService):
         self._crm = crm
@@ -28,8 +36,7 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         _answer_created(context, result.created)
         return crm_pb2.UpsertContactResponse(
             success=True, contact_id=result.contact.id, crm_organization_id=result.contact.crm_organization_id,
-            is_new_contact=result.created,
-            message=f"Contact {'created' if result.created else 'updated'} successfully")
+            is_new_contact=result.created, message=_upsert_message(result))
 
     def CreateContactFromEvent(self, request, context):
         registration = read_message(request.registration, crm_pb2.EventRegistrationInput)
@@ -40,8 +47,7 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
         return crm_pb2.CreateContactFromEventResponse(
             success=True, contact_id=result.contact.id, event_id=event.event_id,
             crm_organization_id=result.contact.crm_organization_id, organization_id=_organization_id(),
-            is_new_contact=result.created,
-            message=f"Contact {'created' if result.created else 'updated'} successfully")
+            is_new_contact=result.created, message=_upsert_message(result))
 
     def ListContacts(self, request, context):
         limit, offset = page_bounds(request)
@@ -76,3 +82,14 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
 
     def FindContactByEmail(self, request, context):
         return self._crm.find_contact_by_email(_organization_id(), request.email)
+
+
+class CrmInternalServicer(crm_pb2_grpc.CrmInternalServiceServicer):
+    def __init__(self, crm: CrmService):
+        self._crm = crm
+
+    def GetPortalAccess(self, request, context):
+        contact = self._crm.portal_access(request.organization_id, request.contact_id)
+        return crm_pb2.PortalAccess(contact_id=contact.id, status=contact.status,
+                                    crm_organization_id=contact.crm_organization_id,
+                                    portal_access=contact.portal_access)

@@ -10,6 +10,9 @@ from portal_common.json_body import check_free_form
 SUBTYPES = ("lead", "customer", "prospect")
 STATUSES = ("active", "inactive")
 ACTIVE, INACTIVE = STATUSES
+# What a contact's portal user sees: what is billed to the contact, or also its CRM organization's.
+PORTAL_ACCESS = ("contact", "organization")
+CONTACT_ACCESS, ORGANIZATION_ACCESS = PORTAL_ACCESS
 MAX_TEXT = 10_000
 MAX_TAGS = 100
 MAX_TAG = 64
@@ -99,6 +102,7 @@ class Contact:
     events: list[EventRegistration] = dataclasses.field(default_factory=list)
     created_at: int = 0
     updated_at: int = 0
+    portal_access: str = CONTACT_ACCESS
 
     @property
     def name(self) -> str:
@@ -117,6 +121,18 @@ class Contact:
     def count_key(self) -> tuple[str, str, str]:
         """The bucket of the per-organization counters that list totals are read from."""
         return self.status, self.subtype, self.source
+
+    def move_to(self, crm_organization_id: str | None) -> None:
+        """Links the contact to another CRM organization; a grant to the old one does not follow."""
+        if crm_organization_id != self.crm_organization_id:
+            self.crm_organization_id = crm_organization_id
+            self.portal_access = CONTACT_ACCESS
+
+    def grant_portal_access(self, access: str, field: str = "portalAccess") -> None:
+        if access == ORGANIZATION_ACCESS and not self.crm_organization_id:
+            raise InvalidArgument(f"{field} can be organization only for a contact of a CRM organization",
+                                  field=field)
+        self.portal_access = access
 
     def register_for_event(self, registration: EventRegistration) -> None:
         """Records a registration; registering again for the same event updates it. The newest

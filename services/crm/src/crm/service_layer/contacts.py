@@ -6,7 +6,7 @@ from crm.adapters import views
 from crm.adapters.repository import CrmRepository
 from crm.adapters.views import ContactFilter, contact_message
 from crm.domain.model import (
-    ACTIVE, INACTIVE, MAX_TEXT, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration,
+    ACTIVE, INACTIVE, MAX_TEXT, PORTAL_ACCESS, STATUSES, SUBTYPES, Contact, CrmOrganization, EventRegistration,
     check_custom_fields, check_timestamp, clean_tags, email_key, merge_tags, website_key,
 )
 from portal.crm.v1 import crm_pb2
@@ -63,6 +63,9 @@ class EventDetails:
 class UpsertResult:
     contact: Contact
     created: bool
+    # organizationInfo was given for an existing contact, whose CRM organization an upsert never
+    # changes (public sign-up and event forms call it): said in the answer, not dropped silently.
+    organization_ignored: bool = False
 
 
 # PATCH body fields (camelCase, as in the REST API) and the contact attributes they set.
@@ -70,9 +73,9 @@ _PATCHABLE = {
     "firstName": "first_name", "lastName": "last_name", "email": "email", "phone": "phone",
     "company": "company", "jobTitle": "job_title", "subtype": "subtype", "status": "status",
     "source": "source", "sourceRef": "source_ref", "tags": "tags", "notes": "notes",
-    "customFields": "custom_fields", "crmOrganizationId": "crm_organization_id",
+    "customFields": "custom_fields", "crmOrganizationId": "crm_organization_id", "portalAccess": "portal_access",
 }
-_REQUIRED_ON_PATCH = {"email", "subtype", "status", "source"}
+_REQUIRED_ON_PATCH = {"email", "subtype", "status", "source", "portalAccess"}
 
 
 def _clean_details(details: ContactDetails, prefix: str = "") -> ContactDetails:
@@ -175,7 +178,7 @@ class CrmService:
             if registration:  # an existing contact keeps where it first came from
                 details = dataclasses.replace(details, source=None, source_ref=None)
         _apply_details(contact, details)
-        if organization:
+        if organization and created:
             contact.crm_organization_id = self._find_or_create_organization(repo, organization_id, organization).id
         if registration:
             contact.register_for_event(registration)
@@ -184,18 +187,17 @@ class CrmService:
             repo.add_contact(contact)
         else:
             repo.save_contact(contact, counted_as)
-        return UpsertResult(contact, created)
+        return UpsertResult(contact, created, organization_ignored=bool(organization) and not created)
 
     @staticmethod
     def _find_or_create_organization(repo: CrmRepository, organization_id: str,
                                      details: OrganizationDetails) -> CrmOrganization:
+        """The CRM organization with this name or website, else a new one. An existing organization
+        is never changed: anyone who can fill in a public form could otherwise edit it."""
         found = repo.crm_organization_matching(
             organization_id, details.name.lower() if details.name else None, website_key(details.website))
         fields = dataclasses.asdict(details)
         if found:
-            if found.fill_in(fields):
-                found.updated_at = now_ms()
-                repo.save_crm_organization(found)
             return found
         now = now_ms()
         name = details.name or details.website
@@ -214,8 +216,13 @@ class CrmService:
         def update(repo: CrmRepository) -> Contact:
             contact = self._contact(repo, organization_id, contact_id)
             counted_as, original_email = contact.count_key, contact.email_key
-            for key, value in changes.items():
-                setattr(contact, _PATCHABLE[key], self._patch_value(repo, organization_id, key, value))
+            values = {key: self._patch_value(repo, organization_id, key, value) for key, value in changes.items()}
+            if "crmOrganizationId" in values:
+                contact.move_to(values.pop("crmOrganizationId"))
+            if "portalAccess" in values:
+                contact.grant_portal_access(values.pop("portalAccess"))
+            for key, value in values.items():
+                setattr(contact, _PATCHABLE[key], value)
             if contact.email_key != original_email:
                 other = repo.contact_by_email(organization_id, contact.email_key)
                 if other and other.id != contact.id:
@@ -228,9 +235,8 @@ class CrmService:
 
     @staticmethod
     def _patch_value(repo: CrmRepository, organization_id: str, key: str, value):
-        attribute = _PATCHABLE[key]
         if value is None:
-            if attribute in _REQUIRED_ON_PATCH:
+            if key in _REQUIRED_ON_PATCH:
                 raise InvalidArgument(f"{key} cannot be null", field=key)
             return [] if key == "tags" else {} if key == "customFields" else "" if key in (
                 "firstName", "lastName") else None
@@ -248,6 +254,8 @@ class CrmService:
             return check_choice(value.strip(), SUBTYPES, key)
         if key == "status":
             return check_choice(value.strip(), STATUSES, key)
+        if key == "portalAccess":
+            return check_choice(value.strip(), PORTAL_ACCESS, key)
         if key == "crmOrganizationId":
             if not repo.crm_organization(organization_id, value):
                 raise InvalidArgument(f"crmOrganizationId {shown(value)} is not a CRM organization of yours",
@@ -272,21 +280,28 @@ class CrmService:
     # Reads
 
     def get_contact(self, principal: Principal, contact_id: str) -> crm_pb2.Contact:
-        """A contact of the principal's organization; a portal user sees only their own."""
+        """A contact of the principal's organization; a portal user sees only their own, and only
+        what a customer may see of it (views.customer_facing)."""
         view = None
         if not principal.is_portal_user or contact_id == principal.crm_contact_id:
             with self._database.hot() as connection:
                 view = views.contact_view(connection, principal.organization_id, contact_id)
         if view is None:
             raise NotFound(f"contact {contact_id} not found")
-        return view
+        return views.customer_facing(view) if principal.is_portal_user else view
 
     def find_contact_by_email(self, organization_id: str, email: str) -> crm_pb2.Contact:
+        """The contact with this email, archived or not (its status says which)."""
         with self._database.read() as connection:
             contact = CrmRepository(connection).contact_by_email(organization_id, email_key(email))
-        if contact is None or contact.status != ACTIVE:
-            raise NotFound("no active contact has this email")
+        if contact is None:
+            raise NotFound("no contact has this email")
         return contact_message(contact)
+
+    def portal_access(self, organization_id: str, contact_id: str) -> Contact:
+        """The contact as a portal session needs it now: status, CRM organization and grant."""
+        with self._database.read() as connection:
+            return self._contact(CrmRepository(connection), organization_id, contact_id)
 
     def list_contacts(self, organization_id: str, where: ContactFilter, limit: int, offset: int
                       ) -> crm_pb2.ListContactsResponse:

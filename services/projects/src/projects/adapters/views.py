@@ -13,14 +13,16 @@ from portal.projects.v1 import projects_pb2
 from portal_common.db import HotConnection, HotQuery, like_pattern
 from portal_common.wire import repeated_message_field
 from projects.adapters.tables import project_counts, projects
-from projects.domain.model import Project
+from projects.domain.model import DRAFT, Project
 
 _PROJECTS_FIELD = projects_pb2.ListProjectsResponse.DESCRIPTOR.fields_by_name["projects"].number
 _OF_ORGANIZATION = projects.c.organization_id == sa.bindparam("organization_id")
 _BY_ID = projects.c.id == sa.bindparam("project_id")
 _VIEW_BY_ID = HotQuery(sa.select(projects.c.view).where(_OF_ORGANIZATION, _BY_ID))
+# What a client's portal user may see: its CRM organization's projects, never drafts.
+_PUBLISHED = projects.c.status != DRAFT
 _CLIENT_VIEW_BY_ID = HotQuery(sa.select(projects.c.view).where(
-    _OF_ORGANIZATION, _BY_ID, projects.c.client_org_id == sa.bindparam("client_org_id")))
+    _OF_ORGANIZATION, _BY_ID, projects.c.client_org_id == sa.bindparam("client_org_id"), _PUBLISHED))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +32,8 @@ class ProjectFilter:
     priority: str = ""
     client_org_id: str = ""
     search: str = ""
+    # Leave drafts out: what a client's portal user may list.
+    published_only: bool = False
 
     def given(self) -> dict[str, bool]:
         return {name: bool(value) for name, value in dataclasses.asdict(self).items()}
@@ -59,7 +63,8 @@ def project_page(connection: HotConnection, organization_id: str, where: Project
 
 
 @functools.cache
-def _list_queries(status: bool, subtype: bool, priority: bool, client_org_id: bool, search: bool):
+def _list_queries(status: bool, subtype: bool, priority: bool, client_org_id: bool, search: bool,
+                  published_only: bool):
     """(page, total) statements for one combination of filters, built once; values are bound later.
 
     Totals without a client or a search come from the project_counts counters, so that they cost
@@ -75,10 +80,12 @@ def _list_queries(status: bool, subtype: bool, priority: bool, client_org_id: bo
         conditions.append(projects.c.client_org_id == sa.bindparam("client_org_id"))
     if search:
         conditions.append(projects.c.search_text.like(sa.bindparam("search"), escape="\\"))
+    if published_only:
+        conditions.append(_PUBLISHED)
     page = (sa.select(projects.c.view).where(*conditions)
             .order_by(projects.c.created_at.desc(), projects.c.id.desc())
             .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
-    if client_org_id or search:
+    if client_org_id or search or published_only:
         total = sa.select(sa.func.count()).select_from(projects).where(*conditions)
     else:
         total = sa.select(sa.func.coalesce(sa.func.sum(project_counts.c.count), 0)).where(*counters)

@@ -190,7 +190,8 @@ class ProjectsService:
             repo.delete_project(project)
         self._write(delete)
 
-    # Reads: a portal user sees only the projects whose client is their own CRM organization.
+    # Reads: a portal user sees only the projects whose client is the CRM organization it was
+    # granted (Principal.crm_organization_id), and never drafts.
 
     def get_project(self, principal: Principal, project_id: str) -> projects_pb2.Project:
         view = None
@@ -212,7 +213,7 @@ class ProjectsService:
             own = principal.crm_organization_id
             if not own or where.client_org_id not in ("", own):
                 return projects_pb2.ListProjectsResponse(total=0, limit=limit, offset=offset)
-            where = dataclasses.replace(where, client_org_id=own)
+            where = dataclasses.replace(where, client_org_id=own, published_only=True)
         with self._database.hot() as connection:
             return views.project_page(connection, principal.organization_id, where, limit, offset)
 

@@ -1,12 +1,14 @@
-"""The PDF's figures in each currency's own minor unit (ISO 4217), read back with pypdf."""
+"""The PDF's figures in each currency's own minor unit (ISO 4217), read back with pypdf; the
+largest invoice the limits allow; a render that stops when told to."""
+import dataclasses
 import io
 from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
 
-from invoicing.adapters.pdf import render_invoice
-from invoicing.domain.model import BillTo, Invoice, LineItem
+from invoicing.adapters.pdf import RenderStopped, render_invoice
+from invoicing.domain.model import MAX_FREE_TEXT, MAX_LINES, BillTo, Invoice, LineItem
 from invoicing.domain.money import line_amounts, totals
 
 
@@ -34,3 +36,32 @@ def test_a_stored_currency_the_shared_table_leaves_out_is_printed_in_minor_units
     # CLF (4 digits) was accepted before the services shared one ISO 4217 table.
     text = pdf_text(invoice_in("CLF", 12345))
     assert "CLF 12,345 minor units" in text
+
+
+def largest_render() -> Invoice:
+    """Within the limits, the most work for the renderer: every line, the free text on the
+    descriptions, Latin and CJK alternating at every character (a font switch each)."""
+    line = invoice_in("EUR", 100).line_items[0]
+    per_line = MAX_FREE_TEXT // MAX_LINES
+    lines = [dataclasses.replace(line, description=("a日" * per_line)[:per_line]) for _ in range(MAX_LINES)]
+    return dataclasses.replace(invoice_in("EUR", 100), line_items=lines)
+
+
+def test_a_render_asks_to_keep_going_between_rows_and_pages_and_stops_when_told():
+    invoice = largest_render()
+    asked = []
+    render_invoice(invoice, lambda: asked.append(1) or True)
+    assert len(asked) > MAX_LINES  # every row, then every page
+    for stop_at in (1, MAX_LINES // 2, len(asked)):
+        calls = []
+        with pytest.raises(RenderStopped):
+            render_invoice(invoice, lambda: calls.append(1) or len(calls) < stop_at)
+        assert len(calls) == stop_at  # stopped at the first "no"
+
+
+def test_the_largest_render_is_deterministic_and_readable():
+    invoice = largest_render()
+    pdf = render_invoice(invoice)
+    assert pdf == render_invoice(invoice)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert text.count("a日a日") >= MAX_LINES

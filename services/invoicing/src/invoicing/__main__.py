@@ -1,3 +1,5 @@
 from invoicing.server import main
 
-main()
+# Guarded: the PDF renderer's worker processes (spawned) import this module again.
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,7 @@
 import dataclasses
 import pathlib
 
+from invoicing.service_layer.renders import CACHE_BYTES
 from portal_common.settings import ServiceSettings, env_int
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
@@ -10,8 +11,11 @@ MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 class Settings(ServiceSettings):
     crm_timeout_seconds: float = 2
     overdue_interval_seconds: float = 300
+    # Memory for PDFs served again while their invoice is unchanged (0: every download renders).
+    pdf_cache_mb: int = CACHE_BYTES // 2**20
 
     @classmethod
     def from_env(cls) -> "Settings":
         return cls.for_service(
-            "invoicing", threads=8, overdue_interval_seconds=env_int("INVOICING_OVERDUE_INTERVAL_SECONDS", 300))
+            "invoicing", threads=8, overdue_interval_seconds=env_int("INVOICING_OVERDUE_INTERVAL_SECONDS", 300),
+            pdf_cache_mb=env_int("INVOICING_PDF_CACHE_MB", CACHE_BYTES // 2**20))

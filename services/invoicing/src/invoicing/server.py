@@ -1,10 +1,10 @@
 from invoicing.adapters.crm_client import CrmClient
 from invoicing.adapters.delivery import RecordOnly
-from invoicing.adapters.pdf import render_invoice
+from invoicing.adapters.render_processes import ProcessRenderer
 from invoicing.api.servicers import InvoicingServicer
 from invoicing.config import MIGRATIONS, Settings
 from invoicing.service_layer.invoices import InvoicingService
-from invoicing.service_layer.renders import InvoicePdfs
+from invoicing.service_layer.renders import RENDERS_IN_ALL, InvoicePdfs
 from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
 from portal_common import db
 from portal_common.auth import AuthInterceptor, remote_credentials
@@ -21,8 +21,9 @@ PORTAL_USER_METHODS = frozenset({"ListInvoices", "GetInvoice", "GetInvoicePdf", 
 def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingService:
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
+    pdfs = pdfs or InvoicePdfs(ProcessRenderer(RENDERS_IN_ALL), cache_bytes=settings.pdf_cache_mb * 2**20)
     return InvoicingService(db.Database(engine), CrmClient(settings.crm_target, settings.crm_timeout_seconds),
-                            RecordOnly(), pdfs or InvoicePdfs(render_invoice))
+                            RecordOnly(), pdfs)
 
 
 def build(settings: Settings, address: str, invoicing: InvoicingService | None = None):

@@ -87,7 +87,7 @@ class PdfCache:
 # Two renders keep one organization's PDFs flowing on the two cores the service is sized for;
 # four in all leave half of the service's eight worker threads to every other request.
 RENDERS_PER_ORGANIZATION, RENDERS_IN_ALL = 2, 4
-CACHE_BYTES = 64 * 1024 * 1024  # about 600 PDFs of the largest invoice the limits allow
+CACHE_BYTES = 64 * 1024 * 1024  # about 1,000 PDFs of the largest invoice the limits allow (60 KiB)
 
 
 class InvoicePdfs:

@@ -14,7 +14,8 @@ from invoicing.adapters import views
 from invoicing.adapters.repository import InvoiceRepository
 from invoicing.adapters.views import InvoiceFilter
 from invoicing.domain.model import (
-    ADDRESS_FIELDS, B2B_CONSOLIDATED, B2C_SINGLE, DEFAULT_PAYMENT_TERMS, DRAFT, MAX_FREE_TEXT, MAX_LINES, PAYMENT_TERMS, STATUSES, TYPES,
+    ADDRESS_FIELDS, B2B_CONSOLIDATED, B2C_SINGLE, DEFAULT_PAYMENT_TERMS, DRAFT, MAX_FREE_TEXT, MAX_LINES, PAYMENT_TERMS,
+    STATUSES, TYPES,
     Address, BillTo, Invoice, Issuer, LineItem, due_date, invoice_number, invoice_period,
 )
 from invoicing.domain.money import (

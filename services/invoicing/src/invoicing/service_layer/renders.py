@@ -1,10 +1,11 @@
 """Invoice PDFs as the API serves them: rendered at most a few at a time per organization, and
 served again from memory while the invoice is unchanged.
 
-A render is CPU work in this process (about 0.1 s for the largest invoice the limits allow, see
-bench/README.md): one organization asking for many at once must not take the CPU and the worker
-threads from everybody else, so the renders beyond the bounds are refused at once (503 with
-Retry-After) rather than queued on a worker thread.
+A render is CPU work (under 0.1 s for the largest invoice the limits allow, bench/README.md), done
+in worker processes (adapters/render_processes.py) while a gRPC thread waits for it. One
+organization asking for many at once must not take the CPU, the workers and the threads from
+everybody else, so the renders beyond the bounds are refused at once (503 with Retry-After)
+rather than queued on a thread.
 """
 import collections
 import contextlib
@@ -85,7 +86,8 @@ class PdfCache:
 
 
 # Two renders keep one organization's PDFs flowing on the two cores the service is sized for;
-# four in all leave half of the service's eight worker threads to every other request.
+# four in all (the worker processes) leave half of the service's eight gRPC threads to every
+# other request.
 RENDERS_PER_ORGANIZATION, RENDERS_IN_ALL = 2, 4
 CACHE_BYTES = 64 * 1024 * 1024  # about 1,000 PDFs of the largest invoice the limits allow (60 KiB)
 

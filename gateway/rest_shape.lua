@@ -8,7 +8,8 @@
 -- local_reply_config as {"code":"INVALID_ARGUMENT","error":"invalid request: ..."}; they are
 -- reworded to name what the client wrote. Whole numbers that the transcoder prints in exponent
 -- form (1e+15) are printed as plain digits. It also drops the gRPC status headers that the
--- transcoder copies onto REST responses.
+-- transcoder copies onto REST responses. On requests, it drops the headers that gRPC metadata
+-- cannot carry and a trailing slash of the path.
 
 -- The largest whole number a double (and so a JSON number in every client) holds exactly.
 local MAX_EXACT = 2 ^ 53
@@ -198,11 +199,41 @@ function envoy_on_response(handle)
   end
 end
 
+-- Headers travel on to the services as gRPC metadata, which refuses some of them (the call then
+-- fails with a 500): names outside its alphabet (`ll+&rc`), binary values (`-bin`) that are not
+-- base64, and gRPC's own (`grpc-timeout: abc`). No endpoint reads such a header: they are dropped.
+local function is_gateway_only(name)
+  return name:find("^:") == nil and
+    (name:find("[^0-9a-z_.%-]") ~= nil or name:find("-bin$") ~= nil or name:find("^grpc%-") ~= nil)
+end
+
+local function drop_unsendable_headers(headers)
+  local unsendable = {}
+  for name in pairs(headers) do
+    if is_gateway_only(name) then
+      unsendable[#unsendable + 1] = name
+    end
+  end
+  for _, name in ipairs(unsendable) do
+    headers:remove(name)
+  end
+end
+
+-- /api/v1/crm/contacts/ is /api/v1/crm/contacts: the routes' regular expressions (and the PDF
+-- route's rewrite) would not match the path with its trailing slash, so it goes before routing.
+local function drop_trailing_slash(handle, headers)
+  local path, query = headers:get(":path"):match("^([^?]*)(.*)$")
+  if #path > 1 and path:sub(-1) == "/" then
+    headers:replace(":path", path:sub(1, -2) .. query)
+    handle:clearRouteCache()
+  end
+end
+
 -- No query parameter of the API is repeated, and the transcoder silently keeps the last value of
 -- one given twice (or refuses it in words that name no parameter). So a parameter given twice is
 -- refused here, as a local reply in the transcoder's form, which envoy_on_response then shapes.
-function envoy_on_request(handle)
-  local query = handle:headers():get(":path"):match("%?(.*)")
+local function refuse_repeated_parameter(handle, headers)
+  local query = headers:get(":path"):match("%?(.*)")
   if query == nil or not query:find("&", 1, true) then
     return
   end
@@ -216,4 +247,11 @@ function envoy_on_request(handle)
     end
     seen[key] = true
   end
+end
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  drop_unsendable_headers(headers)
+  drop_trailing_slash(handle, headers)
+  refuse_repeated_parameter(handle, headers)
 end

@@ -5,6 +5,8 @@ session token (`ps_...`). A credential is hashed (SHA-256) and looked up in a sh
 in-process cache; only on a miss does the service ask the auth service
 (CredentialService.ResolveCredential) who presents it. A revoked key or a closed session therefore
 stops working within `ttl_seconds` (5 s by default), and no entry outlives the credential's expiry.
+An unknown credential is remembered as unknown for as long, and failed authentications are limited
+per client address (address_limits.py).
 """
 import contextvars
 import dataclasses
@@ -18,10 +20,12 @@ from typing import Callable
 import grpc
 
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
+from portal_common.address_limits import FailureBudget, TooManyFailures, client_address, refuse_for
 from portal_common.channels import internal_channel
 from portal_common.clock import now_ms
 from portal_common.errors import PermissionDenied, Unauthenticated, Unavailable
 from portal_common.interceptors import BehaviorInterceptor
+from portal_common.settings import env_int
 
 CREDENTIAL_PATTERN = re.compile(r"p[ks]_[A-Za-z0-9_-]{43}")
 API_KEY, PORTAL_USER = "api_key", "portal_user"
@@ -96,7 +100,9 @@ def remote_credentials(settings) -> "CredentialCache":
 
 
 class CredentialCache:
-    """Remembers what `lookup` answered for `ttl_seconds` (never past the credential's expiry).
+    """Remembers what `lookup` answered for `ttl_seconds` (never past the credential's expiry),
+    "unknown" included, so that a made-up credential sent again is not asked about again. At most
+    `max_entries` are remembered: past that, expired entries go, then the oldest half.
 
     When an entry expires, one thread per credential asks again while the others wait for its
     answer, instead of all of them asking at once.
@@ -106,33 +112,37 @@ class CredentialCache:
         self._lookup = lookup
         self._ttl = ttl_seconds
         self._max_entries = max_entries
-        self._cache: dict[str, tuple[Principal, float]] = {}
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._locks = [threading.Lock() for _ in range(64)]  # a fixed set: random tokens add none
 
-    def _cached(self, credential_hash: str) -> Principal | None:
+    def _fresh(self, credential_hash: str) -> tuple[Principal | None, float] | None:
         entry = self._cache.get(credential_hash)
-        return entry[0] if entry and entry[1] > time.monotonic() else None
+        return entry if entry and entry[1] > time.monotonic() else None
 
     def resolve(self, credential_hash: str) -> Principal | None:
-        principal = self._cached(credential_hash)
-        if principal:
-            return principal
+        entry = self._fresh(credential_hash)
+        if entry:
+            return entry[0]
         with self._locks[hash(credential_hash) % len(self._locks)]:
-            principal = self._cached(credential_hash)  # another thread may just have asked
-            if principal:
-                return principal
+            entry = self._fresh(credential_hash)  # another thread may just have asked
+            if entry:
+                return entry[0]
             principal = self._lookup(credential_hash)
-            if principal is None:
-                self._cache.pop(credential_hash, None)
-                return None
             keep = self._ttl
-            if principal.expires_at:
+            if principal and principal.expires_at:
                 keep = min(keep, (principal.expires_at - now_ms()) / 1000)
-            if len(self._cache) >= self._max_entries:
-                now = time.monotonic()
-                self._cache = {h: entry for h, entry in self._cache.items() if entry[1] > now}
-            self._cache[credential_hash] = (principal, time.monotonic() + keep)
+            if keep > 0:
+                self._remember(credential_hash, principal, time.monotonic() + keep)
             return principal
+
+    def _remember(self, credential_hash: str, principal: Principal | None, until: float) -> None:
+        if len(self._cache) >= self._max_entries:
+            now = time.monotonic()
+            live = [(h, entry) for h, entry in list(self._cache.items()) if entry[1] > now]
+            if len(live) >= self._max_entries:
+                live = live[len(live) - self._max_entries // 2:]
+            self._cache = dict(live)
+        self._cache[credential_hash] = (principal, until)
 
 
 _BEARER = re.compile(r"Bearer (\S+)")
@@ -158,19 +168,18 @@ class AuthInterceptor(BehaviorInterceptor):
     """
 
     def __init__(self, credentials: CredentialCache, prefixes: tuple[str, ...],
-                 portal_user_methods: frozenset[str] = frozenset(), api_key_methods: frozenset[str] | None = None):
+                 portal_user_methods: frozenset[str] = frozenset(), api_key_methods: frozenset[str] | None = None,
+                 failures: FailureBudget | None = None):
         super().__init__(prefixes)
         self._credentials = credentials
         self._portal_user_methods = portal_user_methods
         self._api_key_methods = api_key_methods
+        # Failed authentications per client address: as many as the gateway lets through without
+        # a credential (PORTAL_AUTH_RATE_LIMIT_PER_MINUTE), made-up credentials included.
+        self._failures = failures or FailureBudget(env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10))
 
     def around(self, method, behavior, request, context):
-        token = bearer_token(context)
-        principal = None
-        if CREDENTIAL_PATTERN.fullmatch(token):
-            principal = self._credentials.resolve(hash_credential(token))
-        if principal is None:
-            raise Unauthenticated("invalid, expired or revoked credential")
+        principal = self._authenticate(context)
         name = method.rpartition("/")[2]
         if principal.is_portal_user and name not in self._portal_user_methods:
             raise PermissionDenied("a portal session cannot use this endpoint; it needs the organization's API key")
@@ -181,6 +190,23 @@ class AuthInterceptor(BehaviorInterceptor):
             return behavior(request, context)
         finally:
             _current_principal.reset(reset)
+
+    def _authenticate(self, context) -> Principal:
+        try:
+            token = bearer_token(context)
+            principal = None
+            if CREDENTIAL_PATTERN.fullmatch(token):
+                principal = self._credentials.resolve(hash_credential(token))
+            if principal is None:
+                raise Unauthenticated("invalid, expired or revoked credential")
+            return principal
+        except Unauthenticated:
+            retry_after = self._failures.spend(client_address(context))
+            if retry_after:
+                refuse_for(context, TooManyFailures(
+                    "too many requests with a missing or invalid credential from this address; retry after the "
+                    "number of seconds in Retry-After"), retry_after)
+            raise
 
 
 class InternalCallerInterceptor(BehaviorInterceptor):

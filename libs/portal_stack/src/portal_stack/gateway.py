@@ -9,8 +9,8 @@ DESCRIPTOR = REPO / "build" / "gen" / "portal.pb"
 
 
 def render(destination: pathlib.Path, *, http_port: int, admin_port: int, listen_address: str,
-           api_rate_per_minute: int, auth_rate_per_minute: int, cors_origins: list[str],
-           service_ports: dict[str, int],
+           api_rate_per_minute: int, auth_rate_per_minute: int, trusted_proxy_hops: int,
+           cors_origins: list[str], service_ports: dict[str, int],
            service_hosts: dict[str, str] | None = None) -> pathlib.Path:
     """Writes the configuration to `destination`. Services listen on 127.0.0.1 unless
     `service_hosts` names another host for them (as docker-compose does)."""
@@ -19,6 +19,7 @@ def render(destination: pathlib.Path, *, http_port: int, admin_port: int, listen
     destination.write_text(template.substitute(
         http_port=http_port, admin_port=admin_port, listen_address=listen_address,
         api_rate_per_minute=api_rate_per_minute, auth_rate_per_minute=auth_rate_per_minute,
+        trusted_proxy_hops=trusted_proxy_hops,
         cors_origins=json.dumps([{"exact": origin} for origin in cors_origins]),
         gateway_dir=GATEWAY_DIR, descriptor_path=DESCRIPTOR,
         **{f"{name}_port": port for name, port in service_ports.items()},

@@ -38,6 +38,8 @@ class StackConfig:
     auth_rate_per_minute: int
     cors_origins: list[str]
     service_ports: dict[str, int]
+    trusted_proxy_hops: int = 0
+    """How many proxies (load balancers) in front of the gateway append to X-Forwarded-For."""
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     """Environment for the children beyond os.environ, such as database URLs."""
 
@@ -52,6 +54,7 @@ class StackConfig:
             auth_rate_per_minute=settings.env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10),
             cors_origins=[o.strip() for o in settings.env_str("PORTAL_CORS_ORIGINS", "").split(",") if o.strip()],
             service_ports={name: settings.grpc_port(name) for name in SERVICES},
+            trusted_proxy_hops=settings.env_int("PORTAL_TRUSTED_PROXY_HOPS", 0),
         )
 
     def internal_token(self) -> str:
@@ -66,8 +69,11 @@ class StackConfig:
         return path.read_text().strip()
 
     def child_env(self) -> dict[str, str]:
+        # The services limit failed authentications per client address as the gateway limits
+        # requests without a credential: with the same figure.
         env = dict(os.environ, PORTAL_DATA_DIR=str(self.data_dir), PORTAL_INTERNAL_TOKEN=self.internal_token(),
-                   PORTAL_GRPC_REFLECTION="on", **self.extra_env)
+                   PORTAL_GRPC_REFLECTION="on", PORTAL_AUTH_RATE_LIMIT_PER_MINUTE=str(self.auth_rate_per_minute),
+                   **self.extra_env)
         for name, port in self.service_ports.items():
             env[f"{name.upper()}_GRPC_PORT"] = str(port)
             env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
@@ -136,7 +142,8 @@ class Stack:
             self.config.data_dir / "envoy.yaml", http_port=self.config.http_port,
             admin_port=self.config.admin_port, listen_address=self.config.listen_address,
             api_rate_per_minute=self.config.api_rate_per_minute,
-            auth_rate_per_minute=self.config.auth_rate_per_minute, cors_origins=self.config.cors_origins,
+            auth_rate_per_minute=self.config.auth_rate_per_minute,
+            trusted_proxy_hops=self.config.trusted_proxy_hops, cors_origins=self.config.cors_origins,
             service_ports=self.config.service_ports)
         envoy = shutil.which("envoy", path=str(BIN)) or "envoy"
         self._spawn("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "--log-level", "warn"])

@@ -179,7 +179,7 @@ class CrmService:
                 details = dataclasses.replace(details, source=None, source_ref=None)
         _apply_details(contact, details)
         if organization and created:
-            contact.crm_organization_id = self._find_or_create_organization(repo, organization_id, organization).id
+            contact.crm_organization_id = self._organization_for(repo, organization_id, organization)
         if registration:
             contact.register_for_event(registration)
         contact.updated_at = now
@@ -187,25 +187,33 @@ class CrmService:
             repo.add_contact(contact)
         else:
             repo.save_contact(contact, counted_as)
-        return UpsertResult(contact, created, organization_ignored=bool(organization) and not created)
+        ignored = False
+        if organization and not created:  # not applied, unless it names the organization it already has
+            matching = self._matching_organization(repo, organization_id, organization)
+            ignored = matching is None or matching != contact.crm_organization_id
+        return UpsertResult(contact, created, organization_ignored=ignored)
 
     @staticmethod
-    def _find_or_create_organization(repo: CrmRepository, organization_id: str,
-                                     details: OrganizationDetails) -> CrmOrganization:
-        """The CRM organization with this name or website, else a new one. An existing organization
-        is never changed: anyone who can fill in a public form could otherwise edit it."""
+    def _matching_organization(repo: CrmRepository, organization_id: str, details: OrganizationDetails) -> str | None:
         found = repo.crm_organization_matching(
             organization_id, details.name.lower() if details.name else None, website_key(details.website))
-        fields = dataclasses.asdict(details)
+        return found.id if found else None
+
+    @staticmethod
+    def _organization_for(repo: CrmRepository, organization_id: str, details: OrganizationDetails) -> str:
+        """The id of the CRM organization with this name or website, else of a new one. An existing
+        organization is never changed: anyone who can fill in a public form could otherwise edit it."""
+        found = CrmService._matching_organization(repo, organization_id, details)
         if found:
             return found
+        fields = dataclasses.asdict(details)
         now = now_ms()
         name = details.name or details.website
         organization = CrmOrganization(id=new_id("co"), organization_id=organization_id,
                                        name=name, created_at=now, updated_at=now)
         organization.fill_in(fields)
         repo.add_crm_organization(organization)
-        return organization
+        return organization.id
 
     def update_contact(self, organization_id: str, contact_id: str, changes: dict) -> Contact:
         unknown = sorted(set(changes) - set(_PATCHABLE))

@@ -125,6 +125,9 @@ local EXPECTED = {
 
 -- The transcoder's message (after "invalid request: ") as {"error", "code", "field"}.
 local function reworded_transcoder_error(message)
+  if message == "Bad Request" then -- not the transcoder's: Envoy's HTTP codec refused the request
+    return error_body("the request is not valid HTTP (a header name or value, or the request line)")
+  end
   local unknown = message:match('^Could not find field "([^"]+)"')
   if unknown then
     return error_body("unknown query parameter " .. unknown, unknown)

@@ -159,17 +159,26 @@ def test_sessions_expire(databases, tmp_path):
         stack.stop()
 
 
-def test_auth_endpoints_are_rate_limited_per_client_address(databases, tmp_path):
-    stack = start_stack(databases, tmp_path / "stack", auth_rate_per_minute=3)
+def test_sign_ins_are_counted_per_api_key_and_sessions_per_token(databases, tmp_path):
+    """The frontend's server signs every user in with its API key, from one address: its sign-ins
+    spend that key's budget (PORTAL_RATE_LIMIT_PER_MINUTE), not the address's, which is for
+    requests without a credential (PORTAL_AUTH_RATE_LIMIT_PER_MINUTE)."""
+    stack = start_stack(databases, tmp_path / "stack", auth_rate_per_minute=2, api_rate_per_minute=6)
     try:
         from portal_stack.testing import new_organization
-        api = Api(f"http://127.0.0.1:{stack.config.http_port}", new_organization(stack)["apiKey"])
-        statuses = [sync(api).status_code for _ in range(3)]
-        limited = sync(api)
-        assert statuses == [201, 200, 200]
+        frontend = Api(f"http://127.0.0.1:{stack.config.http_port}", new_organization(stack)["apiKey"])
+        other = Api(frontend.base, new_organization(stack, "Other")["apiKey"])
+        assert [frontend.get("/api/v1/auth/user", key=None).status_code for _ in range(3)] == [401, 401, 429]
+
+        signed_in = [sync(frontend, email=f"user{n}@example.com", oauthId=f"g-{n}") for n in range(6)]
+        limited = sync(frontend)
+
+        assert [response.status_code for response in signed_in] == [201] * 6
         assert limited.status_code == 429 and limited.headers["Retry-After"] == "60"
         assert "rate limit" in limited.json()["error"]
-        assert api.get("/api/v1/crm/contacts").status_code == 200  # the CRM has its own budget
+        assert sync(other).status_code == 201, "another key from the same address has its own budget"
+        session = session_api(frontend, signed_in[0].json()["sessionToken"])
+        assert [session.get("/api/v1/auth/user").status_code for _ in range(7)] == [200] * 6 + [429]
     finally:
         stack.stop()
 

@@ -6,7 +6,9 @@ import hashlib
 import threading
 
 from crm_rest import assert_error
-from invoicing_rest import FAR_FUTURE, INVOICES, MAX_FREE_TEXT, MAX_LINES, create_invoice, customer, pdf_pages
+from invoicing_rest import (
+    FAR_FUTURE, INVOICES, MAX_FREE_TEXT, MAX_LINES, create_invoice, customer, invoice_body, pdf_pages,
+)
 
 
 def unicode_invoice(api, lines: int) -> dict:
@@ -131,3 +133,15 @@ def largest_render(n: int) -> dict:
             "billTo": {"name": f"Customer {n}", "email": "customer@example.com"},
             "lineItems": [{"description": ("a日" * per_line)[:per_line], "quantity": 1, "unitPriceInCents": 100}
                           for _ in range(MAX_LINES)]}
+
+
+def test_the_last_day_of_the_year_9999_renders_and_a_due_date_past_it_is_refused(org_api):
+    contact_id, _ = customer(org_api)
+    last_day = 253_402_300_799_999 - 86_399_999  # 9999-12-31T00:00:00Z
+    late = create_invoice(org_api, invoice_body(contact_id, issueDate=last_day, dueDate=None,
+                                                paymentTerms="due_on_receipt"))
+    pdf = org_api.get(f"{INVOICES}/{late['_id']}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    refused = org_api.post(INVOICES, json=invoice_body(contact_id, issueDate=last_day, dueDate=None,
+                                                        paymentTerms="net30"))
+    assert assert_error(refused, 400)["field"] == "issueDate"

@@ -5,7 +5,7 @@ import pytest
 
 from invoicing.domain.model import (
     AWAITING_EMPLOYER_PAYMENT, B2B_CONSOLIDATED, B2C_SINGLE, CANCELLED, DAY_MS, DRAFT, OVERDUE, PAID, SENT,
-    STATUSES, TRANSITIONS, BillTo, Invoice, LineItem, due_date, invoice_number, invoice_period, overdue_from,
+    MAX_TIMESTAMP, STATUSES, TRANSITIONS, BillTo, Invoice, LineItem, due_date, invoice_number, invoice_period, overdue_from,
 )
 from invoicing.domain.money import line_amounts, totals
 from portal_common.errors import Conflict, InvalidArgument
@@ -108,3 +108,14 @@ def test_only_drafts_change():
     for status in (SENT, PAID, CANCELLED, OVERDUE, AWAITING_EMPLOYER_PAYMENT):
         with pytest.raises(Conflict):
             invoice(status).require_draft()
+
+
+@pytest.mark.parametrize("terms, allowed", [("due_on_receipt", True), ("net30", False)])
+def test_a_due_date_past_the_year_9999_is_refused(terms, allowed):
+    last_day = MAX_TIMESTAMP - DAY_MS + 1
+    if allowed:
+        assert due_date(last_day, terms, None) == last_day
+    else:
+        with pytest.raises(InvalidArgument) as refused:
+            due_date(last_day, terms, None)
+        assert refused.value.field == "issueDate" and "9999" in refused.value.message

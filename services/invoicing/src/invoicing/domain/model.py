@@ -24,6 +24,8 @@ TRANSITIONS = {
 PAYMENT_TERMS = {"due_on_receipt": 0, "net7": 7, "net15": 15, "net30": 30, "net60": 60, "net90": 90}
 DEFAULT_PAYMENT_TERMS = "net30"
 DAY_MS = 86_400_000
+# Unix ms up to the end of year 9999: any real date, and far inside a double's exact integers.
+MAX_TIMESTAMP = 253_402_300_799_999
 # Bounds of what an invoice may hold, so that any invoice renders in well under a second and a
 # list page of 200 of the largest stays within the gateway's 32 MiB response buffer: the gateway
 # prints some characters as 6-byte escapes (\u003c for "<"), so 12,000 characters of free text
@@ -41,6 +43,9 @@ def due_date(issue_date: int, payment_terms: str, given: int | None) -> int:
     """issueDate plus the terms' days; a given dueDate must fall on that UTC day (400 otherwise)."""
     days = PAYMENT_TERMS[payment_terms]
     expected = issue_date + days * DAY_MS
+    if expected > MAX_TIMESTAMP:
+        raise InvalidArgument(f"the due date, {days} days after issueDate ({payment_terms}), would fall after the "
+                              "year 9999", field="issueDate")
     if given is None:
         return expected
     if utc_day(given) != utc_day(expected):

@@ -15,7 +15,7 @@ from invoicing.adapters.repository import InvoiceRepository
 from invoicing.adapters.views import InvoiceFilter
 from invoicing.domain.model import (
     ADDRESS_FIELDS, B2B_CONSOLIDATED, B2C_SINGLE, DEFAULT_PAYMENT_TERMS, DRAFT, MAX_FREE_TEXT, MAX_LINES, PAYMENT_TERMS,
-    STATUSES, TYPES,
+    MAX_TIMESTAMP, STATUSES, TYPES,
     Address, BillTo, Invoice, Issuer, LineItem, due_date, invoice_number, invoice_period,
 )
 from invoicing.domain.money import (
@@ -36,8 +36,6 @@ T = TypeVar("T")
 MAX_DESCRIPTION = 1000
 MAX_NOTES = 10_000
 MAX_REASON = 1000
-# Unix ms up to the end of year 9999: any real date, and far inside a double's exact integers.
-MAX_TIMESTAMP = 253_402_300_799_999
 
 
 class Crm(Protocol):

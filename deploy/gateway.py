@@ -2,7 +2,8 @@
 network, then becomes Envoy.
 
 It reads the same settings as `make run` (StackConfig.from_env: PORTAL_HTTP_PORT,
-PORTAL_LISTEN_ADDRESS, PORTAL_RATE_LIMIT_PER_MINUTE, ...) and uses the same renderer
+PORTAL_LISTEN_ADDRESS, PORTAL_RATE_LIMIT_PER_MINUTE, PORTAL_TRUSTED_PROXY_HOPS, ...) and uses the
+same renderer
 (portal_stack.gateway.render). The one difference: each upstream cluster's address comes from
 `<SERVICE>_GRPC_TARGET` (for example `crm:50052`, a compose service name that Envoy resolves
 through DNS) instead of 127.0.0.1.

@@ -85,6 +85,13 @@ def test_unknown_paths_and_wrong_methods_are_json_404_or_405(shared_api, method,
     assert_error(response, response.status_code)
 
 
+@pytest.mark.parametrize("path", [f"{CONTACTS}//invoices", f"{ORGANIZATIONS}//invoices/"])
+def test_an_empty_id_in_the_crm_invoice_lists_is_a_json_400(shared_api, path):
+    body = assert_error(shared_api.get(path), 400)  # was the CRM's 501: the route took it for the CRM's
+
+    assert body["code"] == "INVALID_ARGUMENT", body
+
+
 @pytest.fixture(scope="module")
 def own_stack(databases, tmp_path_factory):
     """A stack of this module's own, whose services the tests may freeze."""

@@ -6,15 +6,12 @@ the services count failed authentications per client address themselves, and ans
 429 and Retry-After past the budget. Only failures are refused: a valid credential always passes,
 so nobody can spend another caller's budget.
 """
-import json
 import math
 import threading
 import time
 from typing import Callable
 
 import grpc
-
-from portal_common.errors import ApiError, REST_ERROR_HEADER, http_status_metadata
 
 # The client address as the gateway determined it (the TCP peer, or what the trusted proxies in
 # front of it say: gateway/envoy.yaml.in). Envoy sets it on every request, replacing any the
@@ -29,20 +26,6 @@ def client_address(context: grpc.ServicerContext) -> str:
         if key == EXTERNAL_ADDRESS_HEADER:
             return value
     return context.peer().rpartition(":")[0]  # "ipv4:127.0.0.1:53412" without the port
-
-
-class TooManyFailures(ApiError):
-    grpc_code, http_status, reason = grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "RATE_LIMITED"
-
-
-def refuse_for(context: grpc.ServicerContext, error: ApiError, retry_after_seconds: int) -> None:
-    """Raises `error`, with a Retry-After header for REST clients. Headers come from initial
-    metadata; once that is sent, the error's trailers (the REST status and body, errors.py) no
-    longer reach the gateway's Lua filter, so they go with it."""
-    context.send_initial_metadata((
-        ("retry-after", str(retry_after_seconds)), http_status_metadata(error.http_status),
-        (REST_ERROR_HEADER, json.dumps(error.rest_body(), ensure_ascii=True))))
-    raise error
 
 
 class FailureBudget:

@@ -20,10 +20,10 @@ from typing import Callable
 import grpc
 
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
-from portal_common.address_limits import FailureBudget, TooManyFailures, client_address, refuse_for
+from portal_common.address_limits import FailureBudget, client_address
 from portal_common.channels import internal_channel
 from portal_common.clock import now_ms
-from portal_common.errors import PermissionDenied, Unauthenticated, Unavailable
+from portal_common.errors import PermissionDenied, RateLimited, Unauthenticated, Unavailable
 from portal_common.interceptors import BehaviorInterceptor
 from portal_common.settings import env_int
 
@@ -203,9 +203,9 @@ class AuthInterceptor(BehaviorInterceptor):
         except Unauthenticated:
             retry_after = self._failures.spend(client_address(context))
             if retry_after:
-                refuse_for(context, TooManyFailures(
-                    "too many requests with a missing or invalid credential from this address; retry after the "
-                    "number of seconds in Retry-After"), retry_after)
+                raise RateLimited("too many requests with a missing or invalid credential from this address; "
+                                  "retry after the number of seconds in Retry-After",
+                                  retry_after_seconds=retry_after) from None
             raise
 
 

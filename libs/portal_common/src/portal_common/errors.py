@@ -25,12 +25,15 @@ class ApiError(Exception):
     http_status = 500
     reason = "INTERNAL"
 
-    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None,
+                 retry_after_seconds: int | None = None):
         super().__init__(message)
         self.message = message[:MAX_MESSAGE]
         self.field = field
         if reason:
             self.reason = reason
+        # For REST clients, a Retry-After header: when the same call may succeed again.
+        self.retry_after_seconds = retry_after_seconds
 
     def rest_body(self) -> dict:
         body = {"error": self.message, "code": self.reason}
@@ -63,6 +66,10 @@ class Unavailable(ApiError):
     grpc_code, http_status, reason = grpc.StatusCode.UNAVAILABLE, 503, "UNAVAILABLE"
 
 
+class RateLimited(ApiError):
+    grpc_code, http_status, reason = grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "RATE_LIMITED"
+
+
 def http_status_metadata(status: int) -> tuple[str, str]:
     """Initial metadata that makes the gateway answer a successful call with `status` (e.g. 201)."""
     return (HTTP_STATUS_HEADER, str(status))
@@ -75,11 +82,13 @@ def _abort(context: grpc.ServicerContext, error: ApiError) -> None:
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(code=error.grpc_code.value[0], message=error.message, details=[detail])
-    context.set_trailing_metadata((
-        http_status_metadata(error.http_status),
-        (REST_ERROR_HEADER, json.dumps(error.rest_body(), ensure_ascii=True)),
-        ("grpc-status-details-bin", status.SerializeToString()),
-    ))
+    rest = (http_status_metadata(error.http_status),
+            (REST_ERROR_HEADER, json.dumps(error.rest_body(), ensure_ascii=True)))
+    if error.retry_after_seconds is not None:
+        # Response headers (Retry-After) travel as initial metadata. Once that is sent, trailers no
+        # longer reach the gateway's Lua filter, so the REST status and body go with it.
+        context.send_initial_metadata((("retry-after", str(error.retry_after_seconds)), *rest))
+    context.set_trailing_metadata((*rest, ("grpc-status-details-bin", status.SerializeToString())))
     context.abort(error.grpc_code, error.message)
 
 

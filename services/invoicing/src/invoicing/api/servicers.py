@@ -1,4 +1,3 @@
-import json
 from typing import Callable
 
 from google.api import httpbody_pb2
@@ -6,11 +5,10 @@ from google.api import httpbody_pb2
 from invoicing.adapters.views import InvoiceFilter, as_read_at, given, invoice_message
 from invoicing.api.messages import invoice_fields
 from invoicing.service_layer.invoices import InvoicingService
-from invoicing.service_layer.renders import RendersBusy
 from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.clock import now_ms
-from portal_common.errors import REST_ERROR_HEADER, http_status_metadata
+from portal_common.errors import http_status_metadata
 from portal_common.json_body import read_message
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
@@ -74,16 +72,7 @@ class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
                                                       given(body, "reason")))
 
     def GetInvoicePdf(self, request, context):
-        try:
-            pdf = self._invoicing.invoice_pdf(current_principal(), request.invoice_id, _still_awaited(context))
-        except RendersBusy as busy:
-            # The gateway passes initial metadata on as headers: Retry-After. Once initial metadata
-            # is sent, the error's trailers (the REST status and body, errors.py) no longer reach
-            # the gateway's Lua filter, so they go ahead too.
-            context.send_initial_metadata((
-                ("retry-after", str(busy.retry_after_seconds)), http_status_metadata(busy.http_status),
-                (REST_ERROR_HEADER, json.dumps(busy.rest_body(), ensure_ascii=True))))
-            raise
+        pdf = self._invoicing.invoice_pdf(current_principal(), request.invoice_id, _still_awaited(context))
         context.send_initial_metadata((("content-disposition", f'attachment; filename="{pdf.filename}"'),))
         return httpbody_pb2.HttpBody(content_type="application/pdf", data=pdf.data)
 

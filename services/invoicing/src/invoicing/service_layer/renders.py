@@ -21,9 +21,14 @@ from portal_common.errors import Unavailable
 RenderPdf = Callable[[Invoice, Callable[[], bool]], bytes]
 
 
+RETRY_AFTER_SECONDS = 1
+
+
 class RendersBusy(Unavailable):
-    """Too many renders are running: the caller should retry after `retry_after_seconds`."""
-    retry_after_seconds = 1
+    """Too many renders are running: the caller should retry after RETRY_AFTER_SECONDS."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retry_after_seconds=RETRY_AFTER_SECONDS)
 
 
 class RenderSlots:
@@ -42,10 +47,10 @@ class RenderSlots:
         with self._lock:
             if self._running[organization_id] >= self._per_organization:
                 raise RendersBusy(f"{self._per_organization} PDFs of this organization are being rendered; "
-                                  f"retry in {RendersBusy.retry_after_seconds} s")
+                                  f"retry in {RETRY_AFTER_SECONDS} s")
             if self._running.total() >= self._in_all:
                 raise RendersBusy(f"the service is rendering {self._in_all} PDFs; "
-                                  f"retry in {RendersBusy.retry_after_seconds} s")
+                                  f"retry in {RETRY_AFTER_SECONDS} s")
             self._running[organization_id] += 1
         try:
             yield

@@ -25,7 +25,6 @@ from portal_common.channels import internal_channel
 from portal_common.clock import now_ms
 from portal_common.errors import PermissionDenied, RateLimited, Unauthenticated, Unavailable
 from portal_common.interceptors import BehaviorInterceptor
-from portal_common.settings import env_int
 
 CREDENTIAL_PATTERN = re.compile(r"p[ks]_[A-Za-z0-9_-]{43}")
 API_KEY, PORTAL_USER = "api_key", "portal_user"
@@ -167,16 +166,15 @@ class AuthInterceptor(BehaviorInterceptor):
     call; `api_key_methods`, when given, limits what API keys may call. Anything else is 403.
     """
 
-    def __init__(self, credentials: CredentialCache, prefixes: tuple[str, ...],
-                 portal_user_methods: frozenset[str] = frozenset(), api_key_methods: frozenset[str] | None = None,
-                 failures: FailureBudget | None = None):
+    def __init__(self, credentials: CredentialCache, prefixes: tuple[str, ...], *, failures: FailureBudget,
+                 portal_user_methods: frozenset[str] = frozenset(), api_key_methods: frozenset[str] | None = None):
         super().__init__(prefixes)
         self._credentials = credentials
         self._portal_user_methods = portal_user_methods
         self._api_key_methods = api_key_methods
         # Failed authentications per client address: as many as the gateway lets through without
-        # a credential (PORTAL_AUTH_RATE_LIMIT_PER_MINUTE), made-up credentials included.
-        self._failures = failures or FailureBudget(env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10))
+        # a credential (ServiceSettings.auth_failures_per_minute), made-up credentials included.
+        self._failures = failures
 
     def around(self, method, behavior, request, context):
         principal = self._authenticate(context)

@@ -57,6 +57,9 @@ class ServiceSettings:
     internal_token: str = ""
     # gRPC server reflection (for grpcurl and the like): on in `make run`, off unless configured.
     grpc_reflection: bool = False
+    # Failed authentications a client address may make per minute, as many as the gateway lets
+    # through without a credential (PORTAL_AUTH_RATE_LIMIT_PER_MINUTE).
+    auth_failures_per_minute: int = 10
 
     @classmethod
     def for_service(cls, service: str, threads: int = 2, **own):
@@ -71,4 +74,5 @@ class ServiceSettings:
                    credential_cache_seconds=env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5),
                    grpc_threads=env_int(f"{service.upper()}_GRPC_THREADS", threads),
                    internal_token=os.environ.get("PORTAL_INTERNAL_TOKEN", ""),
-                   grpc_reflection=env_str("PORTAL_GRPC_REFLECTION", "off") == "on", **own)
+                   grpc_reflection=env_str("PORTAL_GRPC_REFLECTION", "off") == "on",
+                   auth_failures_per_minute=env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10), **own)

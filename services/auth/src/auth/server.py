@@ -6,6 +6,7 @@ from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common import db
+from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, CredentialCache, InternalCallerInterceptor
 from portal_common.errors import ErrorInterceptor
 from portal_common.periodic import Periodic
@@ -40,7 +41,8 @@ def build(settings: Settings, address: str):
         cache, prefixes=(f"/{PORTAL_AUTH}/",),
         api_key_methods=frozenset({"SyncUser", "ListPortalUsers", "GetPortalUser", "UpdatePortalUser",
                                    "EndPortalUserSessions"}),
-        portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}))
+        portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}),
+        failures=FailureBudget(settings.auth_failures_per_minute))
     return create_server(
         address,
         [(auth_pb2_grpc.add_CredentialServiceServicer_to_server, CredentialServicer(credentials), CREDENTIALS),

@@ -3,6 +3,7 @@ from crm.config import MIGRATIONS, Settings
 from crm.service_layer.contacts import CrmService
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common import db
+from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.server import create_server, serve_forever
@@ -23,7 +24,8 @@ def build(settings: Settings, address: str):
             ErrorInterceptor(),
             InternalCallerInterceptor(settings.internal_token, prefixes=(f"/{INTERNAL_SERVICE_NAME}/",)),
             AuthInterceptor(remote_credentials(settings), prefixes=(f"/{SERVICE_NAME}/",),
-                            portal_user_methods=frozenset({"GetContact"}))],
+                            portal_user_methods=frozenset({"GetContact"}),
+                            failures=FailureBudget(settings.auth_failures_per_minute))],
         max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
     )
 

@@ -7,6 +7,7 @@ from invoicing.service_layer.invoices import InvoicingService
 from invoicing.service_layer.renders import RENDERS_IN_ALL, InvoicePdfs
 from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
 from portal_common import db
+from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.periodic import Periodic
@@ -33,7 +34,8 @@ def build(settings: Settings, address: str, invoicing: InvoicingService | None =
         address,
         [(invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, InvoicingServicer(invoicing), SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(
-            credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=PORTAL_USER_METHODS)],
+            credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=PORTAL_USER_METHODS,
+            failures=FailureBudget(settings.auth_failures_per_minute))],
         max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
     )
 

@@ -1,5 +1,6 @@
 from portal.projects.v1 import projects_pb2, projects_pb2_grpc
 from portal_common import db
+from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.server import create_server, serve_forever
@@ -22,7 +23,8 @@ def build(settings: Settings, address: str):
         address,
         [(projects_pb2_grpc.add_ProjectsServiceServicer_to_server, ProjectsServicer(projects), SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(credentials, prefixes=(f"/{SERVICE_NAME}/",),
-                                                          portal_user_methods=PORTAL_USER_METHODS)],
+                                                          portal_user_methods=PORTAL_USER_METHODS,
+                                                          failures=FailureBudget(settings.auth_failures_per_minute))],
         max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
     )
 

@@ -1,7 +1,7 @@
 import pytest
 
 from portal_common.currencies import MAX_MINOR_UNITS, MINOR_DIGITS, check_currency, check_minor_units, format_money
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 
 
 @pytest.mark.parametrize("code, digits", [("USD", 2), ("EUR", 2), ("JPY", 0), ("KRW", 0), ("KWD", 3), ("BHD", 3)])

@@ -7,8 +7,9 @@ from google.protobuf.wrappers_pb2 import Int32Value, Int64Value
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_common.errors import InvalidArgument
-from portal_common.json_body import MAX_FREE_FORM_DEPTH, MAX_SAFE_INTEGER, check_free_form, read_message
+from portal_common.domain_errors import InvalidArgument
+from portal_common.json_body import read_message
+from portal_common.json_values import MAX_FREE_FORM_DEPTH, MAX_SAFE_INTEGER, check_free_form
 
 
 def _struct(data: dict) -> struct_pb2.Struct:

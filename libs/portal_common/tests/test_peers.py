@@ -5,7 +5,7 @@ import grpc
 import pytest
 from google.protobuf import empty_pb2
 
-from portal_common.errors import ApiError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
+from portal_common.domain_errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
 from portal_common.peers import ask
 
 
@@ -41,7 +41,7 @@ def test_not_found_is_no_record(peer):
 @pytest.mark.parametrize("code, error", [
     ("UNAVAILABLE", Unavailable), ("DEADLINE_EXCEEDED", Unavailable), ("RESOURCE_EXHAUSTED", Unavailable),
     ("UNAUTHENTICATED", Unauthenticated), ("PERMISSION_DENIED", PermissionDenied),
-    ("INVALID_ARGUMENT", InvalidArgument), ("INTERNAL", ApiError), ("UNIMPLEMENTED", ApiError),
+    ("INVALID_ARGUMENT", InvalidArgument), ("INTERNAL", DomainError), ("UNIMPLEMENTED", DomainError),
 ])
 def test_each_failure_is_passed_on_as_what_it_is(peer, code, error):
     with pytest.raises(error) as raised:

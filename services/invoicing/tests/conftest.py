@@ -11,7 +11,7 @@ from invoicing.domain.model import Address
 from invoicing.service_layer.invoices import InvoicingService
 from portal_common import db
 from portal_common.auth import PORTAL_USER, Principal
-from portal_common.errors import Unavailable
+from portal_common.domain_errors import Unavailable
 
 # The tenant organizations of these tests; each test module names them the same way.
 ORG, OTHER_ORG = "org_a", "org_b"

@@ -10,7 +10,6 @@ per client address (address_limits.py).
 """
 import contextvars
 import dataclasses
-import hashlib
 import hmac
 import re
 import threading
@@ -23,10 +22,10 @@ from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common.address_limits import FailureBudget, client_address
 from portal_common.channels import internal_channel
 from portal_common.clock import now_ms
-from portal_common.errors import PermissionDenied, RateLimited, Unauthenticated, Unavailable
+from portal_common.credential_format import CREDENTIAL_PATTERN, hash_credential
+from portal_common.domain_errors import PermissionDenied, RateLimited, Unauthenticated, Unavailable
 from portal_common.interceptors import BehaviorInterceptor
 
-CREDENTIAL_PATTERN = re.compile(r"p[ks]_[A-Za-z0-9_-]{43}")
 API_KEY, PORTAL_USER = "api_key", "portal_user"
 
 
@@ -59,10 +58,6 @@ _current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("
 def current_principal() -> Principal:
     """The caller of the RPC being served, set by AuthInterceptor."""
     return _current_principal.get()
-
-
-def hash_credential(credential: str) -> str:
-    return hashlib.sha256(credential.encode()).hexdigest()
 
 
 Lookup = Callable[[str], Principal | None]

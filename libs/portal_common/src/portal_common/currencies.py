@@ -5,7 +5,7 @@ at most MAX_MINOR_UNITS, so that it stays exact as a JSON number in every client
 """
 from decimal import Decimal
 
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 
 MAX_MINOR_UNITS = 2**53 - 1
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from portal_common.errors import Conflict
+from portal_common.domain_errors import Conflict
 
 WRITE = "portal_write"
 T = TypeVar("T")

@@ -1,8 +1,9 @@
 """The one error mapping of the services.
 
-Use cases raise ApiError subclasses. ErrorInterceptor turns them into a google.rpc.Status with an
-ErrorInfo (AIP-193) for gRPC callers, plus two trailers that the gateway's Lua filter
-(gateway/rest_shape.lua) turns into the REST shape: the HTTP status and the `{"error": ...}` body.
+Use cases raise the plain errors of portal_common.domain_errors. ErrorInterceptor turns them into a
+google.rpc.Status with an ErrorInfo (AIP-193) for gRPC callers, plus two trailers that the
+gateway's Lua filter (gateway/rest_shape.lua) turns into the REST shape: the HTTP status and the
+`{"error": ...}` body. The table below is the only place that knows both sides.
 """
 import json
 import logging
@@ -11,63 +12,40 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from portal_common.domain_errors import (
+    Conflict, DomainError, InvalidArgument, NotFound, PermissionDenied, RateLimited, Unauthenticated, Unavailable,
+)
 from portal_common.interceptors import BehaviorInterceptor, Undecodable
 
 log = logging.getLogger(__name__)
 
 HTTP_STATUS_HEADER = "x-portal-http-status"
 REST_ERROR_HEADER = "x-portal-error"
-MAX_MESSAGE = 1000  # error messages travel in a trailer, and Envoy caps headers
+
+# Each kind of domain error: its gRPC code, HTTP status and default AIP-193 reason.
+STATUSES: dict[type[DomainError], tuple[grpc.StatusCode, int, str]] = {
+    InvalidArgument: (grpc.StatusCode.INVALID_ARGUMENT, 400, "INVALID_ARGUMENT"),
+    Unauthenticated: (grpc.StatusCode.UNAUTHENTICATED, 401, "UNAUTHENTICATED"),
+    PermissionDenied: (grpc.StatusCode.PERMISSION_DENIED, 403, "PERMISSION_DENIED"),
+    NotFound: (grpc.StatusCode.NOT_FOUND, 404, "NOT_FOUND"),
+    Conflict: (grpc.StatusCode.FAILED_PRECONDITION, 409, "CONFLICT"),
+    RateLimited: (grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "RATE_LIMITED"),
+    Unavailable: (grpc.StatusCode.UNAVAILABLE, 503, "UNAVAILABLE"),
+}
+_INTERNAL = (grpc.StatusCode.INTERNAL, 500, "INTERNAL")
 
 
-class ApiError(Exception):
-    grpc_code = grpc.StatusCode.INTERNAL
-    http_status = 500
-    reason = "INTERNAL"
-
-    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None,
-                 retry_after_seconds: int | None = None):
-        super().__init__(message)
-        self.message = message[:MAX_MESSAGE]
-        self.field = field
-        if reason:
-            self.reason = reason
-        # For REST clients, a Retry-After header: when the same call may succeed again.
-        self.retry_after_seconds = retry_after_seconds
-
-    def rest_body(self) -> dict:
-        body = {"error": self.message, "code": self.reason}
-        if self.field:
-            body["field"] = self.field
-        return body
+def status_of(error: DomainError) -> tuple[grpc.StatusCode, int, str]:
+    """(gRPC code, HTTP status, AIP-193 reason) of an error: its kind's, its own reason if it has one."""
+    code, http, reason = next((STATUSES[kind] for kind in type(error).__mro__ if kind in STATUSES), _INTERNAL)
+    return code, http, error.reason or reason
 
 
-class InvalidArgument(ApiError):
-    grpc_code, http_status, reason = grpc.StatusCode.INVALID_ARGUMENT, 400, "INVALID_ARGUMENT"
-
-
-class Unauthenticated(ApiError):
-    grpc_code, http_status, reason = grpc.StatusCode.UNAUTHENTICATED, 401, "UNAUTHENTICATED"
-
-
-class PermissionDenied(ApiError):
-    grpc_code, http_status, reason = grpc.StatusCode.PERMISSION_DENIED, 403, "PERMISSION_DENIED"
-
-
-class NotFound(ApiError):
-    grpc_code, http_status, reason = grpc.StatusCode.NOT_FOUND, 404, "NOT_FOUND"
-
-
-class Conflict(ApiError):
-    grpc_code, http_status, reason = grpc.StatusCode.FAILED_PRECONDITION, 409, "CONFLICT"
-
-
-class Unavailable(ApiError):
-    grpc_code, http_status, reason = grpc.StatusCode.UNAVAILABLE, 503, "UNAVAILABLE"
-
-
-class RateLimited(ApiError):
-    grpc_code, http_status, reason = grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "RATE_LIMITED"
+def rest_body(error: DomainError) -> dict:
+    body = {"error": error.message, "code": status_of(error)[2]}
+    if error.field:
+        body["field"] = error.field
+    return body
 
 
 def http_status_metadata(status: int) -> tuple[str, str]:
@@ -75,21 +53,21 @@ def http_status_metadata(status: int) -> tuple[str, str]:
     return (HTTP_STATUS_HEADER, str(status))
 
 
-def _abort(context: grpc.ServicerContext, error: ApiError) -> None:
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain="portal")
+def _abort(context: grpc.ServicerContext, error: DomainError) -> None:
+    code, http_status, reason = status_of(error)
+    info = error_details_pb2.ErrorInfo(reason=reason, domain="portal")
     if error.field:
         info.metadata["field"] = error.field
     detail = any_pb2.Any()
     detail.Pack(info)
-    status = status_pb2.Status(code=error.grpc_code.value[0], message=error.message, details=[detail])
-    rest = (http_status_metadata(error.http_status),
-            (REST_ERROR_HEADER, json.dumps(error.rest_body(), ensure_ascii=True)))
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+    rest = (http_status_metadata(http_status), (REST_ERROR_HEADER, json.dumps(rest_body(error), ensure_ascii=True)))
     if error.retry_after_seconds is not None:
         # Response headers (Retry-After) travel as initial metadata. Once that is sent, trailers no
         # longer reach the gateway's Lua filter, so the REST status and body go with it.
         context.send_initial_metadata((("retry-after", str(error.retry_after_seconds)), *rest))
     context.set_trailing_metadata((*rest, ("grpc-status-details-bin", status.SerializeToString())))
-    context.abort(error.grpc_code, error.message)
+    context.abort(code, error.message)
 
 
 def _field_with_nul(message, prefix: str = "") -> str | None:
@@ -143,7 +121,7 @@ def _json_with_nul(value, path: str) -> str | None:
     return None
 
 
-def _refusal(request) -> ApiError | None:
+def _refusal(request) -> DomainError | None:
     """What is wrong with a request before any service code sees it, if anything."""
     if isinstance(request, Undecodable):
         return InvalidArgument(f"the request could not be decoded: {request.reason}")
@@ -154,7 +132,7 @@ def _refusal(request) -> ApiError | None:
 
 
 class ErrorInterceptor(BehaviorInterceptor):
-    """Maps ApiError to statuses; anything else is a bug, logged and answered as INTERNAL.
+    """Maps domain errors to statuses; anything else is a bug, logged and answered as INTERNAL.
 
     It also refuses requests that cannot be served at all (undecodable, NUL characters in text).
     """
@@ -165,9 +143,9 @@ class ErrorInterceptor(BehaviorInterceptor):
             if refusal:
                 raise refusal
             return behavior(request, context)
-        except ApiError as error:
+        except DomainError as error:
             failure = error
         except Exception:
             log.exception("unhandled error in %s", method)
-            failure = ApiError("internal error")
+            failure = DomainError("internal error")
         _abort(context, failure)

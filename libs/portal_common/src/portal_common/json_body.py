@@ -10,29 +10,19 @@ path the client wrote (`lineItems[2].unitPriceInCents`), as Stripe's "Received u
 take any key, bounded in depth and with numbers that stay exact.
 """
 import functools
-import math
 
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
+from portal_common.json_values import MAX_SAFE_INTEGER, check_free_form, join, number, whole_number
 
-# The largest integer a JSON number carries exactly in every client (JavaScript's
-# Number.MAX_SAFE_INTEGER); money in minor units and every other integer stay within it.
-MAX_SAFE_INTEGER = 2**53 - 1
-# How deep free-form JSON may nest: deeper values could be stored but not printed again.
-MAX_FREE_FORM_DEPTH = 10
 
 _INT32 = {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32}
 _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SFIXED64}
 _FLOATING = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT}
 _FREE_FORM = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
-
-
-def join(path: str, key: str) -> str:
-    """`lineItems[0]` + `unitPrice` → `lineItems[0].unitPrice`."""
-    return f"{path}.{key}" if path else key
 
 
 def body_dict(body: struct_pb2.Struct) -> dict:
@@ -105,23 +95,6 @@ def scalar(field: FieldDescriptor, value, path: str):
     raise TypeError(f"field type {kind} is not read from JSON bodies: {field.full_name}")
 
 
-def number(value, path: str) -> float:
-    """A finite JSON number (true and false are not numbers)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidArgument(f"{path} must be a number", field=path)
-    return value
-
-
-def whole_number(value, path: str, low: int, high: int) -> int:
-    """A JSON number without a fraction, within [low, high]; never rounded or wrapped."""
-    value = number(value, path)
-    if value != math.floor(value):
-        raise InvalidArgument(f"{path} must be a whole number, got {value!r}", field=path)
-    if not low <= value <= high:
-        raise InvalidArgument(f"{path} must be between {low} and {high}, got {_shown_number(value)}", field=path)
-    return int(value)
-
-
 def free_form(message_type: Descriptor, value, path: str) -> Message:
     """Free-form JSON (a Struct, Value or ListValue field), checked by check_free_form."""
     if message_type.full_name == "google.protobuf.Struct" and not isinstance(value, dict):
@@ -133,25 +106,6 @@ def free_form(message_type: Descriptor, value, path: str) -> Message:
                "google.protobuf.ListValue": struct_pb2.ListValue}[message_type.full_name]()
     json_format.ParseDict(value, message)
     return message
-
-
-def check_free_form(value, path: str, depth: int = 0) -> None:
-    """Free-form JSON that can be stored and read back exactly: at most MAX_FREE_FORM_DEPTH
-    levels of objects and arrays, and numbers within ±MAX_SAFE_INTEGER."""
-    if isinstance(value, (dict, list)):
-        if depth >= MAX_FREE_FORM_DEPTH:
-            raise InvalidArgument(f"{path} nests deeper than {MAX_FREE_FORM_DEPTH} levels", field=path)
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
-            check_free_form(item, f"{path}[{key}]" if isinstance(key, int) else join(path, key), depth + 1)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value) or abs(value) > MAX_SAFE_INTEGER:
-            raise InvalidArgument(f"{path} must be a number between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER} "
-                                  f"(larger numbers are not kept exactly), got {_shown_number(value)}", field=path)
-
-
-def _shown_number(value: float) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() and abs(value) < 1e30 else repr(value)
 
 
 @functools.cache

@@ -9,7 +9,7 @@ what it is: a retry would fail the same way, so it is never reported as Unavaila
 import grpc
 
 from portal_common.auth import INTERNAL_TOKEN_HEADER, bearer_token
-from portal_common.errors import ApiError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
+from portal_common.domain_errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
 
 # What a retry may cure.
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -51,4 +51,4 @@ def _call(method, request, metadata: list[tuple[str, str]], timeout: float, peer
             raise PermissionDenied(error.details() or "permission denied") from None
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             raise InvalidArgument(f"the {peer} service refused the request: {error.details()}") from None
-        raise ApiError(f"the {peer} service failed ({code.name})") from None
+        raise DomainError(f"the {peer} service failed ({code.name})") from None

@@ -1,7 +1,7 @@
 """Checks of request values that every service makes the same way, each error naming its field."""
 import re
 
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 
 MAX_NAME = 200
 

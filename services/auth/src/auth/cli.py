@@ -8,7 +8,7 @@ import sys
 
 from auth.config import Settings
 from auth.server import open_accounts
-from portal_common.errors import ApiError
+from portal_common.domain_errors import DomainError
 
 
 def _print(obj) -> None:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                 _print(row)
         else:
             _print({"id": args.key_id, "revokedAt": accounts.revoke_api_key(args.key_id)})
-    except ApiError as error:
+    except DomainError as error:
         print(f"portal: {error.message}", file=sys.stderr)
         return 1
     return 0

@@ -8,7 +8,7 @@ from auth.config import Settings
 from auth.server import build, open_accounts
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common.auth import INTERNAL_TOKEN_HEADER, CredentialCache, hash_credential, remote_lookup
-from portal_common.errors import Unavailable
+from portal_common.domain_errors import Unavailable
 
 TOKEN = "internal-secret"
 

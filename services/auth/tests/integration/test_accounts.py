@@ -8,7 +8,7 @@ from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
 from portal_common import db
 from portal_common.auth import API_KEY, hash_credential
-from portal_common.errors import InvalidArgument, NotFound
+from portal_common.domain_errors import InvalidArgument, NotFound
 
 
 @pytest.fixture

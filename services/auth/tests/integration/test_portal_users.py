@@ -10,7 +10,7 @@ from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
 from portal_common import db
 from portal_common.auth import PORTAL_USER, hash_credential
-from portal_common.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from portal_common.domain_errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unavailable
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -3,7 +3,7 @@ import pytest
 from auth.domain.credentials import API_KEY_PREFIX, SESSION_PREFIX, generate_credential
 from auth.domain.portal_users import PortalUser, check_may_sign_in, clean_sign_in, identity_conflict
 from portal_common.auth import CREDENTIAL_PATTERN, hash_credential
-from portal_common.errors import InvalidArgument, PermissionDenied
+from portal_common.domain_errors import InvalidArgument, PermissionDenied
 
 
 @pytest.mark.parametrize("kind", [API_KEY_PREFIX, SESSION_PREFIX])

@@ -8,7 +8,7 @@ from crm.config import MIGRATIONS
 from crm.service_layer.contacts import ContactDetails, CrmService, EventDetails, OrganizationDetails
 from portal_common import db
 from portal_common.auth import API_KEY, Principal
-from portal_common.errors import Conflict, InvalidArgument, NotFound
+from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from crm.domain.model import (
     Contact, CrmOrganization, EventRegistration, clean_tags, email_key, merge_tags, website_key,
 )
 from portal_common.db import like_pattern
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 from portal_common.validation import check_choice, clean_email
 
 

@@ -13,7 +13,7 @@ from invoicing.domain.model import DAY_MS, Address
 from invoicing.service_layer.invoices import BillToFields, InvoiceFields, LineFields
 from portal_common.auth import API_KEY, Principal
 from portal_common.currencies import MAX_MINOR_UNITS
-from portal_common.errors import Conflict, InvalidArgument, NotFound, Unavailable
+from portal_common.domain_errors import Conflict, InvalidArgument, NotFound, Unavailable
 
 ORG, OTHER_ORG = "org_a", "org_b"
 KEY = Principal(kind=API_KEY, organization_id=ORG, credential_id="key_a")

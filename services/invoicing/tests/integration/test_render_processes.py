@@ -12,7 +12,7 @@ from invoicing.adapters.pdf import RenderStopped, render_invoice
 from invoicing.adapters.render_processes import ProcessRenderer
 from invoicing.domain.model import BillTo, Invoice, LineItem
 from invoicing.domain.money import line_amounts, totals
-from portal_common.errors import Unavailable
+from portal_common.domain_errors import Unavailable
 
 
 def invoice_of(lines: int, description: str) -> Invoice:

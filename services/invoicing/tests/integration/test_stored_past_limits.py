@@ -12,7 +12,7 @@ from invoicing.domain.model import MAX_FREE_TEXT, MAX_LINES, BillTo, Invoice, Li
 from invoicing.domain.money import line_amounts, totals
 from invoicing.service_layer.invoices import InvoiceFields
 from portal_common.auth import API_KEY, Principal
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 
 KEY = Principal(kind=API_KEY, organization_id="org_a", credential_id="key_a")
 

@@ -4,7 +4,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from invoicing.api.messages import invoice_fields
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 
 FLAT = {"type": "b2c_single", "currency": "JPY", "issueDate": 1704067200000,
         "lineItems": [{"description": "Plant", "quantity": 1, "unitPriceInCents": 2**53 - 1}],

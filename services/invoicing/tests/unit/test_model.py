@@ -8,7 +8,7 @@ from invoicing.domain.model import (
     MAX_TIMESTAMP, STATUSES, TRANSITIONS, BillTo, Invoice, LineItem, due_date, invoice_number, invoice_period, overdue_from,
 )
 from invoicing.domain.money import line_amounts, totals
-from portal_common.errors import Conflict, InvalidArgument
+from portal_common.domain_errors import Conflict, InvalidArgument
 
 JAN_1_2025 = 1735689600000  # 2025-01-01T00:00:00Z
 

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 from invoicing.domain.money import LineAmounts, exact_decimal, line_amounts, round_half_up, totals
 from portal_common.currencies import MAX_MINOR_UNITS
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 
 # What clients send: quantities with up to 4 decimals, rates with up to 3, prices in whole cents.
 quantities = st.integers(1, 10_000_000).map(lambda n: Decimal(n).scaleb(-4))

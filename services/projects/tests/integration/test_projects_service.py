@@ -8,7 +8,7 @@ from google.protobuf import json_format
 from portal_common import db
 from portal_common.auth import API_KEY, PORTAL_USER, Principal
 from portal_common.clock import now_ms
-from portal_common.errors import Conflict, InvalidArgument, NotFound, Unavailable
+from portal_common.domain_errors import Conflict, InvalidArgument, NotFound, Unavailable
 from projects.adapters.tables import project_code_counters
 from projects.adapters.views import ProjectFilter
 from projects.config import MIGRATIONS

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from portal_common.currencies import MAX_MINOR_UNITS, MINOR_DIGITS
-from portal_common.errors import Conflict, InvalidArgument
+from portal_common.domain_errors import Conflict, InvalidArgument
 from projects.domain.model import (
     STATUSES, TRANSITIONS, Budget, Project, check_new_status, clean_budget, clean_date, clean_name, clean_priority,
     clean_progress, clean_subtype, clean_type, code_year, merged_free_properties, project_code,

@@ -3,7 +3,8 @@ from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common.auth import current_principal
-from portal_common.errors import NotFound, http_status_metadata
+from portal_common.domain_errors import NotFound
+from portal_common.errors import http_status_metadata
 from portal_common.json_body import read_message
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential

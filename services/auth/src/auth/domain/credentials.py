@@ -5,7 +5,7 @@ API keys start with `pk_`, portal session tokens with `ps_`; both carry 256 rand
 import dataclasses
 import secrets
 
-from portal_common.auth import hash_credential
+from portal_common.credential_format import hash_credential
 
 API_KEY_PREFIX, SESSION_PREFIX = "pk_", "ps_"
 VISIBLE_LENGTH = 11  # the kind prefix and the first 8 characters of the secret

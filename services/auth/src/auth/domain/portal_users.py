@@ -1,7 +1,7 @@
 """Portal users: the customers of an organization who sign in with Google or Microsoft."""
 import dataclasses
 
-from portal_common.errors import Conflict, InvalidArgument, PermissionDenied
+from portal_common.domain_errors import Conflict, InvalidArgument, PermissionDenied
 from portal_common.validation import check_choice, clean_email, clean_text
 
 OAUTH_PROVIDERS = ("google", "microsoft")

@@ -5,7 +5,7 @@ from auth.adapters.tables import api_keys, organizations
 from auth.domain.credentials import API_KEY_PREFIX, generate_credential
 from portal_common.clock import now_ms
 from portal_common.db import Database
-from portal_common.errors import InvalidArgument, NotFound
+from portal_common.domain_errors import InvalidArgument, NotFound
 from portal_common.ids import new_id
 
 DEMO_ORGANIZATION_NAME = "Demo Organization"

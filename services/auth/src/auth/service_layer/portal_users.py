@@ -13,7 +13,7 @@ from auth.domain.portal_users import (
 from portal_common.auth import Principal
 from portal_common.clock import now_ms
 from portal_common.db import Database
-from portal_common.errors import Conflict, NotFound, PermissionDenied, Unavailable
+from portal_common.domain_errors import Conflict, NotFound, PermissionDenied, Unavailable
 from portal_common.ids import new_id
 from portal_common.validation import check_choice
 

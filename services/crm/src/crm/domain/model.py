@@ -4,8 +4,8 @@ import json
 import math
 import re
 
-from portal_common.errors import InvalidArgument
-from portal_common.json_body import check_free_form
+from portal_common.domain_errors import InvalidArgument
+from portal_common.json_values import check_free_form
 
 SUBTYPES = ("lead", "customer", "prospect")
 STATUSES = ("active", "inactive")

@@ -23,7 +23,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from invoicing.domain.model import B2B_CONSOLIDATED, CANCELLED, DRAFT, Invoice
 from portal_common.currencies import MINOR_DIGITS, format_money
-from portal_common.errors import Unavailable
+from portal_common.domain_errors import Unavailable
 
 FONT_DIRS = (pathlib.Path("/usr/share/fonts/truetype/dejavu"), pathlib.Path("/usr/share/fonts/truetype/droid"))
 REGULAR, BOLD, FALLBACK = "DejaVuSans", "DejaVuSans-Bold", "DroidSansFallbackFull"

@@ -18,7 +18,7 @@ from typing import Callable
 
 from invoicing.adapters.pdf import render_invoice
 from invoicing.domain.model import Invoice
-from portal_common.errors import Unavailable
+from portal_common.domain_errors import Unavailable
 
 POLL_SECONDS = 0.05  # how soon a caller that went away stops its render
 NICENESS = 10

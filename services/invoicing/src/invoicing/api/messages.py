@@ -17,7 +17,7 @@ from invoicing.adapters.views import address_of, given
 from invoicing.domain.model import Issuer
 from invoicing.service_layer.invoices import BillToFields, InvoiceFields, LineFields
 from portal.invoicing.v1 import invoicing_pb2 as pb
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 from portal_common.json_body import read_message
 
 # The top-level `type` of the Invoice Data Structure: the invoice type is then its `subtype`.

@@ -4,7 +4,7 @@ import datetime
 from decimal import Decimal
 
 from invoicing.domain.money import LineAmounts, Totals
-from portal_common.errors import Conflict, InvalidArgument
+from portal_common.domain_errors import Conflict, InvalidArgument
 
 B2B_CONSOLIDATED, B2B_SINGLE, B2C_SINGLE = TYPES = ("b2b_consolidated", "b2b_single", "b2c_single")
 

@@ -11,7 +11,7 @@ import decimal
 from decimal import ROUND_HALF_UP, Decimal
 
 from portal_common.currencies import MAX_MINOR_UNITS
-from portal_common.errors import InvalidArgument
+from portal_common.domain_errors import InvalidArgument
 
 MAX_QUANTITY = Decimal(1_000_000)
 QUANTITY_PLACES = 4

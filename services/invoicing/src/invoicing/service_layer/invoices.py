@@ -27,7 +27,7 @@ from portal_common.auth import Principal
 from portal_common.clock import now_ms
 from portal_common.currencies import MAX_MINOR_UNITS, check_currency, check_minor_units
 from portal_common.db import Database
-from portal_common.errors import Conflict, InvalidArgument, NotFound
+from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
 from portal_common.validation import check_choice, clean_email, clean_text
 

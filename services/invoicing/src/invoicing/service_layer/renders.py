@@ -16,7 +16,7 @@ from typing import Callable
 from invoicing.adapters.views import invoice_from_message
 from invoicing.domain.model import Invoice
 from portal.invoicing.v1 import invoicing_pb2 as pb
-from portal_common.errors import Unavailable
+from portal_common.domain_errors import Unavailable
 
 RenderPdf = Callable[[Invoice, Callable[[], bool]], bytes]
 

@@ -2,7 +2,8 @@ from google.protobuf import empty_pb2
 
 from portal.projects.v1 import projects_pb2_grpc
 from portal_common.auth import current_principal
-from portal_common.errors import InvalidArgument, http_status_metadata
+from portal_common.domain_errors import InvalidArgument
+from portal_common.errors import http_status_metadata
 from portal_common.json_body import body_dict
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential

@@ -9,8 +9,8 @@ import json
 from decimal import Decimal
 
 from portal_common.currencies import MAX_MINOR_UNITS, MINOR_DIGITS, check_currency, to_major
-from portal_common.errors import Conflict, InvalidArgument
-from portal_common.json_body import check_free_form, number, whole_number
+from portal_common.domain_errors import Conflict, InvalidArgument
+from portal_common.json_values import check_free_form, number, whole_number
 from portal_common.validation import MAX_NAME, check_choice, clean_text
 
 SUBTYPES = ("client_project", "internal", "campaign", "product_development", "other")

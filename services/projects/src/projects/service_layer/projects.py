@@ -8,7 +8,7 @@ from portal.projects.v1 import projects_pb2
 from portal_common.auth import Principal
 from portal_common.clock import now_ms
 from portal_common.db import Database
-from portal_common.errors import InvalidArgument, NotFound
+from portal_common.domain_errors import InvalidArgument, NotFound
 from portal_common.ids import new_id
 from portal_common.validation import check_choice
 from projects.adapters import views

@@ -104,3 +104,16 @@ def test_free_form_numbers_stay_exact():
 def test_an_empty_object_is_given_not_absent():
     rule = read_message(_struct({"custom": {}}), http_pb2.HttpRule)
     assert rule.HasField("custom")
+
+
+def test_domain_paths_become_the_clients_json_paths():
+    from portal_common.json_body import client_paths, json_path
+    rule = http_pb2.HttpRule.DESCRIPTOR
+    assert json_path("additional_bindings[2].response_body", rule) == "additionalBindings[2].responseBody"
+    assert json_path("unknown_thing.x", rule) == "unknown_thing.x"
+    with pytest.raises(InvalidArgument) as raised:
+        with client_paths(rule):
+            raise InvalidArgument("additional_bindings[0].response_body is too long",
+                                  field="additional_bindings[0].response_body")
+    assert (raised.value.field, raised.value.message) == (
+        "additionalBindings[0].responseBody", "additionalBindings[0].responseBody is too long")

@@ -9,13 +9,16 @@ path the client wrote (`lineItems[2].unitPriceInCents`), as Stripe's "Received u
 `google.protobuf.Struct` fields of an input message are the free-form places (customFields): they
 take any key, bounded in depth and with numbers that stay exact.
 """
+import contextlib
 import functools
+import re
+from typing import Iterator
 
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from portal_common.domain_errors import InvalidArgument
+from portal_common.domain_errors import DomainError, InvalidArgument
 from portal_common.json_values import MAX_SAFE_INTEGER, check_free_form, join, number, whole_number
 
 
@@ -111,3 +114,32 @@ def free_form(message_type: Descriptor, value, path: str) -> Message:
 @functools.cache
 def _fields_by_json_name(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
     return {field.json_name: field for field in descriptor.fields}
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
+
+
+def json_path(path: str, descriptor: Descriptor) -> str:
+    """A domain field path (attribute names: `line_items[2].unit_price_in_cents`) as the client
+    wrote it in the JSON of `descriptor`'s message (`lineItems[2].unitPriceInCents`). Keys inside a
+    free-form Struct are kept as they are."""
+    parts = []
+    for name, indexes in _PATH_PART.findall(path):
+        field = descriptor.fields_by_name.get(name) if descriptor is not None else None
+        parts.append((field.json_name if field else name) + indexes)
+        descriptor = field.message_type if field and field.message_type and \
+            field.message_type.full_name not in _FREE_FORM else None
+    return ".".join(parts)
+
+
+@contextlib.contextmanager
+def client_paths(descriptor: Descriptor) -> Iterator[None]:
+    """Renames the field of a domain error raised inside the block (a domain path) to the client's
+    JSON path in `descriptor`'s message, in the error's message too."""
+    try:
+        yield
+    except DomainError as error:
+        if error.field:
+            path = json_path(error.field, descriptor)
+            error.message, error.field = error.message.replace(error.field, path), path
+        raise

@@ -23,3 +23,13 @@ def test_importing_a_domain_module_loads_no_framework(module):
              "print(','.join(loaded))")
     loaded = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"{module} loads {loaded}"
+
+
+SERVICES = ("auth", "crm", "projects", "invoicing")
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("libs/*/src/**/*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_nothing_in_libs_imports_a_service(path):
+    imports = [line.split()[1].split(".")[0] for line in path.read_text().splitlines()
+               if line.lstrip().startswith(("import ", "from "))]
+    assert not set(imports) & set(SERVICES), f"{path} imports a service"

@@ -4,7 +4,6 @@ PORTAL_TEST_DATABASE=postgres runs everything on fresh PostgreSQL databases (one
 in production) on the server PORTAL_TEST_POSTGRES_URL names; otherwise on SQLite files.
 """
 import contextlib
-import dataclasses
 import json
 import os
 import pathlib
@@ -142,39 +141,6 @@ def org_api(stack) -> Api:
     api = Api(f"http://127.0.0.1:{stack.config.http_port}", created["apiKey"])
     api.organization_id = created["organizationId"]
     return api
-
-
-# The internal credential of the servers that tests build in their own process.
-INTERNAL_TOKEN = "test-internal-token"
-
-
-@dataclasses.dataclass(frozen=True)
-class GrpcPeers:
-    accounts: object  # the auth service's Accounts: creates organizations and their API keys
-    auth_target: str
-    crm_target: str
-    internal_token: str = INTERNAL_TOKEN
-
-
-@pytest.fixture(scope="module")
-def grpc_peers(databases):
-    """Real auth and CRM gRPC servers in this process, for the api tests of any service."""
-    from auth.config import Settings as AuthSettings
-    from auth.server import build as build_auth, open_accounts
-    from crm.config import Settings as CrmSettings
-    from crm.server import build as build_crm
-
-    auth_target, crm_target = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    auth = AuthSettings(database_url=databases.new_url("auth"), address=auth_target, crm_target=crm_target,
-                        internal_token=INTERNAL_TOKEN)
-    crm = CrmSettings(database_url=databases.new_url("crm"), address=crm_target, auth_target=auth_target,
-                      internal_token=INTERNAL_TOKEN)
-    servers = [build_auth(auth, auth.address)[0], build_crm(crm, crm.address)[0]]
-    for server in servers:
-        server.start()
-    yield GrpcPeers(open_accounts(auth), auth_target, crm_target)
-    for server in servers:
-        server.stop(None)
 
 
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:

@@ -1,4 +1,5 @@
-"""`portal`: administration of organizations and API keys, straight on the auth database.
+"""`portal`: administration of organizations and API keys, straight on the auth database. Like
+the servicers for gRPC, it is an entry point: it alone knows the JSON it prints.
 
 It works whether or not the stack runs (SQLite in WAL mode and PostgreSQL both allow it).
 """
@@ -40,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "create":
             _print({"organizationId": args.org, "apiKey": accounts.create_api_key(args.org)})
         elif args.action == "list":
-            for row in accounts.list_api_keys(args.org):
-                _print(row)
+            for key in accounts.list_api_keys(args.org):
+                _print({"id": key.id, "prefix": key.prefix, "createdAt": key.created_at,
+                        "lastUsedAt": key.last_used_at, "revokedAt": key.revoked_at})
         else:
-            _print({"id": args.key_id, "revokedAt": accounts.revoke_api_key(args.key_id)})
+            _print({"id": args.key_id, "revokedAt": accounts.revoke_api_key(args.key_id).revoked_at})
     except DomainError as error:
         print(f"portal: {error.message}", file=sys.stderr)
         return 1

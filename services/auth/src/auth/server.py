@@ -1,4 +1,7 @@
+import functools
+
 from auth.adapters.crm_client import CrmClient
+from auth.adapters.repositories import AuthUnitOfWork
 from auth.api.servicers import CredentialServicer, PortalAuthServicer
 from auth.config import MIGRATIONS, Settings
 from auth.service_layer.accounts import Accounts
@@ -16,22 +19,22 @@ CREDENTIALS = auth_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_nam
 PORTAL_AUTH = auth_pb2.DESCRIPTOR.services_by_name["PortalAuthService"].full_name
 
 
-def open_database(settings: Settings) -> db.Database:
-    """The service's migrated database."""
+def units_of_work(settings: Settings):
+    """Makes the units of work of the service's migrated database (`read_only=True` for reads)."""
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    return db.Database(engine)
+    return functools.partial(AuthUnitOfWork, db.Database(engine))
 
 
 def open_accounts(settings: Settings) -> Accounts:
-    return Accounts(open_database(settings))
+    return Accounts(units_of_work(settings))
 
 
 def build(settings: Settings, address: str):
-    database = open_database(settings)
+    uow = units_of_work(settings)
     crm = CrmClient(settings.crm_target, settings.crm_link_timeout_seconds, settings.internal_token)
-    credentials = Credentials(database, crm)
-    portal_users = PortalUsers(database, crm, session_ttl_ms=settings.session_ttl_seconds * 1000)
+    credentials = Credentials(uow, crm)
+    portal_users = PortalUsers(uow, crm, session_ttl_ms=settings.session_ttl_seconds * 1000)
     Periodic("session purge", settings.session_purge_interval_seconds, portal_users.purge_sessions).start()
     # The auth service owns the credentials: it checks those of its own endpoints in its database
     # on every call, uncached, so that a logout takes effect here at once.

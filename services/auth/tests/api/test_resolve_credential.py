@@ -59,7 +59,7 @@ def test_the_cache_serves_a_revoked_key_only_until_its_ttl(auth_server):
     organization_id, secret = accounts.create_organization("Acme")
     cache = CredentialCache(remote_lookup(target, TOKEN), ttl_seconds=0.5)
     assert cache.resolve(hash_credential(secret)).organization_id == organization_id
-    accounts.revoke_api_key(accounts.list_api_keys(organization_id)[0]["id"])
+    accounts.revoke_api_key(accounts.list_api_keys(organization_id)[0].id)
     assert cache.resolve(hash_credential(secret)) is not None  # still cached
     time.sleep(0.6)
     assert cache.resolve(hash_credential(secret)) is None

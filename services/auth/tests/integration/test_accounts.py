@@ -1,8 +1,9 @@
-import json
+import functools
 
 import pytest
 import sqlalchemy as sa
 
+from auth.adapters.repositories import AuthUnitOfWork
 from auth.config import MIGRATIONS
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
@@ -18,13 +19,18 @@ def engine(databases):
 
 
 @pytest.fixture
-def accounts(engine):
-    return Accounts(db.Database(engine))
+def uow(engine):
+    return functools.partial(AuthUnitOfWork, db.Database(engine))
 
 
 @pytest.fixture
-def credentials(engine):
-    return Credentials(db.Database(engine), crm=None)  # API keys never ask the CRM
+def accounts(uow):
+    return Accounts(uow)
+
+
+@pytest.fixture
+def credentials(uow):
+    return Credentials(uow, crm=None)  # API keys never ask the CRM
 
 
 def test_keys_resolve_to_their_organization_until_revoked(accounts, credentials):
@@ -33,9 +39,9 @@ def test_keys_resolve_to_their_organization_until_revoked(accounts, credentials)
     principal = credentials.resolve(hash_credential(first))
     assert (principal.kind, principal.organization_id) == (API_KEY, organization_id)
     listed = accounts.list_api_keys(organization_id)
-    assert [k["prefix"] for k in listed] == [first[:11], second[:11]]
-    assert listed[0]["lastUsedAt"] is not None and listed[1]["lastUsedAt"] is None
-    accounts.revoke_api_key(listed[0]["id"])
+    assert [k.prefix for k in listed] == [first[:11], second[:11]]
+    assert listed[0].last_used_at is not None and listed[1].last_used_at is None
+    accounts.revoke_api_key(listed[0].id)
     assert credentials.resolve(hash_credential(first)) is None
     assert credentials.resolve(hash_credential(second)).organization_id == organization_id
     assert credentials.resolve(hash_credential("pk_unknown")) is None
@@ -47,7 +53,7 @@ def test_secrets_are_never_stored_or_listed(accounts, engine):
         stored = [tuple(row) for table in ("organizations", "api_keys")
                   for row in connection.execute(sa.text(f"SELECT * FROM {table}"))]
     assert secret not in repr(stored)
-    assert secret not in json.dumps(accounts.list_api_keys(organization_id))
+    assert secret not in repr(accounts.list_api_keys(organization_id))
 
 
 def test_demo_organization_is_created_only_when_there_is_none(accounts):

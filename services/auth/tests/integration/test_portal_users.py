@@ -3,8 +3,9 @@ import functools
 
 import pytest
 
-from auth.adapters.crm_client import ContactAccess, ContactLink
+from auth.adapters.repositories import AuthUnitOfWork
 from auth.config import MIGRATIONS
+from auth.domain.portal_users import ContactAccess, ContactLink, OAuthLogin, PortalUserChanges
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
@@ -48,13 +49,14 @@ class ContactDirectory:
 @pytest.fixture
 def world(databases):
     with databases.migrated_engine("auth", MIGRATIONS) as engine:
-        database, clock, crm = db.Database(engine), Clock(), ContactDirectory()
-        organization_id, key = Accounts(database).create_organization("Acme")
-        users = PortalUsers(database, crm, session_ttl_ms=30 * DAY_MS, clock=clock)
+        uow, clock, crm = functools.partial(AuthUnitOfWork, db.Database(engine)), Clock(), ContactDirectory()
+        organization_id, key = Accounts(uow).create_organization("Acme")
+        users = PortalUsers(uow, crm, session_ttl_ms=30 * DAY_MS, clock=clock)
         # Sign-ins come from the organization's API key, as the frontend's server makes them.
-        credentials = Credentials(database, crm, clock)
+        credentials = Credentials(uow, crm, clock)
         caller = credentials.resolve(hash_credential(key))
-        users.sync_user = functools.partial(users.sync_user, caller)
+        sync_user = users.sync_user
+        users.sync_user = lambda credential, *login: sync_user(caller, credential, OAuthLogin(*login))
         yield users, credentials, crm, clock, organization_id, key
 
 
@@ -82,7 +84,7 @@ def test_an_unbound_identity_never_takes_over_a_bound_email(world, provider, oau
     first = users.sync_user(key, "jo@example.com", "", "google", "g-1")
     with pytest.raises(Conflict) as refused:  # the "nOAuth" pattern: any provider, any account id
         users.sync_user(key, "Jo@Example.com", "", provider, oauth_id)
-    assert refused.value.field == "oauthId" and "another sign-in identity" in refused.value.message
+    assert refused.value.field == "oauth_id" and "another sign-in identity" in refused.value.message
     assert users.sync_user(key, "jo@example.com", "", "google", "g-1").user.id == first.user.id
     users.sync_user(key, "ann@example.com", "", "google", "g-3")
     with pytest.raises(Conflict):  # g-1 signs in with an email that is Ann's
@@ -93,7 +95,7 @@ def test_invalid_sign_ins_name_the_field(world):
     users, *_, org, key = world
     with pytest.raises(InvalidArgument) as raised:
         users.sync_user(key, "jo@example.com", "", "github", "1")
-    assert raised.value.field == "oauthProvider"
+    assert raised.value.field == "oauth_provider"
 
 
 def test_the_crm_link_follows_the_crm_and_survives_its_outages(world):
@@ -155,20 +157,20 @@ def test_sessions_expire_and_end_at_logout(world):
 def test_a_disabled_user_cannot_sign_in_and_its_sessions_stop(world):
     users, credentials, crm, clock, org, key = world
     sign_in = users.sync_user(key, "jo@example.com", "", "google", "g-1")
-    users.set_status(org, sign_in.user.id, "disabled")
+    users.update_user(org, sign_in.user.id, PortalUserChanges("disabled"))
     assert credentials.resolve(hash_credential(sign_in.session_token)) is None
     with pytest.raises(PermissionDenied):
         users.sync_user(key, "jo@example.com", "", "google", "g-1")
-    users.set_status(org, sign_in.user.id, "active")
+    users.update_user(org, sign_in.user.id, PortalUserChanges("active"))
     assert users.sync_user(key, "jo@example.com", "", "google", "g-1").user.status == "active"
     with pytest.raises(InvalidArgument):
-        users.set_status(org, sign_in.user.id, "banned")
+        PortalUserChanges("banned")
 
 
 def test_administration_stays_within_the_organization(world):
     users, credentials, crm, clock, org, key = world
     user = users.sync_user(key, "jo@example.com", "", "google", "g-1").user
-    for call in (lambda: users.set_status("org_other", user.id, "disabled"),
+    for call in (lambda: users.update_user("org_other", user.id, PortalUserChanges("disabled")),
                  lambda: users.end_sessions("org_other", user.id), lambda: users.get_user("org_other", user.id)):
         with pytest.raises(NotFound):
             call()
@@ -200,7 +202,7 @@ def test_revoking_the_api_key_ends_the_sessions_it_opened(world, databases):
     session = users.sync_user(key, "jo@example.com", "", "google", "g-1").session_token
     assert credentials.resolve(hash_credential(session)) is not None
     key_id = credentials.resolve(hash_credential(key)).credential_id
-    Accounts(users._database).revoke_api_key(key_id)
+    Accounts(users._uow).revoke_api_key(key_id)
     assert credentials.resolve(hash_credential(session)) is None
 
 

@@ -1,9 +1,9 @@
 import pytest
 
 from auth.domain.credentials import API_KEY_PREFIX, SESSION_PREFIX, generate_credential
-from auth.domain.portal_users import PortalUser, check_may_sign_in, clean_sign_in, identity_conflict
+from auth.domain.portal_users import OAuthLogin, PortalUser, PortalUserChanges, clean_login, login_owner
 from portal_common.auth import CREDENTIAL_PATTERN, hash_credential
-from portal_common.domain_errors import InvalidArgument, PermissionDenied
+from portal_common.domain_errors import Conflict, InvalidArgument, PermissionDenied
 
 
 @pytest.mark.parametrize("kind", [API_KEY_PREFIX, SESSION_PREFIX])
@@ -18,23 +18,46 @@ def test_credentials_are_random_recognisable_and_stored_only_as_hashes(kind):
 
 
 def test_sign_in_details_are_cleaned_and_each_error_names_its_field():
-    assert clean_sign_in(" Jo@Example.com ", " Jo ", "google", " 123 ") == ("Jo@Example.com", "Jo", "google", "123")
-    for args, field in [(("nope", "", "google", "1"), "email"), (("a@b.co", "", "github", "1"), "oauthProvider"),
-                        (("a@b.co", "", "microsoft", "  "), "oauthId")]:
+    assert clean_login(OAuthLogin(" Jo@Example.com ", " Jo ", "google", " 123 ")) == \
+        OAuthLogin("Jo@Example.com", "Jo", "google", "123")
+    for login, field in [(OAuthLogin("nope", "", "google", "1"), "email"),
+                         (OAuthLogin("a@b.co", "", "github", "1"), "oauth_provider"),
+                         (OAuthLogin("a@b.co", "", "microsoft", "  "), "oauth_id")]:
         with pytest.raises(InvalidArgument) as raised:
-            clean_sign_in(*args)
+            clean_login(login)
         assert raised.value.field == field
 
 
+def _user(**fields) -> PortalUser:
+    return PortalUser(**{"id": "pu_1", "organization_id": "org_1", "email": "jo@example.com", "display_name": "Jo",
+                         "oauth_provider": "google", "oauth_id": "g-1"} | fields)
+
+
 def test_an_identity_conflict_names_the_oauth_id_and_says_why():
-    error = identity_conflict("jo@example.com")
-    assert error.field == "oauthId" and "already bound to another sign-in identity" in error.message
+    login = OAuthLogin("jo@example.com", "", "microsoft", "m-1")
+    with pytest.raises(Conflict) as refused:
+        login_owner(login, by_identity=None, by_email=_user())
+    assert refused.value.field == "oauth_id" and "already bound to another sign-in identity" in refused.value.message
+    with pytest.raises(Conflict) as refused:  # a known identity taking another user's email
+        login_owner(login, by_identity=_user(id="pu_2"), by_email=_user())
+    assert refused.value.field == "email"
+    assert login_owner(login, by_identity=_user(), by_email=_user()).id == "pu_1"
+    assert login_owner(login, by_identity=None, by_email=None) is None
 
 
 def test_only_active_users_may_sign_in():
-    user = PortalUser(id="pu_1", organization_id="org_1", email="jo@example.com", display_name="Jo",
-                      oauth_provider="google", oauth_id="g-1")
-    check_may_sign_in(user)
+    user = _user()
+    user.sign_in(OAuthLogin("jo@example.com", "", "google", "g-1"), now=5)
+    assert (user.display_name, user.last_login, user.updated_at) == ("Jo", 5, 5)
     user.status = "disabled"
     with pytest.raises(PermissionDenied):
-        check_may_sign_in(user)
+        user.sign_in(OAuthLogin("jo@example.com", "", "google", "g-1"), now=6)
+
+
+def test_changes_name_a_valid_status_and_apply_only_what_differs():
+    with pytest.raises(InvalidArgument) as raised:
+        PortalUserChanges("banned")
+    assert raised.value.field == "status"
+    user = _user(updated_at=1)
+    assert not user.apply(PortalUserChanges("active"), now=2) and user.updated_at == 1
+    assert user.apply(PortalUserChanges("disabled"), now=3) and (user.status, user.updated_at) == ("disabled", 3)

@@ -1,27 +1,11 @@
 """The CRM service as the auth service sees it: who is the contact with this email, and what may
 its portal user see now?"""
-import dataclasses
-
+from auth.domain.portal_users import ContactAccess, ContactLink
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.channels import internal_channel
 from portal_common.peers import ask, ask_internal
 
 ORGANIZATION_ACCESS = "organization"
-
-
-@dataclasses.dataclass(frozen=True)
-class ContactLink:
-    contact_id: str
-    crm_organization_id: str | None
-    active: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class ContactAccess:
-    """A portal user's contact as it is now."""
-    active: bool
-    crm_organization_id: str
-    organization_access: bool
 
 
 class CrmClient:

@@ -1,4 +1,5 @@
-"""The auth service's tables (created by migrations/; this is how the code sees them)."""
+"""The auth service's tables: how the code sees what migrations/ creates (tests/integration/
+test_schema.py checks that the two agree)."""
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -13,7 +14,7 @@ organizations = sa.Table(
 api_keys = sa.Table(
     "api_keys", metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("organization_id", sa.String(40), sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("organization_id", sa.String(40), sa.ForeignKey("organizations.id"), nullable=False, index=True),
     sa.Column("prefix", sa.String(16), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
@@ -36,6 +37,7 @@ portal_users = sa.Table(
     sa.Column("crm_organization_id", sa.String(40)),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("portal_users_email", "organization_id", "email_key", unique=True),
 )
 
 # Which provider account belongs to which portal user: one account per provider and user.
@@ -45,16 +47,19 @@ portal_identities = sa.Table(
     sa.Column("provider", sa.String(20), primary_key=True),
     sa.Column("oauth_id", sa.String(200), primary_key=True),
     sa.Column("user_id", sa.String(40), sa.ForeignKey("portal_users.id"), nullable=False),
+    sa.Index("portal_identities_user", "user_id", "provider", unique=True),
 )
 
 portal_sessions = sa.Table(
     "portal_sessions", metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("user_id", sa.String(40), sa.ForeignKey("portal_users.id"), nullable=False),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("portal_users.id"), nullable=False, index=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger),
     # The API key whose sync-user call opened the session: revoking the key ends the session.
-    sa.Column("api_key_id", sa.String(40), sa.ForeignKey("api_keys.id")),
+    sa.Column("api_key_id", sa.String(40), sa.ForeignKey("api_keys.id", name="portal_sessions_api_key_fk")),
+    sa.Index("portal_sessions_expiry", "expires_at"),
+    sa.Index("portal_sessions_api_key", "api_key_id"),
 )

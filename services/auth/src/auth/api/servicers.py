@@ -1,11 +1,12 @@
-from auth.api import messages
+"""The auth service's gRPC methods: request → domain command → use case → domain result → response."""
+from auth.api import mapping
 from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.domain_errors import NotFound
 from portal_common.errors import http_status_metadata
-from portal_common.json_body import read_message
+from portal_common.json_body import client_paths
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
 
@@ -18,7 +19,7 @@ class CredentialServicer(auth_pb2_grpc.CredentialServiceServicer):
         principal = self._credentials.resolve(request.credential_hash)
         if principal is None:
             raise NotFound("unknown, revoked or expired credential")
-        return messages.principal_message(principal)
+        return mapping.principal_message(principal)
 
 
 class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
@@ -26,21 +27,20 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
         self._portal_users = portal_users
 
     def SyncUser(self, request, context):
-        given = read_message(request.user, auth_pb2.SyncUserInput)
-        sign_in = self._portal_users.sync_user(
-            current_principal(), caller_credential(context), given.email, given.name, given.oauth_provider,
-            given.oauth_id)
+        with client_paths(auth_pb2.SyncUserInput.DESCRIPTOR):
+            sign_in = self._portal_users.sync_user(current_principal(), caller_credential(context),
+                                                   mapping.oauth_login(request))
         if sign_in.created:
             context.send_initial_metadata((http_status_metadata(201),))
-        return messages.sync_user_response(sign_in.user, sign_in.session_token, sign_in.expires_at)
+        return mapping.sync_user_response(sign_in.user, sign_in.session_token, sign_in.expires_at)
 
     def ValidateToken(self, request, context):
         user = self._portal_users.current_user(current_principal())
-        return auth_pb2.ValidateTokenResponse(valid=True, user=messages.frontend_user(user),
-                                              crm_context=messages.crm_context(user))
+        return auth_pb2.ValidateTokenResponse(valid=True, user=mapping.frontend_user(user),
+                                              crm_context=mapping.crm_context(user))
 
     def GetCurrentUser(self, request, context):
-        return messages.current_user(self._portal_users.current_user(current_principal()))
+        return mapping.current_user(self._portal_users.current_user(current_principal()))
 
     def Logout(self, request, context):
         self._portal_users.logout(current_principal())
@@ -50,17 +50,18 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
         limit, offset = page_bounds(request)
         users, total = self._portal_users.list_users(current_principal().organization_id, request.status, limit,
                                                      offset)
-        return auth_pb2.ListPortalUsersResponse(portal_users=[messages.frontend_user(user) for user in users],
+        return auth_pb2.ListPortalUsersResponse(portal_users=[mapping.frontend_user(user) for user in users],
                                                 total=total, limit=limit, offset=offset)
 
     def GetPortalUser(self, request, context):
-        return messages.frontend_user(self._portal_users.get_user(current_principal().organization_id,
-                                                                  request.portal_user_id))
+        return mapping.frontend_user(self._portal_users.get_user(current_principal().organization_id,
+                                                                 request.portal_user_id))
 
     def UpdatePortalUser(self, request, context):
-        changes = read_message(request.changes, auth_pb2.PortalUserChanges)
-        return messages.frontend_user(self._portal_users.set_status(
-            current_principal().organization_id, request.portal_user_id, changes.status))
+        with client_paths(auth_pb2.PortalUserChanges.DESCRIPTOR):
+            user = self._portal_users.update_user(current_principal().organization_id, request.portal_user_id,
+                                                  mapping.portal_user_changes(request))
+        return mapping.frontend_user(user)
 
     def EndPortalUserSessions(self, request, context):
         ended = self._portal_users.end_sessions(current_principal().organization_id, request.portal_user_id)

@@ -1,77 +1,67 @@
-"""Use cases of organizations and API keys; one transaction each."""
-import sqlalchemy as sa
+"""Use cases of organizations and API keys, for the `portal` command; one unit of work each."""
+from typing import Callable
 
-from auth.adapters.tables import api_keys, organizations
+from auth.domain.accounts import DEMO_ORGANIZATION_NAME, ApiKey, Organization, clean_organization_name
 from auth.domain.credentials import API_KEY_PREFIX, generate_credential
 from portal_common.clock import now_ms
-from portal_common.db import Database
-from portal_common.domain_errors import InvalidArgument, NotFound
+from portal_common.domain_errors import NotFound
 from portal_common.ids import new_id
-
-DEMO_ORGANIZATION_NAME = "Demo Organization"
+from portal_common.uow import UnitOfWork
 
 
 class Accounts:
-    def __init__(self, database: Database):
-        self._database = database
+    def __init__(self, uow: Callable[..., UnitOfWork], clock: Callable[[], int] = now_ms):
+        self._uow = uow
+        self._clock = clock
 
     def create_organization(self, name: str) -> tuple[str, str]:
         """Creates an organization with a first API key; returns (organization id, key secret)."""
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise InvalidArgument("organization name must be 1 to 200 characters", field="name")
-        organization_id = new_id("org")
-        with self._database.write() as connection:
-            connection.execute(organizations.insert().values(id=organization_id, name=name, created_at=now_ms()))
-            secret = self._insert_key(connection, organization_id)
-            connection.commit()
-        return organization_id, secret
+        organization = Organization(id=new_id("org"), name=clean_organization_name(name), created_at=self._clock())
+        with self._uow() as uow:
+            uow.organizations.add(organization)
+            secret = self._add_key(uow, organization.id)
+            uow.commit()
+        return organization.id, secret
 
     def ensure_demo_organization(self) -> tuple[str, str] | None:
         """Creates the demo organization when there is no organization at all, else None."""
-        with self._database.read() as connection:
-            if connection.execute(sa.select(organizations.c.id).limit(1)).first():
+        with self._uow(read_only=True) as uow:
+            if uow.organizations.any():
                 return None
         return self.create_organization(DEMO_ORGANIZATION_NAME)
 
     def create_api_key(self, organization_id: str) -> str:
-        with self._database.write() as connection:
-            self._require_organization(connection, organization_id)
-            secret = self._insert_key(connection, organization_id)
-            connection.commit()
+        """A new API key of the organization; returns its secret, which is shown only this once."""
+        with self._uow() as uow:
+            self._require_organization(uow, organization_id)
+            secret = self._add_key(uow, organization_id)
+            uow.commit()
         return secret
 
-    def list_api_keys(self, organization_id: str) -> list[dict]:
-        with self._database.read() as connection:
-            self._require_organization(connection, organization_id)
-            rows = connection.execute(
-                sa.select(api_keys.c.id, api_keys.c.prefix, api_keys.c.created_at,
-                          api_keys.c.last_used_at, api_keys.c.revoked_at)
-                .where(api_keys.c.organization_id == organization_id)
-                .order_by(api_keys.c.created_at, api_keys.c.id)).all()
-        return [{"id": r.id, "prefix": r.prefix, "createdAt": r.created_at,
-                 "lastUsedAt": r.last_used_at, "revokedAt": r.revoked_at} for r in rows]
+    def list_api_keys(self, organization_id: str) -> list[ApiKey]:
+        with self._uow(read_only=True) as uow:
+            self._require_organization(uow, organization_id)
+            return uow.api_keys.of_organization(organization_id)
 
-    def revoke_api_key(self, key_id: str) -> int:
-        """Revokes the key (idempotent); returns when it was revoked."""
-        with self._database.write() as connection:
-            row = connection.execute(sa.select(api_keys.c.revoked_at).where(api_keys.c.id == key_id)).first()
-            if row is None:
+    def revoke_api_key(self, key_id: str) -> ApiKey:
+        """Revokes the key (idempotent)."""
+        with self._uow() as uow:
+            key = uow.api_keys.get(key_id)
+            if key is None:
                 raise NotFound(f"API key {key_id} not found")
-            revoked_at = row.revoked_at or now_ms()
-            connection.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=revoked_at))
-            connection.commit()
-        return revoked_at
+            key.revoke(self._clock())
+            uow.api_keys.record_revocation(key)
+            uow.commit()
+        return key
 
     @staticmethod
-    def _require_organization(connection, organization_id: str) -> None:
-        if not connection.execute(sa.select(organizations.c.id).where(organizations.c.id == organization_id)).first():
+    def _require_organization(uow, organization_id: str) -> None:
+        if not uow.organizations.exists(organization_id):
             raise NotFound(f"organization {organization_id} not found")
 
-    @staticmethod
-    def _insert_key(connection, organization_id: str) -> str:
-        key = generate_credential(API_KEY_PREFIX)
-        connection.execute(api_keys.insert().values(
-            id=new_id("key"), organization_id=organization_id, prefix=key.prefix,
-            key_hash=key.hash, created_at=now_ms()))
-        return key.secret
+    def _add_key(self, uow, organization_id: str) -> str:
+        credential = generate_credential(API_KEY_PREFIX)
+        key = ApiKey(id=new_id("key"), organization_id=organization_id, prefix=credential.prefix,
+                     created_at=self._clock())
+        uow.api_keys.add(key, credential.hash)
+        return credential.secret

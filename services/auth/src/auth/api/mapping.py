@@ -1,7 +1,20 @@
-"""The seed's frontend_user shapes, built from the portal user entity."""
-from auth.domain.portal_users import FRONTEND_USER, PortalUser
+"""The one module that knows both sides: auth.proto's messages and the auth domain."""
+from auth.domain.portal_users import OAuthLogin, PortalUser, PortalUserChanges
 from portal.auth.v1 import auth_pb2
 from portal_common.auth import API_KEY, Principal
+from portal_common.json_body import read_message
+
+FRONTEND_USER = "frontend_user"  # the seed's `type` of a portal user
+
+
+def oauth_login(request: auth_pb2.SyncUserRequest) -> OAuthLogin:
+    given = read_message(request.user, auth_pb2.SyncUserInput)
+    return OAuthLogin(email=given.email, name=given.name, oauth_provider=given.oauth_provider,
+                      oauth_id=given.oauth_id)
+
+
+def portal_user_changes(request: auth_pb2.UpdatePortalUserRequest) -> PortalUserChanges:
+    return PortalUserChanges(status=read_message(request.changes, auth_pb2.PortalUserChanges).status)
 
 
 def principal_message(principal: Principal) -> auth_pb2.Principal:

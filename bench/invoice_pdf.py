@@ -250,6 +250,7 @@ def tenant_figures(seconds: int) -> None:
 
 def http_figures(invoices: int, seconds: int) -> None:
     from invoicing.adapters.repository import InvoiceRepository
+    from invoicing.api.mapping import invoice_view
     from invoicing.config import MIGRATIONS
     from portal_common import db
     from portal_common.ids import new_id
@@ -269,7 +270,7 @@ def http_figures(invoices: int, seconds: int) -> None:
         ids = []
         for first in range(0, invoices, batch):
             with engine.begin() as connection:
-                repo = InvoiceRepository(connection)
+                repo = InvoiceRepository(connection, invoice_view)
                 for n in range(first, min(first + batch, invoices)):
                     invoice_id = new_id("inv")
                     ids.append(invoice_id)

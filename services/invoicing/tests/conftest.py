@@ -3,14 +3,17 @@ a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE=postgres)."""
 import pytest
 
 from invoicing.adapters import tables
-from invoicing.adapters.crm_client import CrmContact, CrmOrganization
 from invoicing.adapters.pdf import render_invoice
-from invoicing.service_layer.renders import InvoicePdfs
+from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
+from invoicing.api import mapping
 from invoicing.config import MIGRATIONS
 from invoicing.domain.model import Address
-from invoicing.service_layer.invoices import InvoicingService
+from invoicing.queries import InvoiceQueries
+from invoicing.service_layer.invoices import CrmContact, CrmOrganization, InvoicingService
+from invoicing.service_layer.renders import InvoicePdfs
 from portal_common import db
 from portal_common.auth import PORTAL_USER, Principal
+from portal_common.clock import now_ms
 from portal_common.domain_errors import Unavailable
 
 # The tenant organizations of these tests; each test module names them the same way.
@@ -90,9 +93,46 @@ def engine(migrated_engine):
     return migrated_engine
 
 
+class Invoicing:
+    """The use cases on a real database, their errors naming fields as a client wrote them, and the
+    reads as the servicer makes them (a query, then the API's message)."""
+
+    def __init__(self, engine, crm, delivery, pdfs: InvoicePdfs):
+        database = db.Database(engine)
+        self.service = InvoicingService(lambda: SqlInvoicingUnitOfWork(database, mapping.invoice_view), crm,
+                                        delivery, pdfs)
+        self.queries = InvoiceQueries(database)
+
+    def __getattr__(self, name):  # the use cases
+        use_case = getattr(self.service, name)
+
+        def as_the_api_calls_it(*args):
+            with mapping.ClientPaths().as_written():
+                return use_case(*args)
+        return as_the_api_calls_it
+
+    def get_invoice(self, principal, invoice_id):
+        return mapping.read_invoice(self.queries.invoice_view(principal, invoice_id), now_ms())
+
+    def list_invoices(self, principal, where, limit, offset):
+        now = now_ms()
+        return mapping.invoice_page(self.queries.invoice_page(principal, where, limit, offset, now), limit, offset,
+                                    now)
+
+    def list_billed_to(self, principal, where, limit, offset, credential):
+        self.service.check_billed_party(principal, where.contact_id, where.crm_organization_id, credential)
+        return self.list_invoices(principal, where, limit, offset)
+
+
 @pytest.fixture
-def invoicing(engine, crm, delivery) -> InvoicingService:
-    return InvoicingService(db.Database(engine), crm, delivery, InvoicePdfs(render_invoice))
+def open_invoicing(crm, delivery):
+    """Makes the use cases and reads on a given engine."""
+    return lambda engine: Invoicing(engine, crm, delivery, InvoicePdfs(render_invoice))
+
+
+@pytest.fixture
+def invoicing(engine, open_invoicing) -> Invoicing:
+    return open_invoicing(engine)
 
 
 @pytest.fixture

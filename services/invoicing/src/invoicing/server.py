@@ -1,8 +1,11 @@
 from invoicing.adapters.crm_client import CrmClient
 from invoicing.adapters.delivery import RecordOnly
 from invoicing.adapters.render_processes import ProcessRenderer
+from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
+from invoicing.api import mapping
 from invoicing.api.servicers import InvoicingServicer
 from invoicing.config import MIGRATIONS, Settings
+from invoicing.queries import InvoiceQueries
 from invoicing.service_layer.invoices import InvoicingService
 from invoicing.service_layer.renders import RENDERS_IN_ALL, InvoicePdfs
 from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
@@ -19,20 +22,23 @@ PORTAL_USER_METHODS = frozenset({"ListInvoices", "GetInvoice", "GetInvoicePdf", 
                                  "ListCrmOrganizationInvoices"})
 
 
-def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingService:
+def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingServicer:
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
+    database = db.Database(engine)
     pdfs = pdfs or InvoicePdfs(ProcessRenderer(RENDERS_IN_ALL), cache_bytes=settings.pdf_cache_mb * 2**20)
-    return InvoicingService(db.Database(engine), CrmClient(settings.crm_target, settings.crm_timeout_seconds),
-                            RecordOnly(), pdfs)
+    # The repository stores the API's view of each invoice as the hot reads' cache: api/ builds it.
+    invoicing = InvoicingService(lambda: SqlInvoicingUnitOfWork(database, mapping.invoice_view),
+                                 CrmClient(settings.crm_target, settings.crm_timeout_seconds), RecordOnly(), pdfs)
+    return InvoicingServicer(invoicing, InvoiceQueries(database))
 
 
-def build(settings: Settings, address: str, invoicing: InvoicingService | None = None):
-    invoicing = invoicing or open_invoicing(settings)
+def build(settings: Settings, address: str, servicer: InvoicingServicer | None = None):
+    servicer = servicer or open_invoicing(settings)
     credentials = remote_credentials(settings)
     return create_server(
         address,
-        [(invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, InvoicingServicer(invoicing), SERVICE_NAME)],
+        [(invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, servicer, SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(
             credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=PORTAL_USER_METHODS,
             failures=FailureBudget(settings.auth_failures_per_minute))],
@@ -42,8 +48,8 @@ def build(settings: Settings, address: str, invoicing: InvoicingService | None =
 
 def main() -> None:
     settings = Settings.from_env()
-    invoicing = open_invoicing(settings)
-    server, port = build(settings, settings.address, invoicing)
+    servicer = open_invoicing(settings)
+    server, port = build(settings, settings.address, servicer)
     # Persists "overdue" for invoices whose due date has passed; reads derive it in between.
-    Periodic("overdue invoices", settings.overdue_interval_seconds, invoicing.mark_overdue).start()
+    Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue).start()
     serve_forever(server, "invoicing", port)

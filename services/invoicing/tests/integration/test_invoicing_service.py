@@ -8,12 +8,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import sqlalchemy as sa
 
 from invoicing.adapters.tables import invoice_counters
-from invoicing.adapters.views import InvoiceFilter
-from invoicing.domain.model import DAY_MS, Address
-from invoicing.service_layer.invoices import BillToFields, InvoiceFields, LineFields
+from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
+from invoicing.domain.model import Address
+from invoicing.queries import InvoiceFilter
 from portal_common.auth import API_KEY, Principal
 from portal_common.currencies import MAX_MINOR_UNITS
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound, Unavailable
+from portal_common.timestamps import DAY_MS
 
 ORG, OTHER_ORG = "org_a", "org_b"
 KEY = Principal(kind=API_KEY, organization_id=ORG, credential_id="key_a")

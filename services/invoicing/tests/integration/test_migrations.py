@@ -19,12 +19,10 @@ from alembic.config import Config
 from google.protobuf import descriptor_pb2, json_format
 from pypdf import PdfReader
 
-from invoicing.adapters.pdf import render_invoice
-from invoicing.service_layer.renders import InvoicePdfs
 from invoicing.adapters.tables import invoice_counters, invoice_counts, invoices
-from invoicing.adapters.views import InvoiceFilter
 from invoicing.config import MIGRATIONS
-from invoicing.service_layer.invoices import InvoiceFields, InvoicingService
+from invoicing.domain.commands import InvoiceFields
+from invoicing.queries import InvoiceFilter
 from portal.invoicing.v1 import invoicing_pb2 as pb
 from portal_common import db
 from portal_common.auth import API_KEY, Principal
@@ -61,7 +59,7 @@ def stored_views(engine) -> dict[str, bytes]:
         return dict(connection.execute(sa.select(invoices.c.id, invoices.c.view)).all())
 
 
-def test_every_stored_invoice_reads_back_the_same_after_0004(engine_at_0003, crm, delivery):
+def test_every_stored_invoice_reads_back_the_same_after_0004(engine_at_0003, open_invoicing):
     migrate_to(engine_at_0003, "head")
     views = stored_views(engine_at_0003)
     assert set(views) == set(STORED["as_read_then"])
@@ -72,7 +70,7 @@ def test_every_stored_invoice_reads_back_the_same_after_0004(engine_at_0003, crm
         assert now == STORED["as_read_then"][invoice_id], invoice_id
         assert isinstance(now["customProperties"]["totalAmountInCents"], float)
 
-    invoicing = InvoicingService(db.Database(engine_at_0003), crm, delivery, InvoicePdfs(render_invoice))
+    invoicing = open_invoicing(engine_at_0003)
     jpy = next(i for i, v in STORED["as_read_then"].items() if v["customProperties"]["currency"] == "JPY")
     assert invoicing.get_invoice(KEY, jpy).custom_properties.total_amount_in_cents == 2_147_483_647
     text = PdfReader(io.BytesIO(invoicing.invoice_pdf(KEY, jpy).data)).pages[0].extract_text()

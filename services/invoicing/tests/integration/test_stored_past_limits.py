@@ -7,10 +7,11 @@ import pytest
 from pypdf import PdfReader
 
 from invoicing.adapters.repository import InvoiceRepository
-from invoicing.adapters.views import InvoiceFilter
+from invoicing.api.mapping import invoice_view
+from invoicing.domain.commands import InvoiceFields
 from invoicing.domain.model import MAX_FREE_TEXT, MAX_LINES, BillTo, Invoice, LineItem
 from invoicing.domain.money import line_amounts, totals
-from invoicing.service_layer.invoices import InvoiceFields
+from invoicing.queries import InvoiceFilter
 from portal_common.auth import API_KEY, Principal
 from portal_common.domain_errors import InvalidArgument
 
@@ -29,7 +30,7 @@ def stored_past_the_limits(engine) -> Invoice:
                       bill_to=BillTo(name="Zoë", email="zoe@example.com"), created_by="key_a", created_at=1,
                       updated_at=1, notes="n" * 10_000)
     with engine.begin() as connection:
-        InvoiceRepository(connection).add(invoice)
+        InvoiceRepository(connection, invoice_view).add(invoice)
     return invoice
 
 

@@ -3,7 +3,7 @@ client wrote."""
 import pytest
 from google.protobuf import struct_pb2
 
-from invoicing.api.messages import invoice_fields
+from invoicing.api.mapping import invoice_fields
 from portal_common.domain_errors import InvalidArgument
 
 FLAT = {"type": "b2c_single", "currency": "JPY", "issueDate": 1704067200000,
@@ -49,8 +49,8 @@ def test_what_cannot_be_read_names_the_clients_path(body, field):
 def test_errors_of_the_use_cases_are_renamed_to_where_the_client_wrote_the_field():
     _, paths = invoice_fields(struct(structure()))
     with pytest.raises(InvalidArgument) as raised, paths.as_written():
-        raise InvalidArgument("lineItems[0].quantity × lineItems[0].unitPriceInCents exceeds 2^53-1",
-                              field="lineItems[0].quantity")
+        raise InvalidArgument("line_items[0].quantity × line_items[0].unit_price_in_cents exceeds 2^53-1",
+                              field="line_items[0].quantity")
     assert raised.value.field == "customProperties.lineItems[0].quantity"
     assert raised.value.message == ("customProperties.lineItems[0].quantity × "
                                     "customProperties.lineItems[0].unitPriceInCents exceeds 2^53-1")

@@ -34,7 +34,7 @@ def test_the_due_date_follows_from_the_issue_date_and_terms(terms, days):
     for wrong in (JAN_1_2025 + (days - 1) * DAY_MS, JAN_1_2025 + (days + 1) * DAY_MS):
         with pytest.raises(InvalidArgument) as raised:
             due_date(JAN_1_2025, terms, wrong)
-        assert raised.value.field == "dueDate"
+        assert raised.value.field == "due_date"
 
 
 def test_the_seeds_example_dates_agree():
@@ -118,4 +118,4 @@ def test_a_due_date_past_the_year_9999_is_refused(terms, allowed):
     else:
         with pytest.raises(InvalidArgument) as refused:
             due_date(last_day, terms, None)
-        assert refused.value.field == "issueDate" and "9999" in refused.value.message
+        assert refused.value.field == "issue_date" and "9999" in refused.value.message

@@ -69,8 +69,8 @@ def test_the_documented_examples():
 @pytest.mark.parametrize("value", [0.1 + 0.2, 1.23456, float("nan"), float("inf"), -1.0, 0.0, 1e7])
 def test_quantities_out_of_range_or_too_precise_are_refused(value):
     with pytest.raises(InvalidArgument) as raised:
-        exact_decimal(value, "lineItems[0].quantity", 4, Decimal("0.0001"), Decimal(1_000_000))
-    assert raised.value.field == "lineItems[0].quantity"
+        exact_decimal(value, "line_items[0].quantity", 4, Decimal("0.0001"), Decimal(1_000_000))
+    assert raised.value.field == "line_items[0].quantity"
 
 
 @given(large_quantities, large_prices, rates)
@@ -86,7 +86,7 @@ def test_totals_near_the_largest_amount_are_exact_sums_or_refused(lines):
     try:
         result = totals([LineAmounts(total, tax) for total, tax in lines])
     except InvalidArgument as error:
-        assert subtotal + tax > MAX_MINOR_UNITS and error.field == "lineItems"
+        assert subtotal + tax > MAX_MINOR_UNITS and error.field == "line_items"
     else:
         assert (result.subtotal_cents, result.tax_cents, result.total_cents) == (subtotal, tax, subtotal + tax)
         assert result.total_cents <= MAX_MINOR_UNITS

@@ -2,8 +2,9 @@
 import pytest
 
 from invoicing.adapters.pdf import RenderStopped
+from invoicing.domain.model import BillTo, Invoice
+from invoicing.domain.money import Totals
 from invoicing.service_layer.renders import InvoicePdfs, PdfCache, RendersBusy, RenderSlots
-from portal.invoicing.v1 import invoicing_pb2 as pb
 
 
 def test_slots_bound_each_organization_and_all_of_them():
@@ -41,9 +42,12 @@ def test_the_cache_drops_the_least_recently_served_beyond_its_bytes():
 def test_the_same_content_is_rendered_once_and_a_change_anew():
     renders = []
     pdfs = InvoicePdfs(lambda invoice, keep_going: renders.append(invoice.notes) or b"%PDF-" + invoice.notes.encode())
-    invoice = pb.Invoice(id="inv_1", custom_properties=pb.InvoiceProperties(notes="first"))
+    invoice = Invoice(id="inv_1", organization_id="org", number="INV-2025-01-001", type="b2c_single", status="draft",
+                      issue_date=0, due_date=0, payment_terms="net30", currency="EUR", line_items=[],
+                      totals=Totals(0, 0, 0), bill_to=BillTo(name="Zoë"), created_by="key_a", created_at=0,
+                      updated_at=0, notes="first")
     assert pdfs.pdf("org", invoice, lambda: True) == b"%PDF-first"
     assert pdfs.pdf("org", invoice, lambda: True) == b"%PDF-first"
-    invoice.custom_properties.notes = "second"
+    invoice.notes = "second"
     assert pdfs.pdf("org", invoice, lambda: True) == b"%PDF-second"
     assert renders == ["first", "second"]

@@ -3,27 +3,11 @@
 Asked over gRPC with the caller's own credential, so the CRM answers only for the caller's
 organization: another organization's id is "not found", exactly like an id that does not exist.
 """
-import dataclasses
-
 from invoicing.domain.model import ADDRESS_FIELDS, Address
+from invoicing.service_layer.invoices import CrmContact, CrmOrganization
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.channels import internal_channel
 from portal_common.peers import ask
-
-@dataclasses.dataclass(frozen=True)
-class CrmContact:
-    id: str
-    name: str
-    email: str
-    crm_organization_id: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class CrmOrganization:
-    id: str
-    name: str
-    billing_email: str | None
-    address: Address
 
 
 class CrmClient:

@@ -1,4 +1,5 @@
-"""The invoicing service's tables (created by migrations/; this is how the code sees them)."""
+"""The invoicing service's tables as the code sees them; migrations/ creates them, and
+tests/integration/test_schema.py checks that the two agree."""
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -18,9 +19,24 @@ invoices = sa.Table(
     sa.Column("bill_to_crm_organization_id", sa.String(40)),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
-    # The serialized portal.invoicing.v1.Invoice: the whole record (see adapters/views.py).
+    # The rest of the record: a JSON document whose format repository.py owns (its "version").
+    sa.Column("record", sa.JSON, nullable=False),
+    # A derived cache for the hot reads (queries.py): the invoice as the API serializes it,
+    # rebuilt from the record on every write. Never read back as the record.
     sa.Column("view", sa.LargeBinary, nullable=False),
 )
+# A number is never given twice, whatever the code does.
+sa.Index("invoices_number", invoices.c.organization_id, invoices.c.number, unique=True)
+sa.Index("invoices_newest", invoices.c.organization_id, invoices.c.created_at, invoices.c.id)
+sa.Index("invoices_by_status", invoices.c.organization_id, invoices.c.status, invoices.c.created_at, invoices.c.id)
+sa.Index("invoices_by_contact", invoices.c.organization_id, invoices.c.bill_to_contact_id, invoices.c.created_at,
+         invoices.c.id)
+sa.Index("invoices_by_crm_organization", invoices.c.organization_id, invoices.c.bill_to_crm_organization_id,
+         invoices.c.created_at, invoices.c.id)
+# The overdue job's sweep over every organization.
+sa.Index("invoices_coming_due", invoices.c.status, invoices.c.overdue_at)
+# The status=overdue filter's "not stored as overdue yet" part, a range per unpaid status.
+sa.Index("invoices_past_due", invoices.c.organization_id, invoices.c.status, invoices.c.overdue_at)
 
 # How many invoices each organization has per stored status and type, kept in the same
 # transaction as the invoices, so that list totals do not count 100k rows per request.

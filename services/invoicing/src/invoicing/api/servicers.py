@@ -1,22 +1,19 @@
+"""The gRPC servicer: request → command → use case or query → domain result → answer (mapping.py)."""
 from typing import Callable
 
 from google.api import httpbody_pb2
 
-from invoicing.adapters.views import InvoiceFilter, as_read_at, given, invoice_message
-from invoicing.api.messages import invoice_fields
+from invoicing.api import mapping
+from invoicing.api.mapping import given
+from invoicing.queries import InvoiceFilter, InvoiceQueries
 from invoicing.service_layer.invoices import InvoicingService
-from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
+from portal.invoicing.v1 import invoicing_pb2 as pb, invoicing_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.clock import now_ms
 from portal_common.errors import http_status_metadata
-from portal_common.json_body import read_message
+from portal_common.json_body import client_paths, read_message
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
-
-
-def _answer(invoice) -> invoicing_pb2.Invoice:
-    """A written invoice as a reader sees it now (sent and past due reads as overdue)."""
-    return as_read_at(invoice_message(invoice), now_ms())
 
 
 def _still_awaited(context) -> Callable[[], bool]:
@@ -29,61 +26,72 @@ def _still_awaited(context) -> Callable[[], bool]:
 
 
 class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
-    def __init__(self, invoicing: InvoicingService):
-        self._invoicing = invoicing
+    def __init__(self, invoicing: InvoicingService, queries: InvoiceQueries):
+        self.invoicing = invoicing
+        self.queries = queries
 
     def ListInvoices(self, request, context):
         limit, offset = page_bounds(request)
-        where = InvoiceFilter(status=request.status, type=request.type, contact_id=request.contact_id,
-                              crm_organization_id=request.crm_organization_id,
-                              start_date=given(request, "start_date"), end_date=given(request, "end_date"))
-        return self._invoicing.list_invoices(current_principal(), where, limit, offset)
+        with client_paths(request.DESCRIPTOR):
+            page = self.queries.invoice_page(current_principal(), mapping.invoice_filter(request), limit, offset,
+                                              now := now_ms())
+        return mapping.invoice_page(page, limit, offset, now)
 
     def CreateInvoice(self, request, context):
-        fields, paths = invoice_fields(request.invoice)
+        fields, paths = mapping.invoice_fields(request.invoice)
         with paths.as_written():
-            invoice = self._invoicing.create_invoice(current_principal(), fields, caller_credential(context))
+            invoice = self.invoicing.create_invoice(current_principal(), fields, caller_credential(context))
         context.send_initial_metadata((http_status_metadata(201),))
-        return _answer(invoice)
+        return mapping.invoice_answer(invoice, now_ms())
 
     def GetInvoice(self, request, context):
-        return self._invoicing.get_invoice(current_principal(), request.invoice_id)
+        return mapping.read_invoice(self.queries.invoice_view(current_principal(), request.invoice_id), now_ms())
 
     def UpdateInvoice(self, request, context):
-        changes, paths = invoice_fields(request.changes)
+        changes, paths = mapping.invoice_fields(request.changes)
         with paths.as_written():
-            return _answer(self._invoicing.update_invoice(
-                current_principal(), request.invoice_id, changes, caller_credential(context)))
+            invoice = self.invoicing.update_invoice(current_principal(), request.invoice_id, changes,
+                                                     caller_credential(context))
+        return mapping.invoice_answer(invoice, now_ms())
 
     def SendInvoice(self, request, context):
-        body = read_message(request.body, invoicing_pb2.SendInput)
-        return _answer(self._invoicing.send_invoice(
-            current_principal(), request.invoice_id, given(body, "sent_date"), given(body, "sent_to")))
+        body = read_message(request.body, pb.SendInput)
+        with client_paths(body.DESCRIPTOR):
+            invoice = self.invoicing.send_invoice(current_principal(), request.invoice_id, given(body, "sent_date"),
+                                                   given(body, "sent_to"))
+        return mapping.invoice_answer(invoice, now_ms())
 
     def PayInvoice(self, request, context):
-        body = read_message(request.body, invoicing_pb2.PayInput)
-        return _answer(self._invoicing.pay_invoice(
-            current_principal(), request.invoice_id, given(body, "paid_date"), given(body, "payment_method"),
-            given(body, "transaction_ref")))
+        body = read_message(request.body, pb.PayInput)
+        with client_paths(body.DESCRIPTOR):
+            invoice = self.invoicing.pay_invoice(current_principal(), request.invoice_id, given(body, "paid_date"),
+                                                  given(body, "payment_method"), given(body, "transaction_ref"))
+        return mapping.invoice_answer(invoice, now_ms())
 
     def CancelInvoice(self, request, context):
-        body = read_message(request.body, invoicing_pb2.CancelInput)
-        return _answer(self._invoicing.cancel_invoice(current_principal(), request.invoice_id,
-                                                      given(body, "reason")))
+        body = read_message(request.body, pb.CancelInput)
+        invoice = self.invoicing.cancel_invoice(current_principal(), request.invoice_id, given(body, "reason"))
+        return mapping.invoice_answer(invoice, now_ms())
 
     def GetInvoicePdf(self, request, context):
-        pdf = self._invoicing.invoice_pdf(current_principal(), request.invoice_id, _still_awaited(context))
+        pdf = self.invoicing.invoice_pdf(current_principal(), request.invoice_id, _still_awaited(context))
         context.send_initial_metadata((("content-disposition", f'attachment; filename="{pdf.filename}"'),))
         return httpbody_pb2.HttpBody(content_type="application/pdf", data=pdf.data)
 
     def ListContactInvoices(self, request, context):
-        limit, offset = page_bounds(request)
-        return self._invoicing.list_billed_to(current_principal(), InvoiceFilter(
-            contact_id=request.contact_id, include_cancelled=request.include_archived), limit, offset,
-            caller_credential(context))
+        return self._billed_to(request, context, InvoiceFilter(
+            contact_id=request.contact_id, include_cancelled=request.include_archived))
 
     def ListCrmOrganizationInvoices(self, request, context):
+        return self._billed_to(request, context, InvoiceFilter(
+            crm_organization_id=request.crm_organization_id, include_cancelled=request.include_archived))
+
+    def _billed_to(self, request, context, where: InvoiceFilter):
+        """The invoices billed to the contact or CRM organization `where` names, once the caller may see it."""
         limit, offset = page_bounds(request)
-        return self._invoicing.list_billed_to(current_principal(), InvoiceFilter(
-            crm_organization_id=request.crm_organization_id, include_cancelled=request.include_archived), limit,
-            offset, caller_credential(context))
+        principal = current_principal()
+        with client_paths(request.DESCRIPTOR):
+            self.invoicing.check_billed_party(principal, where.contact_id, where.crm_organization_id,
+                                               caller_credential(context))
+        page = self.queries.invoice_page(principal, where, limit, offset, now := now_ms())
+        return mapping.invoice_page(page, limit, offset, now)

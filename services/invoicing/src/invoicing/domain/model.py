@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from invoicing.domain.money import LineAmounts, Totals
 from portal_common.domain_errors import Conflict, InvalidArgument
+from portal_common.timestamps import DAY_MS, MAX_TIMESTAMP
 
 B2B_CONSOLIDATED, B2B_SINGLE, B2C_SINGLE = TYPES = ("b2b_consolidated", "b2b_single", "b2c_single")
 
@@ -23,9 +24,6 @@ TRANSITIONS = {
 
 PAYMENT_TERMS = {"due_on_receipt": 0, "net7": 7, "net15": 15, "net30": 30, "net60": 60, "net90": 90}
 DEFAULT_PAYMENT_TERMS = "net30"
-DAY_MS = 86_400_000
-# Unix ms up to the end of year 9999: any real date, and far inside a double's exact integers.
-MAX_TIMESTAMP = 253_402_300_799_999
 # Bounds of what an invoice may hold, so that any invoice renders in well under a second and a
 # list page of 200 of the largest stays within the gateway's 32 MiB response buffer: the gateway
 # prints some characters as 6-byte escapes (\u003c for "<"), so 12,000 characters of free text
@@ -40,25 +38,33 @@ def utc_day(ms: int) -> int:
 
 
 def due_date(issue_date: int, payment_terms: str, given: int | None) -> int:
-    """issueDate plus the terms' days; a given dueDate must fall on that UTC day (400 otherwise)."""
+    """issue_date plus the terms' days; a given due_date must fall on that UTC day (400 otherwise)."""
     days = PAYMENT_TERMS[payment_terms]
     expected = issue_date + days * DAY_MS
     if expected > MAX_TIMESTAMP:
-        raise InvalidArgument(f"the due date, {days} days after issueDate ({payment_terms}), would fall after the "
-                              "year 9999", field="issueDate")
+        raise InvalidArgument(f"the due date, {days} days after issue_date ({payment_terms}), would fall after the "
+                              "year 9999", field="issue_date")
     if given is None:
         return expected
     if utc_day(given) != utc_day(expected):
         raise InvalidArgument(
-            f"dueDate does not match paymentTerms {payment_terms}: it must fall on "
-            f"{_day_text(expected)} ({days} days after issueDate); leave it out to have it computed",
-            field="dueDate")
+            f"due_date does not match payment_terms {payment_terms}: it must fall on "
+            f"{_day_text(expected)} ({days} days after issue_date); leave it out to have it computed",
+            field="due_date")
     return given
 
 
 def overdue_from(due: int) -> int:
-    """When an unpaid invoice becomes overdue: once its due date's UTC day has ended."""
+    """When an unpaid invoice becomes overdue: once its due date's UTC day has ended. The one
+    definition of overdue: writes store it (column overdue_at, which the list filters and the
+    overdue job's sweep compare with now) and reads apply it with status_as_read."""
     return utc_day(due) + DAY_MS
+
+
+def status_as_read(status: str, due: int, now: int) -> str:
+    """A stored status as read at `now`: an unpaid invoice past its due date is overdue, before
+    the overdue job has stored it."""
+    return OVERDUE if status in UNPAID and now >= overdue_from(due) else status
 
 
 def invoice_period(issue_date: int) -> str:
@@ -121,6 +127,26 @@ class LineItem:
     employee_name: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class InvoiceContent:
+    """Everything a client decides about an invoice, checked; the rest is identity and lifecycle."""
+    type: str
+    issue_date: int
+    due_date: int
+    payment_terms: str
+    currency: str
+    line_items: list[LineItem]
+    totals: Totals
+    bill_to: BillTo
+    issuer: Issuer | None
+    notes: str | None
+    custom_fields: dict
+
+    def as_fields(self) -> dict:
+        """The content's fields by name, nested values as they are (dataclasses.asdict would copy them)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
 @dataclasses.dataclass
 class Invoice:
     id: str
@@ -159,10 +185,24 @@ class Invoice:
         return overdue_from(self.due_date)
 
     def status_at(self, now: int) -> str:
-        """The status as read at `now`: an unpaid invoice past its due date is overdue."""
-        if self.status in UNPAID and now >= self.overdue_at:
-            return OVERDUE
-        return self.status
+        return status_as_read(self.status, self.due_date, now)
+
+    def visible_to_customer(self, contact_id: str, crm_organization_id: str) -> bool:
+        """Whether a portal user linked to these CRM records may read it: once sent, when billed to
+        them (queries.py filters lists by the same rule in SQL)."""
+        return self.status != DRAFT and (
+            bool(contact_id) and self.bill_to.contact_id == contact_id
+            or bool(crm_organization_id) and self.bill_to.crm_organization_id == crm_organization_id)
+
+    def revise(self, content: "InvoiceContent", now: int) -> None:
+        """Replaces the content of a draft; its number stays, so its issue month must too."""
+        self.require_draft()
+        if invoice_period(content.issue_date) != invoice_period(self.issue_date):
+            raise InvalidArgument(f"issue_date must stay in {invoice_period(self.issue_date)}: the invoice's "
+                                  f"number {self.number} belongs to that month", field="issue_date")
+        for field in dataclasses.fields(InvoiceContent):
+            setattr(self, field.name, getattr(content, field.name))
+        self.updated_at = max(now, self.updated_at + 1)  # a change always moves updatedAt
 
     def _leave(self, transition: str, now: int) -> None:
         current = self.status_at(now)

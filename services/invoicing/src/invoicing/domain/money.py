@@ -59,6 +59,6 @@ def totals(lines: list[LineAmounts]) -> Totals:
     subtotal = sum(line.total_cents for line in lines)
     tax = sum(line.tax_cents for line in lines)
     if subtotal + tax > MAX_MINOR_UNITS:
-        raise InvalidArgument(f"lineItems add up to more than {MAX_MINOR_UNITS} minor units with their tax, the "
-                              f"largest total an invoice can hold; split them into several invoices", field="lineItems")
+        raise InvalidArgument(f"line_items add up to more than {MAX_MINOR_UNITS} minor units with their tax, the "
+                              f"largest total an invoice can hold; split them into several invoices", field="line_items")
     return Totals(subtotal, tax, subtotal + tax)

@@ -13,9 +13,7 @@ import hashlib
 import threading
 from typing import Callable
 
-from invoicing.adapters.views import invoice_from_message
 from invoicing.domain.model import Invoice
-from portal.invoicing.v1 import invoicing_pb2 as pb
 from portal_common.domain_errors import Unavailable
 
 RenderPdf = Callable[[Invoice, Callable[[], bool]], bytes]
@@ -104,13 +102,14 @@ class InvoicePdfs:
         self._slots = RenderSlots(per_organization, in_all)
         self._cache = PdfCache(cache_bytes)
 
-    def pdf(self, organization_id: str, view: pb.Invoice, keep_going: Callable[[], bool]) -> bytes:
-        """The PDF of an invoice as read (`view`): from the cache when this very content was
-        rendered before (the bytes would be the same), else rendered within the bounds."""
-        key = hashlib.sha256(view.SerializeToString(deterministic=True)).digest()
+    def pdf(self, organization_id: str, invoice: Invoice, keep_going: Callable[[], bool]) -> bytes:
+        """The PDF of an invoice as read: from the cache when this very content was rendered before
+        (the bytes would be the same), else rendered within the bounds."""
+        # The dataclasses' repr shows every field, nested ones included, in a fixed order.
+        key = hashlib.sha256(repr(invoice).encode()).digest()
         pdf = self._cache.get(key)
         if pdf is None:
             with self._slots.taken(organization_id):
-                pdf = self._render(invoice_from_message(view), keep_going)
+                pdf = self._render(invoice, keep_going)
             self._cache.put(key, pdf)
         return pdf

@@ -17,7 +17,7 @@ from alembic import op
 import sqlalchemy as sa
 
 from portal_common.currencies import MINOR_DIGITS
-from projects.adapters.views import project_message
+from projects.api.mapping import project_message
 from projects.domain.model import Budget, Project
 
 revision = "0003"

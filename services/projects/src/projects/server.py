@@ -5,12 +5,15 @@ from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.server import create_server, serve_forever
 from projects.adapters.crm_client import CrmClient
+from projects.api import mapping
 from projects.api.servicers import ProjectsServicer
 from projects.config import MIGRATIONS, Settings
+from projects.queries import ProjectQueries
 from projects.service_layer.projects import ProjectsService
+from projects.service_layer.unit_of_work import ProjectsUnitOfWork
 
 SERVICE_NAME = projects_pb2.DESCRIPTOR.services_by_name["ProjectsService"].full_name
-# Portal users read the projects of their own CRM organization (scoped in the use cases).
+# Portal users read the projects of their own CRM organization (scoped in projects.queries).
 PORTAL_USER_METHODS = frozenset({"ListProjects", "GetProject"})
 
 
@@ -18,10 +21,14 @@ def build(settings: Settings, address: str):
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
     credentials = remote_credentials(settings)
-    projects = ProjectsService(db.Database(engine), CrmClient(settings.crm_target, settings.crm_timeout_seconds))
+    database = db.Database(engine)
+    # The repository stores each project's read model, which only the api layer can build.
+    projects = ProjectsService(lambda: ProjectsUnitOfWork(database, mapping.project_view),
+                               CrmClient(settings.crm_target, settings.crm_timeout_seconds))
+    servicer = ProjectsServicer(projects, ProjectQueries(database))
     return create_server(
         address,
-        [(projects_pb2_grpc.add_ProjectsServiceServicer_to_server, ProjectsServicer(projects), SERVICE_NAME)],
+        [(projects_pb2_grpc.add_ProjectsServiceServicer_to_server, servicer, SERVICE_NAME)],
         interceptors=[ErrorInterceptor(), AuthInterceptor(credentials, prefixes=(f"/{SERVICE_NAME}/",),
                                                           portal_user_methods=PORTAL_USER_METHODS,
                                                           failures=FailureBudget(settings.auth_failures_per_minute))],

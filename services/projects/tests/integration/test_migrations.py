@@ -9,7 +9,6 @@ from google.protobuf import json_format
 from portal_common import db
 from portal_common.auth import API_KEY, Principal
 from projects.config import MIGRATIONS
-from projects.service_layer.projects import ProjectsService
 
 KEY = Principal(kind=API_KEY, organization_id="org_a", credential_id="key_a")
 
@@ -40,7 +39,7 @@ def engine(databases):
     engine.dispose()
 
 
-def test_budgets_become_exact_minor_units_and_views_are_rebuilt(engine):
+def test_budgets_become_exact_minor_units_and_views_are_rebuilt(engine, service_on):
     migrate_to(engine, "0002")
     rows = [
         row_of_0002(1, 50000.0, "USD", description="Corporate site", start_date=1704067200000,
@@ -55,7 +54,7 @@ def test_budgets_become_exact_minor_units_and_views_are_rebuilt(engine):
 
     db.migrate(engine, MIGRATIONS)
 
-    service = ProjectsService(db.Database(engine), crm=None)
+    service = service_on(engine, crm=None)
 
     def read(number: int) -> dict:
         return json_format.MessageToDict(service.get_project(KEY, f"prj_{number}"))

@@ -5,16 +5,14 @@ import pytest
 import sqlalchemy as sa
 from google.protobuf import json_format
 
-from portal_common import db
 from portal_common.auth import API_KEY, PORTAL_USER, Principal
 from portal_common.clock import now_ms
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound, Unavailable
 from projects.adapters.tables import project_code_counters
-from projects.adapters.views import ProjectFilter
 from projects.config import MIGRATIONS
 from projects.domain.model import code_year
+from projects.queries import ProjectFilter
 from projects.service_layer import projects as use_cases
-from projects.service_layer.projects import ProjectsService
 
 KEY = Principal(kind=API_KEY, organization_id="org_a", credential_id="key_a")
 OTHER = Principal(kind=API_KEY, organization_id="org_b", credential_id="key_b")
@@ -49,8 +47,8 @@ def crm():
 
 
 @pytest.fixture
-def service(engine, crm):
-    return ProjectsService(db.Database(engine), crm)
+def service(engine, crm, service_on):
+    return service_on(engine, crm)
 
 
 def create(service, principal=KEY, **fields):

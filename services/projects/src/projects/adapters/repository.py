@@ -1,13 +1,18 @@
-"""Reads and writes projects (the write model) within one connection (one unit of work)."""
+"""The write model: each project in its own row and columns, and the counters kept beside them,
+read and written within one unit of work."""
 import dataclasses
 import json
+from typing import Callable
 
 import sqlalchemy as sa
 
 from portal_common.db import Repository, increment
 from projects.adapters.tables import project_code_counters, project_counts, projects
-from projects.adapters.views import project_message
 from projects.domain.model import Budget, Project
+
+# A project's read model (the serialized API message the hot reads return), which only the api
+# layer can build: server.py hands its function in.
+ViewOf = Callable[[Project], bytes]
 
 # The attributes of Project stored in a column of the same name.
 _FIELDS = [f.name for f in dataclasses.fields(Project) if f.name not in ("budget", "free_properties")]
@@ -24,22 +29,34 @@ def _project(row) -> Project:
                    free_properties=free_properties)
 
 
-def project_values(project: Project) -> dict:
-    """The columns of a project's row, its stored view included."""
+def project_row(project: Project, view: bytes) -> dict:
+    """The columns of a project's row, its read model `view` included."""
     values = {name: getattr(project, name) for name in _FIELDS}
     values["budget_minor_units"] = project.budget.minor_units if project.budget else None
     values["budget_currency"] = project.budget.currency if project.budget else None
     values["free_properties"] = json.dumps(project.free_properties, ensure_ascii=False)
     values["search_text"] = project.search_text
-    values["view"] = project_message(project).SerializeToString()
+    values["view"] = view
     return values
 
 
 class ProjectsRepository(Repository):
-    def project(self, organization_id: str, project_id: str) -> Project | None:
+    """Projects for a write unit of work: the rows it reads stay locked until it ends."""
+
+    def __init__(self, connection: sa.Connection, view_of: ViewOf):
+        super().__init__(connection, locking=True)
+        self._view_of = view_of
+        # The counter bucket (count_key) of each project read, to move it when saved.
+        self._counted_as: dict[str, tuple[str, str, str]] = {}
+
+    def get(self, organization_id: str, project_id: str) -> Project | None:
         params = {"organization_id": organization_id, "project_id": project_id}
         row = self._connection.execute(self._reading(_PROJECT_BY_ID), params).first()
-        return _project(row) if row else None
+        if row is None:
+            return None
+        project = _project(row)
+        self._counted_as[project.id] = project.count_key
+        return project
 
     def next_project_number(self, organization_id: str, year: int) -> int:
         """Takes the organization's next number of the year. The counter row stays locked until the
@@ -48,21 +65,23 @@ class ProjectsRepository(Repository):
         return increment(self._connection, project_code_counters,
                          {"organization_id": organization_id, "year": year}, "last_number", 1)
 
-    def add_project(self, project: Project) -> None:
-        self._connection.execute(projects.insert().values(**project_values(project)))
+    def add(self, project: Project) -> None:
+        self._connection.execute(projects.insert().values(**project_row(project, self._view_of(project))))
         self._count(project.organization_id, project.count_key, +1)
 
-    def save_project(self, project: Project, counted_as: tuple[str, str, str]) -> None:
-        """Writes a changed project; `counted_as` is its count_key when it was read."""
+    def save(self, project: Project) -> None:
+        """Writes a project read by `get` and changed since."""
         self._connection.execute(projects.update().where(projects.c.id == project.id)
-                                 .values(**project_values(project)))
+                                 .values(**project_row(project, self._view_of(project))))
+        counted_as = self._counted_as[project.id]
         if project.count_key != counted_as:
             self._count(project.organization_id, counted_as, -1)
             self._count(project.organization_id, project.count_key, +1)
+            self._counted_as[project.id] = project.count_key
 
-    def delete_project(self, project: Project) -> None:
+    def delete(self, project: Project) -> None:
         self._connection.execute(projects.delete().where(projects.c.id == project.id))
-        self._count(project.organization_id, project.count_key, -1)
+        self._count(project.organization_id, self._counted_as.pop(project.id), -1)
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, priority = key

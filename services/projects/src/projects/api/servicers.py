@@ -2,12 +2,12 @@ from google.protobuf import empty_pb2
 
 from portal.projects.v1 import projects_pb2_grpc
 from portal_common.auth import current_principal
-from portal_common.domain_errors import InvalidArgument
 from portal_common.errors import http_status_metadata
 from portal_common.json_body import body_dict
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
-from projects.adapters.views import ProjectFilter, project_message
+from projects.api import mapping
+from projects.queries import ProjectQueries
 from projects.service_layer.projects import ProjectsService
 
 
@@ -16,34 +16,36 @@ def _organization_id() -> str:
 
 
 class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
-    def __init__(self, projects: ProjectsService):
+    def __init__(self, projects: ProjectsService, queries: ProjectQueries):
         self._projects = projects
+        self._queries = queries
 
     def ListProjects(self, request, context):
         limit, offset = page_bounds(request)
-        where = ProjectFilter(status=request.status, subtype=request.subtype, priority=request.priority,
-                              client_org_id=request.client_org_id, search=request.search)
-        return self._projects.list_projects(current_principal(), where, limit, offset)
+        page = self._queries.project_page(current_principal(), mapping.project_filter(request), limit, offset)
+        return mapping.project_page_message(page, limit, offset)
 
     def GetProject(self, request, context):
-        return self._projects.get_project(current_principal(), request.project_id)
+        return mapping.project_from_view(self._queries.project_view(current_principal(), request.project_id))
 
     def CreateProject(self, request, context):
-        project = self._projects.create_project(current_principal(), caller_credential(context),
-                                                body_dict(request.project))
+        changes, given_at = mapping.project_changes(body_dict(request.project))
+        with mapping.client_paths(given_at):
+            project = self._projects.create(current_principal(), caller_credential(context), changes)
         context.send_initial_metadata((http_status_metadata(201),))
-        return project_message(project)
+        return mapping.project_message(project)
 
     def UpdateProject(self, request, context):
-        return project_message(self._projects.update_project(
-            _organization_id(), caller_credential(context), request.project_id, body_dict(request.changes)))
+        changes, given_at = mapping.project_changes(body_dict(request.changes))
+        with mapping.client_paths(given_at):
+            project = self._projects.update(_organization_id(), caller_credential(context), request.project_id,
+                                            changes)
+        return mapping.project_message(project)
 
     def DeleteProject(self, request, context):
-        self._projects.delete_project(_organization_id(), request.project_id)
+        self._projects.delete(_organization_id(), request.project_id)
         return empty_pb2.Empty()
 
     def ArchiveProject(self, request, context):
-        given = next(iter(body_dict(request.body)), None)
-        if given is not None:
-            raise InvalidArgument(f"unknown field {given}; archive takes no fields", field=given)
-        return project_message(self._projects.archive_project(_organization_id(), request.project_id))
+        mapping.no_fields(request.body)
+        return mapping.project_message(self._projects.archive(_organization_id(), request.project_id))

@@ -1,16 +1,18 @@
 """Projects and their rules. Plain Python: no I/O, no frameworks.
 
-The checks take a value as it comes from JSON (a PATCH body holds any JSON type) and the name of
-the field it came in, which every error names.
+The checks of single values take a value as it comes from JSON (a PATCH body holds any JSON type)
+and the path it came at, which every error names. The rules of a whole project name its attributes
+(`target_end_date`); the api layer renames those to where the client gave them.
 """
 import dataclasses
 import datetime
 import json
 from decimal import Decimal
+from typing import Any
 
-from portal_common.currencies import MAX_MINOR_UNITS, MINOR_DIGITS, check_currency, to_major
+from portal_common.currencies import MAX_MINOR_UNITS, MINOR_DIGITS, to_major
 from portal_common.domain_errors import Conflict, InvalidArgument
-from portal_common.json_values import check_free_form, number, whole_number
+from portal_common.json_values import check_free_form, number
 from portal_common.validation import MAX_NAME, check_choice, clean_text
 
 SUBTYPES = ("client_project", "internal", "campaign", "product_development", "other")
@@ -31,9 +33,7 @@ TRANSITIONS = {
 DEFAULT_PRIORITY = "medium"
 MAX_TEXT = 10_000
 MAX_RICH_TEXT = 100_000
-# 9999-12-31T23:59:59.999Z: dates are Unix milliseconds from 1970 to the end of year 9999.
-MAX_DATE = 253_402_300_799_999
-# The free-form keys of customProperties, as JSON, are bounded like the CRM's customFields.
+# The free-form properties, as JSON, are bounded like the free-form fields of CRM contacts.
 MAX_FREE_PROPERTIES_BYTES = 8192
 
 
@@ -59,13 +59,6 @@ def _not_null(value, field: str):
     if value is None:
         raise InvalidArgument(f"{field} cannot be null", field=field)
     return value
-
-
-def _whole(value, field: str, low: int, high: int, what: str) -> int:
-    number(value, field)
-    if value != int(value) or not low <= value <= high:
-        raise InvalidArgument(f"{field} must be {what}, got {value!r}", field=field)
-    return int(value)
 
 
 def clean_type(value, field: str) -> None:
@@ -114,13 +107,10 @@ def clean_priority(value, field: str) -> str:
 
 
 def clean_progress(value, field: str) -> int:
-    return _whole(_not_null(value, field), field, 0, 100, "a whole number from 0 to 100")
-
-
-def clean_date(value, field: str) -> int | None:
-    if value is None:
-        return None
-    return _whole(value, field, 0, MAX_DATE, "a Unix time in whole milliseconds (1970 to 9999)")
+    number(_not_null(value, field), field)
+    if value != int(value) or not 0 <= value <= 100:
+        raise InvalidArgument(f"{field} must be a whole number from 0 to 100, got {value!r}", field=field)
+    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,61 +124,27 @@ class Budget:
         """In the currency's major unit (dollars), as the seed shows budgets."""
         return to_major(self.minor_units, self.currency)
 
-
-_BUDGET_KEYS = ("amount", "amountInMinorUnits", "currency")
-
-
-def clean_budget(value, field: str) -> Budget | None:
-    """`{amount, currency}` as in the seed, or `{amountInMinorUnits, currency}`, which carries
-    every amount exactly (a JSON number in major units past 15 digits may not), or both if they
-    agree."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{field} must be an object with amount and currency", field=field)
-    for key in value:
-        if key not in _BUDGET_KEYS:
-            raise InvalidArgument(f"unknown field {field}.{key}; a budget has {', '.join(_BUDGET_KEYS)}",
-                                  field=f"{field}.{key}")
-    currency_field, amount_field, minor_field = (f"{field}.{key}" for key in ("currency", "amount",
-                                                                              "amountInMinorUnits"))
-    if value.get("currency") is None:
-        raise InvalidArgument(f"{currency_field} is required", field=currency_field)
-    currency = check_currency(_string(value["currency"], currency_field), currency_field)
-    amount, minor_units = value.get("amount"), value.get("amountInMinorUnits")
-    if amount is None and minor_units is None:
-        raise InvalidArgument(f"{amount_field} (or {minor_field}) is required", field=amount_field)
-    if minor_units is not None:
-        minor_units = whole_number(minor_units, minor_field, 0, MAX_MINOR_UNITS)
-    if amount is not None:
-        in_minor_units = _minor_units(amount, currency, amount_field)
-        if minor_units is not None and minor_units != in_minor_units:
-            raise InvalidArgument(f"{minor_field} {minor_units} and {amount_field} {value['amount']!r} differ; "
-                                  "give one of them, or both with the same value", field=minor_field)
-        minor_units = in_minor_units
-    return Budget(minor_units, currency)
+    @classmethod
+    def of_amount(cls, amount, currency: str, field: str) -> "Budget":
+        """A budget given in major units (a JSON number), if that is a whole number of minor units."""
+        number(amount, field)
+        if amount < 0:
+            raise InvalidArgument(f"{field} must not be negative, got {amount!r}", field=field)
+        # repr is the shortest decimal that reads back as the same double: the number the client
+        # wrote whenever it has at most 15 significant digits.
+        minor_units = Decimal(repr(amount)).scaleb(MINOR_DIGITS[currency])
+        if minor_units != minor_units.to_integral_value():
+            digits = MINOR_DIGITS[currency]
+            allowed = f"at most {digits} decimal places" if digits else "no decimal places"
+            raise InvalidArgument(f"{field} has {allowed} in {currency}, got {amount!r}", field=field)
+        if minor_units > MAX_MINOR_UNITS:
+            raise InvalidArgument(f"{field} must be at most {to_major(MAX_MINOR_UNITS, currency)} {currency} "
+                                  f"({MAX_MINOR_UNITS} minor units), got {amount!r}", field=field)
+        return cls(int(minor_units), currency)
 
 
-def _minor_units(amount, currency: str, field: str) -> int:
-    """An amount in major units as a whole number of minor units, if it is one."""
-    number(amount, field)
-    if amount < 0:
-        raise InvalidArgument(f"{field} must not be negative, got {amount!r}", field=field)
-    # repr is the shortest decimal that reads back as the same double: the number the client wrote
-    # whenever it has at most 15 significant digits.
-    minor_units = Decimal(repr(amount)).scaleb(MINOR_DIGITS[currency])
-    if minor_units != minor_units.to_integral_value():
-        digits = MINOR_DIGITS[currency]
-        allowed = f"at most {digits} decimal places" if digits else "no decimal places"
-        raise InvalidArgument(f"{field} has {allowed} in {currency}, got {amount!r}", field=field)
-    if minor_units > MAX_MINOR_UNITS:
-        raise InvalidArgument(f"{field} must be at most {to_major(MAX_MINOR_UNITS, currency)} {currency} "
-                              f"({MAX_MINOR_UNITS} minor units), got {amount!r}", field=field)
-    return int(minor_units)
-
-
-def merged_free_properties(current: dict, given: dict, field: str = "customProperties") -> dict:
-    """The free-form keys of customProperties after a request set `given` (null removes a key):
+def merged_free_properties(current: dict, given: dict, field: str = "free_properties") -> dict:
+    """The free-form properties after a request set `given` (null removes a key):
     JSON that reads back exactly (see check_free_form) and, as a whole, at most
     MAX_FREE_PROPERTIES_BYTES."""
     check_free_form(given, field)
@@ -216,10 +172,39 @@ class Project:
     progress: int = 0
     client_org_id: str | None = None
     detailed_description: str | None = None
-    # The other keys of customProperties (the seed's Record<string, any>), as the client gave them.
+    # Properties the client named itself (the seed keeps them beside the known ones), as given.
     free_properties: dict = dataclasses.field(default_factory=dict)
     created_at: int = 0
     updated_at: int = 0
+
+    @classmethod
+    def new(cls, changes: "ProjectChanges", *, id: str, organization_id: str, project_code: str, created_by: str,
+            now: int) -> "Project":
+        """A draft project as `changes` (checked by check_new) describe it."""
+        project = cls(id=id, organization_id=organization_id, project_code=project_code, subtype=changes.subtype,
+                      name=changes.name, created_by=created_by, created_at=now)
+        project.apply(changes, now)
+        return project
+
+    def apply(self, changes: "ProjectChanges", now: int) -> None:
+        """Sets what `changes` give; the status along the workflow. On an error the project is not
+        saved (the use case does not commit), so it may be left half changed."""
+        given = changes.given()
+        status = given.pop("status", self.status)
+        for attribute, value in given.items():
+            setattr(self, attribute, value)
+        self.free_properties = merged_free_properties(self.free_properties, changes.free_properties)
+        self.change_status(status)
+        # An inconsistent schedule is blamed on the date this request gave.
+        self.check_schedule("start_date" if changes.start_date is not UNSET and changes.target_end_date is UNSET
+                            else "target_end_date")
+        self.updated_at = now
+
+    def archive(self, now: int) -> None:
+        """Cancels the project; a cancelled project stays as it is (its updated_at too)."""
+        if self.status != CANCELLED:
+            self.change_status(CANCELLED)
+            self.updated_at = now
 
     @property
     def search_text(self) -> str:
@@ -242,7 +227,7 @@ class Project:
                            f"{after}", field="status")
         self.status = status
 
-    def check_schedule(self, field: str = "customProperties.targetEndDate") -> None:
+    def check_schedule(self, field: str = "target_end_date") -> None:
         """`field`: the date the request gave, which the error names."""
         if self.start_date is not None and self.target_end_date is not None and self.target_end_date < self.start_date:
             raise InvalidArgument(f"the target end date must not be before the start date ({field})", field=field)
@@ -252,3 +237,44 @@ class Project:
             hint = "; archive it to cancel it" if CANCELLED in TRANSITIONS[self.status] else ""
             raise Conflict(f"only draft projects can be deleted; project {self.project_code} is {self.status}{hint}",
                            field="status")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+# A field a request did not give (None is a value: it clears an optional field).
+UNSET: Any = _Unset()
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectChanges:
+    """What a create or a partial update sets, its values checked: each attribute given (UNSET when
+    not), and the free-form properties to set (None removes one)."""
+    name: str = UNSET
+    description: str | None = UNSET
+    subtype: str = UNSET
+    status: str = UNSET
+    start_date: int | None = UNSET
+    target_end_date: int | None = UNSET
+    budget: Budget | None = UNSET
+    priority: str = UNSET
+    progress: int = UNSET
+    client_org_id: str | None = UNSET
+    detailed_description: str | None = UNSET
+    free_properties: dict = dataclasses.field(default_factory=dict)
+
+    def given(self) -> dict[str, Any]:
+        """The attributes given, free-form properties aside."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if field.name != "free_properties" and getattr(self, field.name) is not UNSET}
+
+    def check_new(self) -> None:
+        """What a new project needs: a name, a subtype, the draft status, bounded free-form properties."""
+        for required in ("name", "subtype"):
+            if getattr(self, required) is UNSET:
+                raise InvalidArgument(f"{required} is required", field=required)
+        if self.status is not UNSET:
+            check_new_status(self.status, "status")
+        merged_free_properties({}, self.free_properties)

@@ -19,7 +19,9 @@ from alembic.config import Config
 from google.protobuf import descriptor_pb2, json_format
 from pypdf import PdfReader
 
+from invoicing.adapters.repository import InvoiceRepository
 from invoicing.adapters.tables import invoice_counters, invoice_counts, invoices
+from invoicing.api.mapping import invoice_message, invoice_view
 from invoicing.config import MIGRATIONS
 from invoicing.domain.commands import InvoiceFields
 from invoicing.queries import InvoiceFilter
@@ -81,6 +83,21 @@ def test_every_stored_invoice_reads_back_the_same_after_0004(engine_at_0003, ope
     assert (changed.currency, changed.totals.total_cents, changed.notes) == ("KWD", 38887, "after the migration")
     assert invoicing.send_invoice(KEY, draft, None, None).status == "sent"
     assert invoicing.list_invoices(KEY, InvoiceFilter(), 50, 0).total == 4
+
+
+def test_0005_stores_each_invoice_as_its_record_without_loss(engine_at_0003):
+    """From 0004 the record is columns and a document: read back, each gives the very message that
+    was stored at 0004, and the view stays as it was."""
+    migrate_to(engine_at_0003, "0004")
+    views_at_0004 = stored_views(engine_at_0003)
+    migrate_to(engine_at_0003, "head")
+    assert stored_views(engine_at_0003) == views_at_0004
+    with engine_at_0003.connect() as connection:
+        organizations = dict(connection.execute(sa.select(invoices.c.id, invoices.c.organization_id)).all())
+        repository = InvoiceRepository(connection, invoice_view)
+        for invoice_id, view in views_at_0004.items():
+            record = repository.get(organizations[invoice_id], invoice_id)
+            assert invoice_message(record) == pb.Invoice.FromString(view), invoice_id
 
 
 def test_downgrading_0004_gives_back_the_int32_rows(engine_at_0003):

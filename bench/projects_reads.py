@@ -27,7 +27,8 @@ import run
 import seed
 from portal_common import db
 from portal_stack.stack import Stack
-from projects.adapters.repository import project_values
+from projects.adapters.repository import project_row
+from projects.api.mapping import project_view
 from projects.adapters.tables import project_code_counters, project_counts, projects
 from projects.config import MIGRATIONS
 from projects.domain.model import PRIORITIES, SUBTYPES, Budget, Project, code_year, project_code
@@ -98,7 +99,7 @@ def build(print_: str) -> dict:
     counts, years, sample, rows = collections.Counter(), collections.Counter(), [], []
     with engine.begin() as connection:
         for i, project in enumerate(make_projects(created["organizationId"], int(time.time() * 1000) - SPAN_MS)):
-            rows.append(project_values(project))
+            rows.append(project_row(project, project_view(project)))
             counts[project.count_key] += 1
             years[code_year(project.created_at)] += 1
             if i % (PROJECTS // SAMPLE_IDS) == 0:  # ids spread over the whole table

@@ -21,14 +21,22 @@ projects = sa.Table(
     sa.Column("progress", sa.Integer, nullable=False),
     sa.Column("client_org_id", sa.String(40)),
     sa.Column("detailed_description", sa.Text),
-    # The free-form keys of customProperties as a JSON object (Project.free_properties).
-    sa.Column("free_properties", sa.Text, nullable=False),
+    # The free-form keys of customProperties as a JSON object (Project.free_properties). The
+    # default filled the rows that migration 0003 found.
+    sa.Column("free_properties", sa.Text, nullable=False, server_default="{}"),
     sa.Column("created_by", sa.String(40), nullable=False),
     sa.Column("search_text", sa.Text, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
-    # The serialized portal.projects.v1.Project of this row (see adapters/views.py).
+    # The read model: this row's project as the API returns it, serialized (see projects.queries).
     sa.Column("view", sa.LargeBinary, nullable=False),
+    sa.Index("projects_code", "organization_id", "project_code", unique=True),
+    # Lists, newest first, unfiltered and by each filter.
+    sa.Index("projects_newest", "organization_id", "created_at", "id"),
+    sa.Index("projects_by_status", "organization_id", "status", "created_at", "id"),
+    sa.Index("projects_by_subtype", "organization_id", "subtype", "created_at", "id"),
+    sa.Index("projects_by_priority", "organization_id", "priority", "created_at", "id"),
+    sa.Index("projects_by_client", "organization_id", "client_org_id", "created_at", "id"),
 )
 
 # How many projects each organization has per (status, subtype, priority), kept in the same

@@ -71,5 +71,5 @@ class InvoiceFields:
 
     @property
     def rechecks_parties(self) -> bool:
-        """Whether the billTo and the lines' employees must be asked of the CRM again."""
+        """Whether the bill-to party and the lines' employees must be asked of the CRM again."""
         return self.type is not None or self.bill_to is not None or self.line_items is not None

@@ -65,7 +65,10 @@ class PortalUsers:
                 user.sign_in(login, now)
                 if linked:
                     user.link_contact(link)
-                (uow.portal_users.add if created else uow.portal_users.save)(user)
+                if created:
+                    uow.portal_users.add(user)
+                else:
+                    uow.portal_users.save(user)
                 token = generate_credential(SESSION_PREFIX)
                 session = PortalSession(id=new_id("ses"), user_id=user.id, created_at=now,
                                         expires_at=now + self._session_ttl_ms, api_key_id=caller.credential_id)

@@ -1,6 +1,9 @@
+from crm.adapters.queries import CrmQueries
+from crm.api import mapping
 from crm.api.servicers import CrmInternalServicer, CrmServicer
 from crm.config import MIGRATIONS, Settings
 from crm.service_layer.contacts import CrmService
+from crm.service_layer.unit_of_work import CrmUnitOfWork
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common import db
 from portal_common.address_limits import FailureBudget
@@ -15,11 +18,16 @@ INTERNAL_SERVICE_NAME = crm_pb2.DESCRIPTOR.services_by_name["CrmInternalService"
 def build(settings: Settings, address: str):
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    crm = CrmService(db.Database(engine))
+    database = db.Database(engine)
+    # The repository stores each contact's read model as the api serializes it (dependency inversion:
+    # adapters never import protobuf).
+    crm = CrmService(lambda: CrmUnitOfWork(database, mapping.contact_view))
+    queries = CrmQueries(database)
     return create_server(
         address,
-        [(crm_pb2_grpc.add_CrmServiceServicer_to_server, CrmServicer(crm), SERVICE_NAME),
-         (crm_pb2_grpc.add_CrmInternalServiceServicer_to_server, CrmInternalServicer(crm), INTERNAL_SERVICE_NAME)],
+        [(crm_pb2_grpc.add_CrmServiceServicer_to_server, CrmServicer(crm, queries), SERVICE_NAME),
+         (crm_pb2_grpc.add_CrmInternalServiceServicer_to_server, CrmInternalServicer(queries),
+          INTERNAL_SERVICE_NAME)],
         interceptors=[
             ErrorInterceptor(),
             InternalCallerInterceptor(settings.internal_token, prefixes=(f"/{INTERNAL_SERVICE_NAME}/",)),

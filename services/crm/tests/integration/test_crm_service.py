@@ -2,19 +2,58 @@
 import threading
 
 import pytest
+from google.protobuf import struct_pb2
 
-from crm.adapters.views import ContactFilter
+from crm.adapters.queries import ContactFilter, CrmQueries
+from crm.api import mapping
 from crm.config import MIGRATIONS
-from crm.service_layer.contacts import ContactDetails, CrmService, EventDetails, OrganizationDetails
+from crm.domain.commands import ContactDetails, EventDetails, OrganizationDetails
+from crm.service_layer.contacts import CrmService
+from crm.service_layer.unit_of_work import CrmUnitOfWork
+from portal.crm.v1 import crm_pb2
 from portal_common import db
 from portal_common.auth import API_KEY, Principal
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
+from portal_common.json_body import client_paths
+
+
+class Crm:
+    """The use cases and queries as the servicers call them, on a real database: PATCH bodies are
+    JSON objects as clients send them, and reads answer messages."""
+
+    def __init__(self, database: db.Database):
+        self._service = CrmService(lambda: CrmUnitOfWork(database, mapping.contact_view))
+        self._queries = CrmQueries(database)
+        self.upsert_contact = self._service.upsert_contact
+        self.register_attendee = self._service.register_attendee
+        self.archive_contact = self._service.archive_contact
+        self.get_crm_organization = self._queries.crm_organization
+        self.list_crm_organizations = self._queries.crm_organizations
+        self.portal_access = self._queries.portal_access
+
+    def update_contact(self, organization_id, contact_id, changes: dict):
+        body = struct_pb2.Struct()
+        body.update(changes)
+        with client_paths(crm_pb2.Contact.DESCRIPTOR):
+            return self._service.update_contact(organization_id, contact_id, mapping.contact_changes(body))
+
+    def get_contact(self, principal, contact_id):
+        return mapping.contact_from_view(self._queries.contact_view(principal, contact_id),
+                                         customer_facing=principal.is_portal_user)
+
+    def find_contact_by_email(self, organization_id, email):
+        return mapping.contact_from_view(self._queries.contact_view_by_email(organization_id, email),
+                                         customer_facing=False)
+
+    def list_contacts(self, organization_id, where, limit, offset):
+        return mapping.contact_page_message(self._queries.contact_page(organization_id, where, limit, offset),
+                                            limit, offset)
 
 
 @pytest.fixture
 def crm(databases):
     with databases.migrated_engine("crm", MIGRATIONS) as engine:
-        yield CrmService(db.Database(engine))
+        yield Crm(db.Database(engine))
 
 
 ORG, OTHER = "org_a", "org_b"

@@ -5,11 +5,11 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from crm.adapters.queries import ContactFilter, CrmQueries
 from crm.adapters.tables import contacts
-from crm.adapters.views import ContactFilter, contact_message
+from crm.api.mapping import contact_from_view, contact_message, contact_page_message
 from crm.config import MIGRATIONS
 from crm.domain.model import Contact
-from crm.service_layer.contacts import CrmService
 from portal_common import db
 from portal_common.auth import API_KEY, Principal
 
@@ -56,13 +56,13 @@ def test_existing_contacts_get_own_records_only_access_in_rows_and_views(engine)
 
     db.migrate(engine, MIGRATIONS)
 
-    crm = CrmService(db.Database(engine))
+    queries = CrmQueries(db.Database(engine))
     key = Principal(kind=API_KEY, organization_id=ORG)
     for number in (1, 2, 1000, 1001, 2501):
-        view = crm.get_contact(key, f"ct_{number}")
+        view = contact_from_view(queries.contact_view(key, f"ct_{number}"), customer_facing=False)
         assert (view.portal_access, view.first_name, list(view.tags), view.notes) == (
             "contact", f"C{number}", ["vip"], "internal")
         assert view.custom_fields["n"] == number
-        assert crm.portal_access(ORG, f"ct_{number}").portal_access == "contact"
-    page = crm.list_contacts(ORG, ContactFilter(status="active"), 200, 0)
+        assert queries.portal_access(ORG, f"ct_{number}").portal_access == "contact"
+    page = contact_page_message(queries.contact_page(ORG, ContactFilter(status="active"), 200, 0), 200, 0)
     assert len(page.contacts) == 200 and {c.portal_access for c in page.contacts} == {"contact"}

@@ -1,4 +1,5 @@
-"""The CRM service's tables (created by migrations/; this is how the code sees them)."""
+"""The CRM service's tables (created by migrations/; this is how the code sees them, and
+tests/integration/test_schema.py checks that the two agree)."""
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -22,6 +23,9 @@ crm_organizations = sa.Table(
     sa.Column("phone", sa.String(200)),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("crm_organizations_name", "organization_id", "name_key", unique=True),
+    sa.Index("crm_organizations_website", "organization_id", "website_key"),
+    sa.Index("crm_organizations_newest", "organization_id", "created_at", "id"),
 )
 
 contacts = sa.Table(
@@ -47,10 +51,15 @@ contacts = sa.Table(
     sa.Column("search_text", sa.Text, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
-    # The serialized portal.crm.v1.Contact of this row (see adapters/views.py).
+    # The read model of this row: what GET and list pages return (a serialized portal.crm.v1.Contact),
+    # rebuilt from the columns above by the function the server gives the repository.
     sa.Column("view", sa.LargeBinary, nullable=False),
     # contact or organization: what the contact's portal user may see.
     sa.Column("portal_access", sa.String(20), nullable=False, server_default="contact"),
+    sa.Index("contacts_email", "organization_id", "email_key", unique=True),
+    sa.Index("contacts_newest", "organization_id", "status", "created_at", "id"),
+    sa.Index("contacts_by_subtype", "organization_id", "status", "subtype", "created_at", "id"),
+    sa.Index("contacts_by_crm_organization", "organization_id", "crm_organization_id", "status", "created_at", "id"),
 )
 
 # How many contacts each organization has per (status, subtype, source), kept in the same

@@ -1,11 +1,11 @@
-from crm.adapters.views import ContactFilter
-from crm.adapters.views import contact_message, organization_message
-from crm.api.messages import contact_details, organization_details
-from crm.service_layer.contacts import CrmService, EventDetails, UpsertResult
+"""The CRM's gRPC servicers: request -> command (api/mapping.py) -> use case or query -> response."""
+from crm.adapters.queries import ContactFilter, CrmQueries
+from crm.api import mapping
+from crm.service_layer.contacts import CrmService
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.errors import http_status_metadata
-from portal_common.json_body import body_dict, read_message
+from portal_common.json_body import client_paths
 from portal_common.pagination import page_bounds
 
 
@@ -18,78 +18,69 @@ def _answer_created(context, created: bool) -> None:
         context.send_initial_metadata((http_status_metadata(201),))
 
 
-def _upsert_message(result: UpsertResult) -> str:
-    message = f"Contact {'created' if result.created else 'updated'} successfully"
-    if result.organization_ignored:
-        message += ("; organizationInfo was not applied: an existing contact keeps its CRM organization "
-                    "(change it with PATCH /api/v1/crm/contacts/{contactId})")
-    return message
-
-
 class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
-    def __init__(self, crm: CrmService):
+    def __init__(self, crm: CrmService, queries: CrmQueries):
         self._crm = crm
+        self._queries = queries
 
     def UpsertContact(self, request, context):
-        contact = read_message(request.contact, crm_pb2.ContactInput)
-        result = self._crm.upsert_contact(_organization_id(), contact_details(contact), organization_details(contact))
+        details, organization = mapping.upsert_command(request.contact)
+        result = self._crm.upsert_contact(_organization_id(), details, organization)
         _answer_created(context, result.created)
-        return crm_pb2.UpsertContactResponse(
-            success=True, contact_id=result.contact.id, crm_organization_id=result.contact.crm_organization_id,
-            is_new_contact=result.created, message=_upsert_message(result))
+        return mapping.upsert_response(result)
 
     def CreateContactFromEvent(self, request, context):
-        registration = read_message(request.registration, crm_pb2.EventRegistrationInput)
-        event = EventDetails(registration.event_id, registration.event_name, registration.event_date)
-        result = self._crm.register_attendee(_organization_id(), event, contact_details(registration.attendee_info),
-                                             organization_details(registration))
+        event, details, organization = mapping.registration_command(request.registration)
+        result = self._crm.register_attendee(_organization_id(), event, details, organization)
         _answer_created(context, result.created)
-        return crm_pb2.CreateContactFromEventResponse(
-            success=True, contact_id=result.contact.id, event_id=event.event_id,
-            crm_organization_id=result.contact.crm_organization_id, organization_id=_organization_id(),
-            is_new_contact=result.created, message=_upsert_message(result))
+        return mapping.registration_response(result, event)
 
     def ListContacts(self, request, context):
         limit, offset = page_bounds(request)
         where = ContactFilter(status=request.status, subtype=request.subtype, source=request.source,
                               search=request.search)
-        return self._crm.list_contacts(_organization_id(), where, limit, offset)
+        return mapping.contact_page_message(self._queries.contact_page(_organization_id(), where, limit, offset),
+                                            limit, offset)
 
     def GetContact(self, request, context):
-        return self._crm.get_contact(current_principal(), request.contact_id)
+        principal = current_principal()
+        return mapping.contact_from_view(self._queries.contact_view(principal, request.contact_id),
+                                         customer_facing=principal.is_portal_user)
 
     def UpdateContact(self, request, context):
-        changes = body_dict(request.changes)
-        return contact_message(self._crm.update_contact(_organization_id(), request.contact_id, changes))
+        with client_paths(crm_pb2.Contact.DESCRIPTOR):
+            changes = mapping.contact_changes(request.changes)
+            contact = self._crm.update_contact(_organization_id(), request.contact_id, changes)
+        return mapping.contact_message(contact)
 
     def DeleteContact(self, request, context):
-        return contact_message(self._crm.archive_contact(_organization_id(), request.contact_id))
+        return mapping.contact_message(self._crm.archive_contact(_organization_id(), request.contact_id))
 
     def ListOrganizations(self, request, context):
         limit, offset = page_bounds(request)
-        found, total = self._crm.list_crm_organizations(_organization_id(), request.industry, request.search,
-                                                        limit, offset)
-        return crm_pb2.ListOrganizationsResponse(organizations=[organization_message(o) for o in found],
+        found, total = self._queries.crm_organizations(_organization_id(), request.industry, request.search,
+                                                       limit, offset)
+        return crm_pb2.ListOrganizationsResponse(organizations=[mapping.organization_message(o) for o in found],
                                                  total=total, limit=limit, offset=offset)
 
     def GetOrganization(self, request, context):
-        return organization_message(self._crm.get_crm_organization(_organization_id(), request.crm_organization_id))
+        return mapping.organization_message(self._queries.crm_organization(_organization_id(),
+                                                                           request.crm_organization_id))
 
     def ListOrganizationContacts(self, request, context):
         limit, offset = page_bounds(request)
         where = ContactFilter(status=request.status, crm_organization_id=request.crm_organization_id)
-        return self._crm.list_contacts(_organization_id(), where, limit, offset)
+        return mapping.contact_page_message(self._queries.contact_page(_organization_id(), where, limit, offset),
+                                            limit, offset)
 
     def FindContactByEmail(self, request, context):
-        return self._crm.find_contact_by_email(_organization_id(), request.email)
+        return mapping.contact_from_view(self._queries.contact_view_by_email(_organization_id(), request.email),
+                                         customer_facing=False)
 
 
 class CrmInternalServicer(crm_pb2_grpc.CrmInternalServiceServicer):
-    def __init__(self, crm: CrmService):
-        self._crm = crm
+    def __init__(self, queries: CrmQueries):
+        self._queries = queries
 
     def GetPortalAccess(self, request, context):
-        contact = self._crm.portal_access(request.organization_id, request.contact_id)
-        return crm_pb2.PortalAccess(contact_id=contact.id, status=contact.status,
-                                    crm_organization_id=contact.crm_organization_id,
-                                    portal_access=contact.portal_access)
+        return mapping.portal_access_message(self._queries.portal_access(request.organization_id, request.contact_id))

@@ -1,11 +1,12 @@
 """CRM entities and their rules. Plain Python: no I/O, no frameworks."""
 import dataclasses
 import json
-import math
 import re
 
+from crm.domain.commands import ContactChanges, ContactDetails, OrganizationDetails
 from portal_common.domain_errors import InvalidArgument
 from portal_common.json_values import check_free_form
+from portal_common.validation import MAX_NAME, check_choice, clean_email, clean_text
 
 SUBTYPES = ("lead", "customer", "prospect")
 STATUSES = ("active", "inactive")
@@ -18,7 +19,6 @@ MAX_TAGS = 100
 MAX_TAG = 64
 MAX_CUSTOM_FIELDS_BYTES = 8192
 MAX_EVENTS = 100
-MAX_TIMESTAMP_MS = 253_402_300_799_999  # the last millisecond of the year 9999
 
 
 def email_key(email: str) -> str:
@@ -42,22 +42,13 @@ def clean_tags(tags, field: str = "tags") -> list[str]:
     return cleaned
 
 
-def check_custom_fields(value, field: str = "customFields") -> dict:
+def check_custom_fields(value: dict, field: str = "custom_fields") -> dict:
     """Free-form JSON, bounded so that a contact stays a small record that can always be printed
     again (the gateway cannot print JSON nested too deeply) with its numbers exact."""
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{field} must be an object", field=field)
     check_free_form(value, field)
     if len(json.dumps(value)) > MAX_CUSTOM_FIELDS_BYTES:
         raise InvalidArgument(f"{field} must be at most {MAX_CUSTOM_FIELDS_BYTES} bytes as JSON", field=field)
     return value
-
-
-def check_timestamp(value: float, field: str) -> int:
-    """Unix milliseconds, as JSON numbers carry them."""
-    if not math.isfinite(value) or not 0 <= value <= MAX_TIMESTAMP_MS:
-        raise InvalidArgument(f"{field} must be Unix time in milliseconds", field=field)
-    return int(value)
 
 
 def merge_tags(existing: list[str], added: list[str]) -> list[str]:
@@ -128,11 +119,36 @@ class Contact:
             self.crm_organization_id = crm_organization_id
             self.portal_access = CONTACT_ACCESS
 
-    def grant_portal_access(self, access: str, field: str = "portalAccess") -> None:
+    def grant_portal_access(self, access: str) -> None:
         if access == ORGANIZATION_ACCESS and not self.crm_organization_id:
-            raise InvalidArgument(f"{field} can be organization only for a contact of a CRM organization",
-                                  field=field)
+            raise InvalidArgument("portal_access can be organization only for a contact of a CRM organization",
+                                  field="portal_access")
         self.portal_access = access
+
+    def apply(self, changes: ContactChanges) -> None:
+        """A partial update: each given value is checked, then set. Whether a new CRM organization is
+        one of the tenant's, and whether a new email is free, the use case checks."""
+        values = {name: _checked_change(name, getattr(changes, name)) for name in changes.given}
+        if "crm_organization_id" in values:
+            self.move_to(values.pop("crm_organization_id"))
+        if "portal_access" in values:
+            self.grant_portal_access(values.pop("portal_access"))
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def merge(self, details: ContactDetails) -> None:
+        """An upsert's cleaned details: given fields overwrite; tags and custom fields are merged into
+        what the contact has."""
+        for name in ("first_name", "last_name", "phone", "company", "job_title", "subtype", "source",
+                     "source_ref", "notes"):
+            value = getattr(details, name)
+            if value is not None:
+                setattr(self, name, value)
+        self.email = details.email
+        self.tags = merge_tags(self.tags, details.tags)
+        if details.custom_fields:
+            self.custom_fields = check_custom_fields({**self.custom_fields, **details.custom_fields},
+                                                     details.path("custom_fields"))
 
     def register_for_event(self, registration: EventRegistration) -> None:
         """Records a registration; registering again for the same event updates it. The newest
@@ -178,3 +194,63 @@ class CrmOrganization:
                 setattr(self, field, details[field])
                 changed = True
         return changed
+
+
+# What a PATCH checks: attributes that cannot be cleared (null), the ones chosen from a list, and
+# what clearing the others leaves.
+_NOT_NULL = ("email", "subtype", "status", "source", "portal_access")
+_CHOICES = {"subtype": SUBTYPES, "status": STATUSES, "portal_access": PORTAL_ACCESS}
+
+
+def _cleared(name: str):
+    return {"first_name": "", "last_name": "", "tags": [], "custom_fields": {}}.get(name)
+
+
+def _checked_change(name: str, value):
+    if value is None:
+        if name in _NOT_NULL:
+            raise InvalidArgument(f"{name} cannot be null", field=name)
+        return _cleared(name)
+    if name == "tags":
+        return clean_tags(value, name)
+    if name == "custom_fields":
+        return check_custom_fields(value, name)
+    if name == "email":
+        return clean_email(value, name)
+    if name in _CHOICES:
+        return check_choice(value.strip(), _CHOICES[name], name)
+    if name == "crm_organization_id":
+        return value
+    text = clean_text(value, name, MAX_TEXT if name == "notes" else MAX_NAME)
+    if name == "source" and not text:
+        raise InvalidArgument("source cannot be empty", field=name)
+    return _cleared(name) if text is None else text
+
+
+def clean_details(details: ContactDetails) -> ContactDetails:
+    """An upsert's contact details, checked and trimmed; errors name fields where they were sent."""
+    path = details.path
+    if details.email is None or not details.email.strip():
+        raise InvalidArgument(f"{path('email')} is required", field=path("email"))
+    email = clean_email(details.email, path("email"))
+    texts = {name: clean_text(getattr(details, name), path(name)) for name in (
+        "first_name", "last_name", "phone", "company", "job_title", "source", "source_ref")}
+    return dataclasses.replace(
+        details, **texts, email=email,
+        notes=clean_text(details.notes, path("notes"), MAX_TEXT), tags=clean_tags(details.tags, path("tags")),
+        custom_fields=None if details.custom_fields is None else check_custom_fields(details.custom_fields,
+                                                                                     path("custom_fields")),
+        subtype=None if details.subtype is None else check_choice(details.subtype.strip(), SUBTYPES,
+                                                                  path("subtype")))
+
+
+def clean_organization(details: OrganizationDetails) -> OrganizationDetails:
+    path = details.path
+    texts = {name: clean_text(getattr(details, name), path(name)) for name in (
+        "name", "website", "industry", "street", "city", "state", "postal_code", "country", "tax_id", "phone")}
+    billing_email = details.billing_email
+    cleaned = dataclasses.replace(details, **texts, billing_email=clean_email(billing_email, path("billing_email"))
+                                  if billing_email and billing_email.strip() else None)
+    if not cleaned.name and not website_key(cleaned.website):
+        raise InvalidArgument(f"{path('name')} or {path('website')} is required", field=path("name"))
+    return cleaned

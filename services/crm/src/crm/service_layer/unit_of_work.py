@@ -1,0 +1,22 @@
+"""The CRM's unit of work: one write transaction and the repositories that work in it."""
+from typing import Callable
+
+import sqlalchemy as sa
+
+from crm.adapters.repository import ContactRepository, CrmOrganizationRepository
+from crm.domain.model import Contact
+from portal_common.db import Database
+from portal_common.uow import SqlUnitOfWork
+
+
+class CrmUnitOfWork(SqlUnitOfWork):
+    contacts: ContactRepository
+    organizations: CrmOrganizationRepository
+
+    def __init__(self, database: Database, contact_view: Callable[[Contact], bytes]):
+        super().__init__(database)
+        self._contact_view = contact_view
+
+    def open(self, connection: sa.Connection) -> None:
+        self.contacts = ContactRepository(connection, self._contact_view)
+        self.organizations = CrmOrganizationRepository(connection, locking=True)

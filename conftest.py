@@ -5,8 +5,6 @@ import dataclasses
 
 import pytest
 
-from portal_stack.testing import free_port
-
 pytest_plugins = ["portal_stack.testing"]
 
 # The internal credential of the servers that tests build in their own process.
@@ -28,6 +26,7 @@ def grpc_peers(databases):
     from auth.server import build as build_auth, open_accounts
     from crm.config import Settings as CrmSettings
     from crm.server import build as build_crm
+    from portal_stack.testing import free_port
 
     auth_target, crm_target = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     auth = AuthSettings(database_url=databases.new_url("auth"), address=auth_target, crm_target=crm_target,

@@ -49,7 +49,7 @@ def test_an_error_inside_rolls_everything_back(database):
     assert _count(database) == 0
 
 
-def test_a_race_on_a_unique_key_runs_again_once_and_then_surfaces(database):
+def test_a_race_on_a_unique_key_runs_again_and_a_lasting_conflict_surfaces(database):
     runs = []
 
     def insert_once_then_see_it():

@@ -14,7 +14,7 @@ its unit tests use a fake with in-memory repositories and the same two methods.
 from typing import Callable, Protocol, Self, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from portal_common.db import Database
 
@@ -58,11 +58,24 @@ class SqlUnitOfWork:
             self.connection = None
 
 
+# PostgreSQL's answers to writers that raced: a deadlock between them, or a serialization failure.
+_RACE_SQLSTATES = {"40P01", "40001"}
+RACE_ATTEMPTS = 3
+
+
+def _lost_a_race(error: DBAPIError) -> bool:
+    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in _RACE_SQLSTATES
+
+
 def retry_race(work: Callable[[], T]) -> T:
-    """Runs `work` (a whole unit of work) once more if a concurrent writer won a race on a unique
-    key: the second run sees the winner's row. Only for writes where such a race is expected
-    (upserts by a natural key); any other IntegrityError is a bug and must surface as one."""
-    try:
-        return work()
-    except IntegrityError:
-        return work()
+    """Runs `work` (a whole unit of work) again, up to RACE_ATTEMPTS times in all, when it lost a race
+    to a concurrent writer: a unique key the other one took first (the next run sees its row), or a
+    deadlock PostgreSQL broke between them. Only for writes where such a race is expected (upserts
+    by a natural key); any other database error is a bug and surfaces as one."""
+    for _ in range(RACE_ATTEMPTS - 1):
+        try:
+            return work()
+        except DBAPIError as error:
+            if not _lost_a_race(error):
+                raise
+    return work()

@@ -9,7 +9,6 @@ An unknown credential is remembered as unknown for as long, and failed authentic
 per client address (address_limits.py).
 """
 import contextvars
-import dataclasses
 import hmac
 import re
 import threading
@@ -25,31 +24,13 @@ from portal_common.clock import now_ms
 from portal_common.credential_format import CREDENTIAL_PATTERN, hash_credential
 from portal_common.domain_errors import PermissionDenied, RateLimited, Unauthenticated, Unavailable
 from portal_common.interceptors import BehaviorInterceptor
+from portal_common.principal import API_KEY, PORTAL_USER, Principal
 
-API_KEY, PORTAL_USER = "api_key", "portal_user"
-
-
-@dataclasses.dataclass(frozen=True)
-class Principal:
-    kind: str
-    organization_id: str
-    credential_id: str = ""
-    portal_user_id: str = ""
-    crm_contact_id: str = ""
-    # A portal user's: the CRM organization whose records it may see, "" for none (see auth.proto).
-    crm_organization_id: str = ""
-    expires_at: int = 0
-
-    @property
-    def is_portal_user(self) -> bool:
-        return self.kind == PORTAL_USER
-
-    @classmethod
-    def from_message(cls, message: auth_pb2.Principal) -> "Principal":
-        kind = API_KEY if message.kind == auth_pb2.Principal.API_KEY else PORTAL_USER
-        return cls(kind=kind, organization_id=message.organization_id, credential_id=message.credential_id,
-                   portal_user_id=message.portal_user_id, crm_contact_id=message.crm_contact_id,
-                   crm_organization_id=message.crm_organization_id, expires_at=message.expires_at)
+def principal_from_message(message: auth_pb2.Principal) -> Principal:
+    kind = API_KEY if message.kind == auth_pb2.Principal.API_KEY else PORTAL_USER
+    return Principal(kind=kind, organization_id=message.organization_id, credential_id=message.credential_id,
+                     portal_user_id=message.portal_user_id, crm_contact_id=message.crm_contact_id,
+                     crm_organization_id=message.crm_organization_id, expires_at=message.expires_at)
 
 
 _current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
@@ -82,7 +63,7 @@ def remote_lookup(auth_target: str, internal_token: str) -> Lookup:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise Unavailable("the auth service is unavailable; try again shortly") from None
-        return Principal.from_message(reply)
+        return principal_from_message(reply)
     return lookup
 
 

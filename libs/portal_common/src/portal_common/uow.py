@@ -30,11 +30,13 @@ class UnitOfWork(Protocol):
 
 
 class SqlUnitOfWork:
-    """A write transaction on the service's database (on SQLite, it takes the write lock when it
-    begins, so that writers queue rather than deadlock: portal_common.db)."""
+    """A transaction on the service's database. A writing one takes SQLite's write lock when it
+    begins, so that writers queue rather than deadlock (portal_common.db), and its repositories lock
+    the rows they read; a `read_only` one does neither."""
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, read_only: bool = False):
         self._database = database
+        self.read_only = read_only
         self.connection: sa.Connection | None = None
 
     def open(self, connection: sa.Connection) -> None:
@@ -42,7 +44,7 @@ class SqlUnitOfWork:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
-        self.connection = self._database.write()
+        self.connection = self._database.read() if self.read_only else self._database.write()
         self.connection.begin()
         self.open(self.connection)
         return self

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from auth.adapters.tables import api_keys, organizations, portal_identities, portal_sessions, portal_users
 from auth.domain.accounts import ApiKey, Organization
 from auth.domain.portal_users import ACTIVE, LiveSession, PortalSession, PortalUser
-from portal_common.db import Database, Repository
+from portal_common.db import Repository
 from portal_common.uow import SqlUnitOfWork
 
 _KEY_COLUMNS = [api_keys.c[field.name] for field in dataclasses.fields(ApiKey)]
@@ -142,20 +142,8 @@ class AuthUnitOfWork(SqlUnitOfWork):
     """One transaction on the auth database. A read-only one takes no write lock (SQLite's BEGIN,
     not BEGIN IMMEDIATE) and locks no rows: credentials are resolved with one on every request."""
 
-    def __init__(self, database: Database, read_only: bool = False):
-        super().__init__(database)
-        self._read_only = read_only
-
-    def __enter__(self) -> "AuthUnitOfWork":
-        if not self._read_only:
-            return super().__enter__()
-        self.connection = self._database.read()
-        self.connection.begin()
-        self.open(self.connection)
-        return self
-
     def open(self, connection: sa.Connection) -> None:
-        locking = not self._read_only
+        locking = not self.read_only
         self.organizations = Organizations(connection, locking)
         self.api_keys = ApiKeys(connection, locking)
         self.portal_users = PortalUsers(connection, locking)

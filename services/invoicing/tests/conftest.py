@@ -99,8 +99,9 @@ class Invoicing:
 
     def __init__(self, engine, crm, delivery, pdfs: InvoicePdfs):
         database = db.Database(engine)
-        self.service = InvoicingService(lambda: SqlInvoicingUnitOfWork(database, mapping.invoice_view), crm,
-                                        delivery, pdfs)
+        self.service = InvoicingService(
+            lambda read_only=False: SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only), crm, delivery,
+            pdfs)
         self.queries = InvoiceQueries(database)
 
     def __getattr__(self, name):  # the use cases

@@ -28,8 +28,10 @@ def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> Invoi
     database = db.Database(engine)
     pdfs = pdfs or InvoicePdfs(ProcessRenderer(RENDERS_IN_ALL), cache_bytes=settings.pdf_cache_mb * 2**20)
     # The repository stores the API's view of each invoice as the hot reads' cache: api/ builds it.
-    invoicing = InvoicingService(lambda: SqlInvoicingUnitOfWork(database, mapping.invoice_view),
-                                 CrmClient(settings.crm_target, settings.crm_timeout_seconds), RecordOnly(), pdfs)
+    def uow(read_only: bool = False) -> SqlInvoicingUnitOfWork:
+        return SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only)
+
+    invoicing = InvoicingService(uow, CrmClient(settings.crm_target, settings.crm_timeout_seconds), RecordOnly(), pdfs)
     return InvoicingServicer(invoicing, InvoiceQueries(database))
 
 

@@ -77,7 +77,7 @@ def clock() -> Clock:
 @pytest.fixture
 def invoicing(stored, clock, crm, delivery) -> InvoicingService:
     pdfs = InvoicePdfs(lambda invoice, keep_going: f"%PDF {invoice.number} {invoice.status}".encode())
-    return InvoicingService(lambda: FakeUnitOfWork(stored), crm, delivery, pdfs, clock=clock)
+    return InvoicingService(lambda read_only=False: FakeUnitOfWork(stored), crm, delivery, pdfs, clock=clock)
 
 
 def b2c(**changes) -> InvoiceFields:

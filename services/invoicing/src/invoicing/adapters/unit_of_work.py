@@ -1,4 +1,4 @@
-"""The invoicing unit of work: one write transaction and the invoices repository in it."""
+"""The invoicing unit of work: one transaction and the invoices repository in it."""
 import sqlalchemy as sa
 
 from invoicing.adapters.repository import InvoiceRepository, RenderView
@@ -7,9 +7,9 @@ from portal_common.uow import SqlUnitOfWork
 
 
 class SqlInvoicingUnitOfWork(SqlUnitOfWork):
-    def __init__(self, database: Database, render_view: RenderView):
-        super().__init__(database)
+    def __init__(self, database: Database, render_view: RenderView, read_only: bool = False):
+        super().__init__(database, read_only)
         self._render_view = render_view
 
     def open(self, connection: sa.Connection) -> None:
-        self.invoices = InvoiceRepository(connection, self._render_view, locking=True)
+        self.invoices = InvoiceRepository(connection, self._render_view, locking=not self.read_only)

@@ -149,7 +149,7 @@ def _found(invoice: Invoice | None, invoice_id: str) -> Invoice:
 
 
 class InvoicingService:
-    def __init__(self, uow: Callable[[], InvoicingUnitOfWork], crm: Crm, delivery: Delivery, pdfs: InvoicePdfs,
+    def __init__(self, uow: Callable[..., InvoicingUnitOfWork], crm: Crm, delivery: Delivery, pdfs: InvoicePdfs,
                  clock: Callable[[], int] = now_ms):
         self._uow = uow
         self._crm = crm
@@ -175,7 +175,7 @@ class InvoicingService:
 
     def update_invoice(self, principal: Principal, invoice_id: str, changes: InvoiceFields,
                        credential: str) -> Invoice:
-        with self._uow() as uow:  # read, then checked (the CRM asked) outside the transaction
+        with self._uow(read_only=True) as uow:  # read, then checked (the CRM asked) outside the transaction
             current = _found(uow.invoices.get(principal.organization_id, invoice_id), invoice_id)
         current.require_draft()
         content = self._content(changes.over(current), credential,
@@ -250,7 +250,7 @@ class InvoicingService:
                     ) -> Pdf:
         """The invoice's PDF, as it reads now; `keep_going` says whether anybody still waits for it
         (see renders.py)."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             invoice = uow.invoices.get(principal.organization_id, invoice_id)
         if invoice is None or principal.is_portal_user and not invoice.visible_to_customer(
                 principal.crm_contact_id, principal.crm_organization_id):

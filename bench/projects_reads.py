@@ -182,12 +182,10 @@ def run_cases() -> dict[str, dict]:
 
 
 def report(results: dict[str, dict]) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=run.REPO, capture_output=True,
-                            text=True).stdout.strip()
     lines = [
         f"# bench/projects_reads.py, {time.strftime('%Y-%m-%d %H:%M %Z')}",
         "",
-        f"- commit {commit}; {run.machine()}; load average {run.LOAD_BEFORE:.1f} before the run",
+        f"- commit {run.commit()}; {run.machine()}; load average {run.LOAD_BEFORE:.1f} before the run",
         f"- wrk -t{run.THREADS} -c{run.CONNECTIONS} -d{run.DURATION}s after a {run.WARMUP} s warm-up; "
         f"Envoy {run.envoy_version()}",
         "",

@@ -105,17 +105,23 @@ def check(base: str, path: str, api_key: str, total: int | None) -> None:
         raise SystemExit(f"bench: unexpected reply to {path}: {str(body)[:200]}")
 
 
-def wrk(base: str, paths: list[str], api_key: str, seconds: int) -> dict:
-    paths_file = RESULTS / "paths.txt"
-    paths_file.write_text("\n".join(paths) + "\n")
+def wrk_script(base: str, script: pathlib.Path, args: list[str], seconds: int) -> dict:
+    """wrk with a script whose done() prints BENCH_RESULT (latency.lua's): its figures, req/s and wrk's output."""
     out = subprocess.run(
         ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
-         "-s", str(BENCH / "latency.lua"), base, "--", api_key, str(paths_file)],
+         "-s", str(script), base, "--", *args],
         check=True, capture_output=True, text=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("BENCH_RESULT "))
     figures = json.loads(line.removeprefix("BENCH_RESULT "))
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    figures["output"] = out
     return figures
+
+
+def wrk(base: str, paths: list[str], api_key: str, seconds: int) -> dict:
+    paths_file = RESULTS / "paths.txt"
+    paths_file.write_text("\n".join(paths) + "\n")
+    return wrk_script(base, BENCH / "latency.lua", [api_key, str(paths_file)], seconds)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -125,14 +131,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(label: str, running: Stack, paths: list[str], api_key: str, total: int | None = None) -> dict:
-    """One case: a check, a warm-up, then the measured run, with the CPU each process spent per request
-    (less sensitive to other load on the machine than req/s, and it says where the time goes)."""
+    """One case of GETs: a check of one reply, then measure_load with latency.lua on `paths`."""
     base = f"http://127.0.0.1:{running.config.http_port}"
     check(base, paths[0], api_key, total)
+    return measure_load(label, running, lambda seconds: wrk(base, paths, api_key, seconds))
+
+
+def measure_load(label: str, running: Stack, load) -> dict:
+    """A warm-up, then the measured run (`load(seconds)` runs wrk and returns its figures), with the CPU
+    each process spent per request (less sensitive to other load on the machine than req/s, and it
+    says where the time goes)."""
     print(f"  {label} ...", end="", flush=True)
-    wrk(base, paths, api_key, WARMUP)  # fills caches, pools and the auth cache; not counted
+    load(WARMUP)  # fills caches, pools and the auth cache; not counted
     before = {name: cpu_seconds(p.pid) for name, p in running.processes.items()}
-    figures = wrk(base, paths, api_key, DURATION)
+    figures = load(DURATION)
     figures["cpu_us"] = {name: (cpu_seconds(p.pid) - before[name]) / figures["requests"] * 1e6
                          for name, p in running.processes.items()}
     dead = running.exited()
@@ -198,16 +210,19 @@ def envoy_version() -> str:
     return found.group(1) if found else "?"
 
 
-def report(results: dict[str, dict]) -> str:
+def commit() -> str:
+    """The checkout's commit, and whether the tracked files differ from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    commit = git("rev-parse", "--short", "HEAD")
-    if git("status", "--porcelain", "--untracked-files=no"):
-        commit += " with uncommitted changes"
+    short = git("rev-parse", "--short", "HEAD")
+    return short + " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else short
+
+
+def report(results: dict[str, dict]) -> str:
     lines = [
         f"# make bench, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         "",
-        f"- commit {commit}; {machine()}; load average {LOAD_BEFORE:.1f} before the run",
+        f"- commit {commit()}; {machine()}; load average {LOAD_BEFORE:.1f} before the run",
         f"- wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s after a {WARMUP} s warm-up; Envoy {envoy_version()}; "
         f"Python {platform.python_version()}",
         "",

@@ -21,8 +21,9 @@ import time
 import sqlalchemy as sa
 
 from auth.config import MIGRATIONS as AUTH_MIGRATIONS
-from crm.adapters.repository import _contact_values, _organization_values
-from crm.adapters.tables import contact_counts, contacts, crm_organizations
+from crm.adapters.repository import ContactRepository, CrmOrganizationRepository
+from crm.adapters.tables import contact_counts, contacts
+from crm.api.mapping import contact_view
 from crm.config import MIGRATIONS as CRM_MIGRATIONS
 from crm.domain.model import Contact, CrmOrganization, EventRegistration
 from portal_common import db
@@ -42,6 +43,9 @@ COMPANIES = [f"{a} {b}" for a in ("Acme", "Globex", "Initech", "Umbrella", "Hool
                                                                              "Consulting", "Group")]
 TITLES = ("Engineer", "CTO", "Head of Sales", "Office Manager", "Procurement Lead", "Founder", "Analyst")
 TAGS = ("newsletter", "vip", "webinar", "trial", "partner", "conference-2024", "churn-risk")
+
+# The row values a contact is stored with, as the service's repository computes them (read model included).
+_contact_values = ContactRepository(None, contact_view)._values
 
 # Ids are ULIDs ("ct_" + 26 Crockford base-32 digits of 48 bits of milliseconds and 80 random
 # bits, as portal_common.ids makes them), so they sort by creation time. Standard base32 plus a
@@ -120,7 +124,9 @@ def insert_contacts(crm_url: str, organization_id: str, count: int) -> tuple[lis
     # process inserts, in order (ids ascending keeps the primary key index appending).
     with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool, engine.begin() as connection:
         connection.exec_driver_sql("PRAGMA synchronous=OFF")  # a throwaway build: a crash means rebuilding
-        connection.execute(crm_organizations.insert(), [_organization_values(o) for o in organizations])
+        organization_rows = CrmOrganizationRepository(connection)
+        for organization in organizations:
+            organization_rows.add(organization)
         for values, chunk_counts, active_ids in pool.imap(_chunk, jobs):
             connection.execute(contacts.insert(), values)
             counts.update(chunk_counts)

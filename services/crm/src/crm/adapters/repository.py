@@ -61,8 +61,8 @@ class ContactRepository(Repository):
         row = self._connection.execute(self._reading(query), {"organization_id": organization_id, "key": key}).first()
         if row is None:
             return None
-        contact = Contact(**row._mapping)
-        contact.events = [EventRegistration(**e) for e in contact.events]
+        values = dict(row._mapping)
+        contact = Contact(**values | {"events": [EventRegistration(**e) for e in values["events"]]})
         self._counted_as[contact.id] = contact.count_key
         return contact
 

@@ -32,7 +32,9 @@ def _organization_info(name: str) -> str:
 
 
 _CONTACT_PATHS = _paths(_CONTACT_INPUT, _CONTACT_DETAILS, str)
-_ATTENDEE_PATHS = _paths(_EVENT_INPUT, _CONTACT_DETAILS, "attendee_info.{}".format)
+_ATTENDEE_PATHS = _paths(_EVENT_INPUT, [name for name in _CONTACT_DETAILS
+                                         if name in crm_pb2.AttendeeInfo.DESCRIPTOR.fields_by_name],
+                         "attendee_info.{}".format)
 _EVENT_PATHS = _paths(_EVENT_INPUT, ("event_id", "event_name", "event_date"), str)
 _ORGANIZATION_PATHS = {descriptor: _paths(descriptor, _ORGANIZATION_DETAILS, _organization_info)
                        for descriptor in (_CONTACT_INPUT, _EVENT_INPUT)}
@@ -45,10 +47,11 @@ def _given(message, name: str):
 def _contact_details(message, sent_as: dict[str, str]) -> ContactDetails:
     """From ContactInput or AttendeeInfo: the fields the caller gave."""
     fields = message.DESCRIPTOR.fields_by_name
-    given = {name: _given(message, name) for name in _CONTACT_DETAILS if name in fields and name != "tags"}
+    given = {name: _given(message, name) for name in _CONTACT_DETAILS
+             if name in fields and name not in ("email", "tags")}
     if given.get("custom_fields") is not None:
         given["custom_fields"] = json_format.MessageToDict(message.custom_fields)
-    return ContactDetails(**given, tags=list(message.tags), sent_as=sent_as)
+    return ContactDetails(**given, email=message.email, tags=list(message.tags), sent_as=sent_as)
 
 
 def _organization_details(body) -> OrganizationDetails | None:

@@ -17,8 +17,8 @@ class _Sent:
 
 @dataclasses.dataclass(frozen=True)
 class ContactDetails(_Sent):
-    """Contact fields given to an upsert; None (or no tags) means "not given"."""
-    email: str | None = None
+    """Contact fields given to an upsert; None (no tags, "" for the email) means "not given"."""
+    email: str = ""
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None

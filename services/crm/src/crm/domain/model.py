@@ -230,7 +230,7 @@ def _checked_change(name: str, value):
 def clean_details(details: ContactDetails) -> ContactDetails:
     """An upsert's contact details, checked and trimmed; errors name fields where they were sent."""
     path = details.path
-    if details.email is None or not details.email.strip():
+    if not details.email.strip():
         raise InvalidArgument(f"{path('email')} is required", field=path("email"))
     email = clean_email(details.email, path("email"))
     texts = {name: clean_text(getattr(details, name), path(name)) for name in (

@@ -91,8 +91,10 @@ class CrmService:
         found = self._matching(uow, organization_id, details)
         if found:
             return found.id
-        organization = CrmOrganization(id=new_id("co"), organization_id=organization_id,
-                                       name=details.name or details.website, created_at=now, updated_at=now)
+        name = details.name or details.website
+        assert name, "clean_organization requires a name or a website"
+        organization = CrmOrganization(id=new_id("co"), organization_id=organization_id, name=name,
+                                       created_at=now, updated_at=now)
         organization.fill_in(dataclasses.asdict(details))
         uow.organizations.add(organization)
         return organization.id

@@ -3,19 +3,16 @@ import contextlib
 import dataclasses
 import pathlib
 import re
-from typing import Callable, Iterator, TypeVar
+from typing import Iterator
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
-from portal_common.domain_errors import Conflict
 
 WRITE = "portal_write"
-T = TypeVar("T")
 _UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
 
@@ -84,22 +81,6 @@ class Database:
 
     def write(self) -> sa.Connection:
         return self._write_engine.connect()
-
-    def run_write(self, work: Callable[[sa.Connection], T]) -> T:
-        """Runs `work` in a write transaction and commits it. If a concurrent writer won a race on
-        a unique key, runs it once more: the second run sees the winner's row."""
-        def run() -> T:
-            with self.write() as connection:
-                result = work(connection)
-                connection.commit()
-                return result
-        try:
-            return run()
-        except IntegrityError:
-            try:
-                return run()
-            except IntegrityError:
-                raise Conflict("the record was changed concurrently; try again") from None
 
 
 # Any constant: the key of the PostgreSQL advisory lock that migrations take.

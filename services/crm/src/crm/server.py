@@ -1,4 +1,4 @@
-from crm.adapters.queries import CrmQueries
+from crm.queries import CrmQueries
 from crm.api import mapping
 from crm.api.servicers import CrmInternalServicer, CrmServicer
 from crm.config import MIGRATIONS, Settings

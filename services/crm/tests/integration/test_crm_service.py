@@ -4,7 +4,7 @@ import threading
 import pytest
 from google.protobuf import struct_pb2
 
-from crm.adapters.queries import ContactFilter, CrmQueries
+from crm.queries import ContactFilter, CrmQueries
 from crm.api import mapping
 from crm.config import MIGRATIONS
 from crm.domain.commands import ContactDetails, EventDetails, OrganizationDetails

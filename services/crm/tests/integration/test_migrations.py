@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from crm.adapters.queries import ContactFilter, CrmQueries
+from crm.queries import ContactFilter, CrmQueries
 from crm.adapters.tables import contacts
 from crm.api.mapping import contact_from_view, contact_message, contact_page_message
 from crm.config import MIGRATIONS

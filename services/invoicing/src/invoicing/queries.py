@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from invoicing.adapters.tables import invoice_counts, invoices
 from invoicing.domain.model import CANCELLED, DRAFT, OVERDUE, STATUSES, TYPES, UNPAID
-from portal_common.auth import Principal
+from portal_common.principal import Principal
 from portal_common.db import Database, HotQuery
 from portal_common.domain_errors import NotFound
 from portal_common.timestamps import check_timestamp

@@ -9,7 +9,7 @@ import functools
 
 import sqlalchemy as sa
 
-from portal_common.auth import Principal
+from portal_common.principal import Principal
 from portal_common.db import Database, HotQuery, like_pattern
 from portal_common.domain_errors import NotFound
 from portal_common.validation import check_choice

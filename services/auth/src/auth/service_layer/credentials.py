@@ -3,7 +3,7 @@ import dataclasses
 from typing import Callable, Protocol
 
 from auth.domain.portal_users import ContactAccess
-from portal_common.auth import API_KEY, PORTAL_USER, Principal
+from portal_common.principal import API_KEY, PORTAL_USER, Principal
 from portal_common.clock import now_ms
 from portal_common.uow import UnitOfWork
 

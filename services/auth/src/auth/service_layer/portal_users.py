@@ -7,7 +7,7 @@ from auth.domain.portal_users import (
     MAX_LIVE_SESSIONS, STATUSES, ContactLink, OAuthLogin, PortalSession, PortalUser, PortalUserChanges, clean_login,
     login_owner,
 )
-from portal_common.auth import Principal
+from portal_common.principal import Principal
 from portal_common.clock import now_ms
 from portal_common.domain_errors import NotFound, PermissionDenied, Unavailable
 from portal_common.ids import new_id

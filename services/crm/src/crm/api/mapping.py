@@ -4,7 +4,7 @@ import dataclasses
 
 from google.protobuf import json_format, struct_pb2
 
-from crm.adapters.queries import ContactPage, PortalAccess
+from crm.queries import ContactPage, PortalAccess
 from crm.domain.commands import (
     ADDRESS_FIELDS, ContactChanges, ContactDetails, EventDetails, OrganizationDetails,
 )
@@ -142,7 +142,7 @@ def contact_message(contact: Contact) -> crm_pb2.Contact:
 
 
 def contact_view(contact: Contact) -> bytes:
-    """A contact's read model, as the repository stores it beside the record (adapters/queries.py)."""
+    """A contact's read model, as the repository stores it beside the record (queries.py)."""
     return contact_message(contact).SerializeToString()
 
 

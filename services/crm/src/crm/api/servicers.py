@@ -1,5 +1,5 @@
 """The CRM's gRPC servicers: request -> command (api/mapping.py) -> use case or query -> response."""
-from crm.adapters.queries import ContactFilter, CrmQueries
+from crm.queries import ContactFilter, CrmQueries
 from crm.api import mapping
 from crm.service_layer.contacts import CrmService
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc

@@ -1,5 +1,5 @@
 """CRM use cases (the writes): each runs in one unit of work, committed explicitly, and returns domain
-objects. Reads go through adapters/queries.py."""
+objects. Reads go through queries.py."""
 import dataclasses
 from typing import Callable
 

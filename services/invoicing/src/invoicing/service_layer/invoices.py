@@ -16,7 +16,7 @@ from invoicing.domain.model import (
 )
 from invoicing.domain.money import MAX_QUANTITY, QUANTITY_PLACES, TAX_RATE_PLACES, exact_decimal, line_amounts, totals
 from invoicing.service_layer.renders import InvoicePdfs
-from portal_common.auth import Principal
+from portal_common.principal import Principal
 from portal_common.clock import now_ms
 from portal_common.currencies import MAX_MINOR_UNITS, check_currency, check_minor_units
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound

@@ -2,7 +2,7 @@
 changes (domain.model.ProjectChanges), raise domain errors and return domain Projects."""
 from typing import Callable, Protocol
 
-from portal_common.auth import Principal
+from portal_common.principal import Principal
 from portal_common.clock import now_ms
 from portal_common.domain_errors import InvalidArgument, NotFound
 from portal_common.ids import new_id

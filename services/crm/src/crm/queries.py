@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from crm.adapters.repository import CRM_ORGANIZATION_BY_ID, ORGANIZATION_COLUMNS, organization_from_row
 from crm.adapters.tables import contact_counts, contacts, crm_organizations
 from crm.domain.model import ACTIVE, STATUSES, SUBTYPES, CrmOrganization, email_key
-from portal_common.auth import Principal
+from portal_common.principal import Principal
 from portal_common.db import Database, HotQuery, like_pattern
 from portal_common.domain_errors import NotFound
 from portal_common.validation import check_choice

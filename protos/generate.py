@@ -16,8 +16,9 @@ GOOGLEAPIS = pathlib.Path(google.api.annotations_pb2.__file__).parent.parent.par
 PROTOC_INCLUDE = pathlib.Path(protoc.__file__).parent / "_proto"
 
 
-def run(args):
-    if protoc.main(["protoc", f"-I{ROOT}", f"-I{GOOGLEAPIS}", f"-I{PROTOC_INCLUDE}", *args]) != 0:
+def run(args, root: pathlib.Path = ROOT):
+    """protoc on sources under `root` (protos/, or another revision's copy of it)."""
+    if protoc.main(["protoc", f"-I{root}", f"-I{GOOGLEAPIS}", f"-I{PROTOC_INCLUDE}", *args]) != 0:
         sys.exit(f"protoc failed: {' '.join(args)}")
 
 

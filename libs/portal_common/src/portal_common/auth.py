@@ -27,7 +27,7 @@ from portal_common.interceptors import BehaviorInterceptor
 from portal_common.principal import API_KEY, PORTAL_USER, Principal
 
 def principal_from_message(message: auth_pb2.Principal) -> Principal:
-    kind = API_KEY if message.kind == auth_pb2.Principal.API_KEY else PORTAL_USER
+    kind = API_KEY if message.kind == auth_pb2.Principal.KIND_API_KEY else PORTAL_USER
     return Principal(kind=kind, organization_id=message.organization_id, credential_id=message.credential_id,
                      portal_user_id=message.portal_user_id, crm_contact_id=message.crm_contact_id,
                      crm_organization_id=message.crm_organization_id, expires_at=message.expires_at)

@@ -30,7 +30,7 @@ def test_resolve_answers_not_found_for_unknown_and_revoked_keys(auth_server):
     request = auth_pb2.ResolveCredentialRequest(credential_hash=hash_credential(secret))
     internal = ((INTERNAL_TOKEN_HEADER, TOKEN),)
     reply = stub.ResolveCredential(request, metadata=internal)
-    assert (reply.kind, reply.organization_id) == (auth_pb2.Principal.API_KEY, organization_id)
+    assert (reply.kind, reply.organization_id) == (auth_pb2.Principal.KIND_API_KEY, organization_id)
     accounts.revoke_api_key(reply.credential_id)
     with pytest.raises(grpc.RpcError) as raised:
         stub.ResolveCredential(request, metadata=internal)

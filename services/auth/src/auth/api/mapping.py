@@ -18,7 +18,7 @@ def portal_user_changes(request: auth_pb2.UpdatePortalUserRequest) -> PortalUser
 
 
 def principal_message(principal: Principal) -> auth_pb2.Principal:
-    kind = auth_pb2.Principal.API_KEY if principal.kind == API_KEY else auth_pb2.Principal.PORTAL_USER
+    kind = auth_pb2.Principal.KIND_API_KEY if principal.kind == API_KEY else auth_pb2.Principal.KIND_PORTAL_USER
     return auth_pb2.Principal(
         kind=kind, organization_id=principal.organization_id, credential_id=principal.credential_id,
         portal_user_id=principal.portal_user_id, crm_contact_id=principal.crm_contact_id,

@@ -67,7 +67,8 @@ def run_cases() -> dict[str, dict]:
         "contact": {"email": f"bench.check.{time.time_ns()}@writes.example", "firstName": "Bench"},
         "invoice-billto": {"type": "b2c_single", "currency": "EUR", "billTo": {"name": "A", "email": "a@example.com"},
                            "lineItems": [{"description": "Check", "quantity": 1, "unitPriceInCents": 100}]},
-        "invoice-contact": {"type": "b2c_single", "currency": "EUR", "billTo": {"contactId": small["sampleContactIds"][0]},
+        "invoice-contact": {"type": "b2c_single", "currency": "EUR",
+                            "billTo": {"contactId": small["sampleContactIds"][0]},
                             "lineItems": [{"description": "Check", "quantity": 1, "unitPriceInCents": 100}]},
     }
     results = {}

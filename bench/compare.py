@@ -16,6 +16,7 @@ both sides have are compared: req/s before, after, and after ÷ before (issue 10
 Writes bench/results/compare.md; each side's output goes to bench/results/compare/{before,after}.log.
 A worktree's data sets are cached in bench/results/compare/rev-<commit>/ (its bench/results).
 """
+
 import contextlib
 import datetime
 import os
@@ -45,7 +46,7 @@ def bench_commands(tree: pathlib.Path) -> list[str]:
     lines = (tree / "Makefile").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("bench:"))
     commands = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("\t"):
             break
         command = line.strip().replace("$(PY)", str(VENV / "bin" / "python")).replace("$(VENV)", str(VENV))
@@ -61,9 +62,16 @@ def environment(tree: pathlib.Path) -> dict[str, str]:
     paths = sorted(tree.glob("libs/*/src")) + sorted(tree.glob("services/*/src")) + [tree / "build" / "gen"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, paths)))
     imported = subprocess.run(
-        [str(VENV / "bin" / "python"), "-c",
-         "import crm, portal_stack.gateway as g; print(crm.__file__, g.DESCRIPTOR)"],
-        env=env, check=True, capture_output=True, text=True).stdout.split()
+        [
+            str(VENV / "bin" / "python"),
+            "-c",
+            "import crm, portal_stack.gateway as g; print(crm.__file__, g.DESCRIPTOR)",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     if not all(pathlib.Path(path).is_relative_to(tree) for path in imported):
         raise SystemExit(f"compare: {tree} imports code from elsewhere: {imported}")
     return env
@@ -83,8 +91,9 @@ def req_per_second(output: str) -> dict[str, float]:
     return cases
 
 
-def run_side(side: str, tree: pathlib.Path, env: dict[str, str], cases: dict[tuple[str, str], list[float]],
-             problems: list[str]) -> None:
+def run_side(
+    side: str, tree: pathlib.Path, env: dict[str, str], cases: dict[tuple[str, str], list[float]], problems: list[str]
+) -> None:
     """Runs the tree's bench commands, echoing and logging their output; adds each case's req/s to
     `cases` (by command and case) and what went wrong to `problems`."""
     with open(OUT / f"{side}.log", "a") as log:
@@ -92,8 +101,9 @@ def run_side(side: str, tree: pathlib.Path, env: dict[str, str], cases: dict[tup
             script = command.split(" ", 1)[1]  # without the interpreter
             print(f"\n== {side}: {script}", flush=True)
             log.write(f"== {command}\n")
-            process = subprocess.Popen(command, shell=True, cwd=tree, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+            process = subprocess.Popen(
+                command, shell=True, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
             output = []
             for line in process.stdout:
                 print(line, end="", flush=True)
@@ -108,10 +118,19 @@ def run_side(side: str, tree: pathlib.Path, env: dict[str, str], cases: dict[tup
                 cases.setdefault((script, case), []).append(rps)
 
 
-def report(before_commit: str, after_commit: str, before: dict, after: dict, problems: list[str], started: str,
-           loads: list[float]) -> str:
-    settings = " ".join(f"{name}={value}" for name, value in sorted(os.environ.items())
-                        if name.startswith("BENCH_")) or "defaults"
+def report(
+    before_commit: str,
+    after_commit: str,
+    before: dict,
+    after: dict,
+    problems: list[str],
+    started: str,
+    loads: list[float],
+) -> str:
+    settings = (
+        " ".join(f"{name}={value}" for name, value in sorted(os.environ.items()) if name.startswith("BENCH_"))
+        or "defaults"
+    )
     lines = [
         f"# bench/compare.py, {started} to {datetime.datetime.now().astimezone():%H:%M %Z}",
         "",
@@ -125,7 +144,7 @@ def report(before_commit: str, after_commit: str, before: dict, after: dict, pro
     for script, case in [key for key in before if key in after]:
         rps_before, rps_after = statistics.median(before[(script, case)]), statistics.median(after[(script, case)])
         ratio = rps_after / rps_before
-        verdict = ("within 10 %" if abs(ratio - 1) <= TOLERANCE else "SLOWER" if ratio < 1 else "faster")
+        verdict = "within 10 %" if abs(ratio - 1) <= TOLERANCE else "SLOWER" if ratio < 1 else "faster"
         lines.append(f"| {script} | {case} | {rps_before:,.0f} | {rps_after:,.0f} | {ratio:.2f} | {verdict} |")
     for side, cases, other in (("before", before, after), ("after", after, before)):
         only = [f"{script}: {case}" for script, case in cases if (script, case) not in other]
@@ -169,7 +188,8 @@ def main() -> int:
             after_name, after_tree = commits[1][:7], trees.enter_context(worktree(commits[1]))
         else:  # the working tree as it is now
             after_name = git("rev-parse", "--short", "HEAD") + (
-                " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+                " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+            )
             after_tree = REPO
             subprocess.run(["make", "setup"], cwd=REPO, check=True)
         sides = {side: (tree, environment(tree), {}) for side, tree in (("before", before_tree), ("after", after_tree))}

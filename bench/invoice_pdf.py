@@ -20,6 +20,7 @@ HTTP: a stack on SQLite with 100,000 invoices in one organization (written strai
 invoicing database; 40 % paid, 20 % each overdue, draft and cancelled), then wrk on
 GET /api/v1/invoices/{id}, three lists and a PDF.
 """
+
 import argparse
 import dataclasses
 import html
@@ -45,23 +46,49 @@ SIZES = (1, 100, 1000)
 STATUS_MIX = ("paid", "paid", "overdue", "draft", "cancelled")
 
 
-def sample_invoice(lines: int, invoice_id: str = "inv_bench", number: str = "INV-2025-01-001",
-                   organization_id: str = "org_bench") -> Invoice:
+def sample_invoice(
+    lines: int, invoice_id: str = "inv_bench", number: str = "INV-2025-01-001", organization_id: str = "org_bench"
+) -> Invoice:
     items = []
     for i in range(lines):
         quantity, price, rate = Decimal("1.5") + i % 4, 7500 + i, Decimal("7.5")
-        items.append(LineItem(f"Development sprint {i + 1}: backend work and review", quantity, price, rate,
-                              line_amounts(quantity, price, rate)))
+        items.append(
+            LineItem(
+                f"Development sprint {i + 1}: backend work and review",
+                quantity,
+                price,
+                rate,
+                line_amounts(quantity, price, rate),
+            )
+        )
     return Invoice(
-        id=invoice_id, organization_id=organization_id, number=number, type="b2b_single", status="sent",
-        issue_date=1735689600000, due_date=1735689600000 + 30 * 86_400_000, payment_terms="net30", currency="EUR",
-        line_items=items, totals=totals([item.amounts for item in items]),
-        bill_to=BillTo(name="Zoë Müller", email="zoe@example.com", crm_organization_id="co_bench",
-                       address=Address(street="ul. Piotrkowska 1", city="Łódź", postal_code="90-001", country="PL")),
-        issuer=Issuer(name="Nihon Consulting 日本", email="billing@nihon.example",
-                      address=Address(street="Hauptstraße 5", city="Berlin", country="DE")),
-        notes="Payment due within 30 days.", created_by="key_bench", created_at=1735689600000,
-        updated_at=1735689600000)
+        id=invoice_id,
+        organization_id=organization_id,
+        number=number,
+        type="b2b_single",
+        status="sent",
+        issue_date=1735689600000,
+        due_date=1735689600000 + 30 * 86_400_000,
+        payment_terms="net30",
+        currency="EUR",
+        line_items=items,
+        totals=totals([item.amounts for item in items]),
+        bill_to=BillTo(
+            name="Zoë Müller",
+            email="zoe@example.com",
+            crm_organization_id="co_bench",
+            address=Address(street="ul. Piotrkowska 1", city="Łódź", postal_code="90-001", country="PL"),
+        ),
+        issuer=Issuer(
+            name="Nihon Consulting 日本",
+            email="billing@nihon.example",
+            address=Address(street="Hauptstraße 5", city="Berlin", country="DE"),
+        ),
+        notes="Payment due within 30 days.",
+        created_by="key_bench",
+        created_at=1735689600000,
+        updated_at=1735689600000,
+    )
 
 
 def median_ms(render, invoice, runs: int) -> float:
@@ -79,21 +106,31 @@ def render_with_table(invoice: Invoice) -> bytes:
     import io
 
     from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
     from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 
     style = getSampleStyleSheet()["Normal"]
     style.fontName = "DejaVuSans"
     rows = [["Description", "Quantity", "Unit price", "Tax rate", "Amount"]] + [
-        [line.description, str(line.quantity), format_money(line.unit_price_cents, invoice.currency),
-         f"{line.tax_rate_percent}%", format_money(line.amounts.total_cents, invoice.currency)]
-        for line in invoice.line_items]
+        [
+            line.description,
+            str(line.quantity),
+            format_money(line.unit_price_cents, invoice.currency),
+            f"{line.tax_rate_percent}%",
+            format_money(line.amounts.total_cents, invoice.currency),
+        ]
+        for line in invoice.line_items
+    ]
     table = Table(rows, repeatRows=1, colWidths=[230, 60, 80, 50, 90])
     table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), "DejaVuSans", 9), ("ALIGN", (1, 0), (-1, -1), "RIGHT")]))
     buffer = io.BytesIO()
     SimpleDocTemplate(buffer, pagesize=A4, invariant=1).build(
-        [Paragraph(f"Invoice {invoice.number} — {invoice.bill_to.name}", style), table,
-         Paragraph(f"Total {format_money(invoice.totals.total_cents, invoice.currency)}", style)])
+        [
+            Paragraph(f"Invoice {invoice.number} — {invoice.bill_to.name}", style),
+            table,
+            Paragraph(f"Total {format_money(invoice.totals.total_cents, invoice.currency)}", style),
+        ]
+    )
     return buffer.getvalue()
 
 
@@ -102,7 +139,8 @@ def invoice_html(invoice: Invoice) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(line.description)}</td><td>{line.quantity}</td><td>{money(line.unit_price_cents)}</td>"
         f"<td>{line.tax_rate_percent}%</td><td>{money(line.amounts.total_cents)}</td></tr>"
-        for line in invoice.line_items)
+        for line in invoice.line_items
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
 body {{ font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; margin: 15mm; }}
 table {{ width: 100%; border-collapse: collapse; }} thead {{ display: table-header-group; }}
@@ -110,7 +148,7 @@ th {{ background: #eee; text-align: left; }} td:not(:first-child), th:not(:first
 tr {{ page-break-inside: avoid; }}
 </style></head><body>
 <h1>Invoice {invoice.number}</h1><p>{html.escape(invoice.issuer.name)}</p>
-<p><b>Bill to</b><br>{html.escape(invoice.bill_to.name)}<br>{'<br>'.join(map(html.escape, invoice.bill_to.address.lines()))}</p>
+<p><b>Bill to</b><br>{html.escape(invoice.bill_to.name)}<br>{"<br>".join(map(html.escape, invoice.bill_to.address.lines()))}</p>
 <table><thead><tr><th>Description</th><th>Quantity</th><th>Unit price</th><th>Tax rate</th><th>Amount</th></tr></thead>
 <tbody>{rows}</tbody></table>
 <p>Subtotal {money(invoice.totals.subtotal_cents)}<br>Tax {money(invoice.totals.tax_cents)}<br>
@@ -126,8 +164,16 @@ def chromium_ms(invoice: Invoice, runs: int) -> float | None:
     with tempfile.TemporaryDirectory() as tmp:
         page = pathlib.Path(tmp, "invoice.html")
         page.write_text(invoice_html(invoice))
-        command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                   f"--user-data-dir={tmp}/profile", f"--print-to-pdf={tmp}/invoice.pdf", page.as_uri()]
+        command = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={tmp}/profile",
+            f"--print-to-pdf={tmp}/invoice.pdf",
+            page.as_uri(),
+        ]
         times = []
         for _ in range(runs + 1):
             start = time.perf_counter()
@@ -154,10 +200,14 @@ def worst_cases() -> list[tuple[str, Invoice]]:
     longest = MAX_FREE_TEXT // MAX_DESCRIPTION
     return [
         (f"{MAX_LINES} lines x {per_line} mixed chars (limits)", with_text(sample_invoice(MAX_LINES), per_line)),
-        (f"{longest} lines x {MAX_DESCRIPTION} mixed chars (limits)",
-         with_text(sample_invoice(longest), MAX_DESCRIPTION)),
-        (f"{MAX_LINES} lines x 10 + notes {MAX_NOTES:,} mixed (limits)",
-         with_text(sample_invoice(MAX_LINES), 10, MAX_NOTES)),
+        (
+            f"{longest} lines x {MAX_DESCRIPTION} mixed chars (limits)",
+            with_text(sample_invoice(longest), MAX_DESCRIPTION),
+        ),
+        (
+            f"{MAX_LINES} lines x 10 + notes {MAX_NOTES:,} mixed (limits)",
+            with_text(sample_invoice(MAX_LINES), 10, MAX_NOTES),
+        ),
         ("480 lines x 1000 mixed chars (issue 9, before the limits)", with_text(sample_invoice(480), 1000)),
     ]
 
@@ -173,7 +223,9 @@ def pdf_figures() -> None:
         browser = chromium_ms(invoice, 3)
         assert render_invoice(invoice) == render_invoice(invoice), "the renderer is not deterministic"
         browser_text = f"{browser:.0f} ms" if browser is not None else "not installed"
-        print(f"| {lines} | {ours:.1f} ms | {table:.1f} ms | {browser_text} | {len(render_invoice(invoice)) // 1024} KiB |")
+        print(
+            f"| {lines} | {ours:.1f} ms | {table:.1f} ms | {browser_text} | {len(render_invoice(invoice)) // 1024} KiB |"
+        )
     print("\n| largest renders | invoicing renderer | PDF size |")
     print("|---|---:|---:|")
     for label, invoice in worst_cases():
@@ -215,11 +267,26 @@ def tenant_figures(seconds: int) -> None:
         base = f"http://127.0.0.1:{stack.config.http_port}/api/v1/invoices"
         hammering, reading = new_organization(stack, "Hammering"), new_organization(stack, "Reading")
         per_line = MAX_FREE_TEXT // MAX_LINES
-        largest = {"type": "b2c_single", "currency": "EUR", "billTo": {"name": "A", "email": "a@example.com"},
-                   "lineItems": [{"description": mixed(per_line), "quantity": 1, "unitPriceInCents": 100}] * MAX_LINES}
-        usual = {"type": "b2c_single", "currency": "EUR", "billTo": {"name": "B", "email": "b@example.com"},
-                 "lineItems": [{"description": f"Development sprint {i}: backend work and review", "quantity": 1.5,
-                                "unitPriceInCents": 7500 + i, "taxRatePercent": 7.5} for i in range(5)]}
+        largest = {
+            "type": "b2c_single",
+            "currency": "EUR",
+            "billTo": {"name": "A", "email": "a@example.com"},
+            "lineItems": [{"description": mixed(per_line), "quantity": 1, "unitPriceInCents": 100}] * MAX_LINES,
+        }
+        usual = {
+            "type": "b2c_single",
+            "currency": "EUR",
+            "billTo": {"name": "B", "email": "b@example.com"},
+            "lineItems": [
+                {
+                    "description": f"Development sprint {i}: backend work and review",
+                    "quantity": 1.5,
+                    "unitPriceInCents": 7500 + i,
+                    "taxRatePercent": 7.5,
+                }
+                for i in range(5)
+            ],
+        }
         session = requests.Session()
 
         def create(organization: dict, body: dict) -> str:
@@ -241,8 +308,10 @@ def tenant_figures(seconds: int) -> None:
         rate, p50, p99, _ = wrk_figures(read)
         pdf_rate, _, pdf_p99, refused = wrk_output_figures(load.communicate()[0])
         print(f"| while tenant A asks its largest PDF on 8 connections | {rate:.0f} | {p50} | {p99} |")
-        print(f"\nTenant A meanwhile: {pdf_rate:.0f} answers/s, p99 {pdf_p99}, {refused:,} of them 503 "
-              f"(at most 2 renders at once).")
+        print(
+            f"\nTenant A meanwhile: {pdf_rate:.0f} answers/s, p99 {pdf_p99}, {refused:,} of them 503 "
+            f"(at most 2 renders at once)."
+        )
     finally:
         stack.stop()
         databases.drop_all()
@@ -279,24 +348,28 @@ def http_figures(invoices: int, seconds: int) -> None:
                     template.created_at = template.updated_at = 1735689600000 + n
                     repo.add(template)
         engine.dispose()
-        print(f"\nSeeded {invoices:,} invoices of one organization in {time.perf_counter() - start:.0f} s "
-              f"(SQLite, straight into the invoicing database)\n")
+        print(
+            f"\nSeeded {invoices:,} invoices of one organization in {time.perf_counter() - start:.0f} s "
+            f"(SQLite, straight into the invoicing database)\n"
+        )
         stack.start_service("invoicing")
         base = f"http://127.0.0.1:{stack.config.http_port}/api/v1/invoices"
         header = f"Authorization: Bearer {organization['apiKey']}"
         print("| request | req/s | p50 | p99 |")
         print("|---|---:|---:|---:|")
-        for label, url in (("GET /invoices/{id} (5 lines)", f"{base}/{ids[len(ids) // 2]}"),
-                           ("GET /invoices?limit=50 (total from counts)", f"{base}?limit=50"),
-                           ("GET /invoices?status=paid&limit=50 (total from counts)", f"{base}?status=paid&limit=50"),
-                           ("GET /invoices?status=overdue&limit=50 (counts + past-due index)",
-                            f"{base}?status=overdue&limit=50"),
-                           ("GET /invoices/{id}/pdf (5 lines, from the PDF cache)",
-                            f"{base}/{ids[len(ids) // 2]}/pdf")):
+        for label, url in (
+            ("GET /invoices/{id} (5 lines)", f"{base}/{ids[len(ids) // 2]}"),
+            ("GET /invoices?limit=50 (total from counts)", f"{base}?limit=50"),
+            ("GET /invoices?status=paid&limit=50 (total from counts)", f"{base}?status=paid&limit=50"),
+            ("GET /invoices?status=overdue&limit=50 (counts + past-due index)", f"{base}?status=overdue&limit=50"),
+            ("GET /invoices/{id}/pdf (5 lines, from the PDF cache)", f"{base}/{ids[len(ids) // 2]}/pdf"),
+        ):
             rate, p50, p99, non_2xx = wrk_figures(wrk_command(header, url, seconds, 16))
             print(f"| {label} | {rate:.0f} | {p50} | {p99} |" + (f" {non_2xx} non-2xx" if non_2xx else ""))
-        print(f"\nwrk -t2 -c16 -d{seconds}s --latency on a stack started like make run (SQLite), "
-              "rate limit raised out of the way.")
+        print(
+            f"\nwrk -t2 -c16 -d{seconds}s --latency on a stack started like make run (SQLite), "
+            "rate limit raised out of the way."
+        )
     finally:
         stack.stop()
         databases.drop_all()
@@ -305,8 +378,9 @@ def http_figures(invoices: int, seconds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--http", action="store_true", help="also measure GET and list at 100k invoices with wrk")
-    parser.add_argument("--tenants", action="store_true",
-                        help="only: one tenant's list latency, alone and while another hammers PDFs")
+    parser.add_argument(
+        "--tenants", action="store_true", help="only: one tenant's list latency, alone and while another hammers PDFs"
+    )
     parser.add_argument("--invoices", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()

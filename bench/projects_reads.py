@@ -10,6 +10,7 @@ list 50 of bench/run.py's 10k data set in the same run, for comparison. It reuse
 start, wrk driver and per-process CPU accounting, and run.py's BENCH_* settings. The table is
 printed and written to bench/results/projects.md.
 """
+
 import collections
 import contextlib
 import hashlib
@@ -25,11 +26,12 @@ import urllib.request
 
 import run
 import seed
+
 from portal_common import db
 from portal_stack.stack import Stack
 from projects.adapters.repository import project_row
-from projects.api.mapping import project_view
 from projects.adapters.tables import project_code_counters, project_counts, projects
+from projects.api.mapping import project_view
 from projects.config import MIGRATIONS
 from projects.domain.model import PRIORITIES, SUBTYPES, Budget, Project, code_year, project_code
 
@@ -40,11 +42,28 @@ SPAN_MS = 3 * 365 * 24 * 3600 * 1000  # projects were created over the last thre
 LIST = "/api/v1/projects?limit=50"
 LIST_ACTIVE = "/api/v1/projects?status=active&limit=50"
 SEARCH = "/api/v1/projects?search=redesign&limit=50"
-WORDS = ("Website", "Redesign", "Mobile", "App", "Brand", "Campaign", "Migration", "Audit", "Launch", "Portal",
-         "Analytics", "Onboarding", "Shop", "Newsletter", "Platform")
-DETAIL = ("<h2>Scope</h2><p>Discovery workshops, wireframes and <strong>two rounds</strong> of design review.</p>"
-          "<ul><li>Content inventory</li><li>Responsive templates</li><li>Launch checklist</li></ul>"
-          '<p>See <a href="https://example.com/brief">the brief</a>.</p>')
+WORDS = (
+    "Website",
+    "Redesign",
+    "Mobile",
+    "App",
+    "Brand",
+    "Campaign",
+    "Migration",
+    "Audit",
+    "Launch",
+    "Portal",
+    "Analytics",
+    "Onboarding",
+    "Shop",
+    "Newsletter",
+    "Platform",
+)
+DETAIL = (
+    "<h2>Scope</h2><p>Discovery workshops, wireframes and <strong>two rounds</strong> of design review.</p>"
+    "<ul><li>Content inventory</li><li>Responsive templates</li><li>Launch checklist</li></ul>"
+    '<p>See <a href="https://example.com/brief">the brief</a>.</p>'
+)
 
 
 def make_projects(organization_id: str, start_ms: int):
@@ -57,23 +76,32 @@ def make_projects(organization_id: str, start_ms: int):
         created = start_ms + i * step
         year = code_year(created)
         numbers[year] += 1
-        status = rng.choices(("draft", "planning", "active", "on_hold", "completed", "cancelled"),
-                             (1, 1, 3, 1, 3, 1))[0]
+        status = rng.choices(("draft", "planning", "active", "on_hold", "completed", "cancelled"), (1, 1, 3, 1, 3, 1))[
+            0
+        ]
         subtype = rng.choice(SUBTYPES)
         start = created + rng.randrange(30) * 86_400_000 if rng.random() < 0.8 else None
         yield Project(
-            id=seed.ulid("prj", created, rng), organization_id=organization_id,
-            project_code=project_code(year, numbers[year]), subtype=subtype,
-            name=" ".join(rng.sample(WORDS, 2)) + f" {i}", created_by="key_bench",
+            id=seed.ulid("prj", created, rng),
+            organization_id=organization_id,
+            project_code=project_code(year, numbers[year]),
+            subtype=subtype,
+            name=" ".join(rng.sample(WORDS, 2)) + f" {i}",
+            created_by="key_bench",
             description="Complete redesign of corporate website" if rng.random() < 0.3 else None,
-            status=status, start_date=start,
+            status=status,
+            start_date=start,
             target_end_date=start + rng.randrange(30, 365) * 86_400_000 if start else None,
             budget=Budget(rng.randrange(1, 500) * 100_000, rng.choice(("USD", "EUR", "GBP")))  # 1,000 to 499,000
-            if rng.random() < 0.7 else None,
-            priority=rng.choice(PRIORITIES), progress=rng.randrange(101),
+            if rng.random() < 0.7
+            else None,
+            priority=rng.choice(PRIORITIES),
+            progress=rng.randrange(101),
             client_org_id=rng.choice(clients) if subtype == "client_project" else None,
             detailed_description=DETAIL if rng.random() < 0.5 else None,
-            created_at=created, updated_at=created + rng.randrange(10**8))
+            created_at=created,
+            updated_at=created + rng.randrange(10**8),
+        )
 
 
 def fingerprint() -> str:
@@ -91,9 +119,15 @@ def build(print_: str) -> dict:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     env = {"PORTAL_DATA_DIR": str(scratch), **seed.database_env(scratch)}
-    created = json.loads(subprocess.run([str(seed.BIN / "portal"), "org", "create", "Bench 100k projects"],
-                                        env={**os.environ, **env}, check=True, capture_output=True,
-                                        text=True).stdout)
+    created = json.loads(
+        subprocess.run(
+            [str(seed.BIN / "portal"), "org", "create", "Bench 100k projects"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     engine = db.create_engine(f"sqlite:///{scratch / 'projects.db'}")
     db.migrate(engine, MIGRATIONS)  # as the service does when it starts
     counts, years, sample, rows = collections.Counter(), collections.Counter(), [], []
@@ -110,16 +144,35 @@ def build(print_: str) -> dict:
         if rows:
             connection.execute(projects.insert(), rows)
         # The counters that list totals and new codes are read from, consistent with the rows.
-        connection.execute(project_counts.insert(), [
-            {"organization_id": created["organizationId"], "status": status, "subtype": subtype,
-             "priority": priority, "count": n} for (status, subtype, priority), n in counts.items()])
-        connection.execute(project_code_counters.insert(), [
-            {"organization_id": created["organizationId"], "year": year, "last_number": n}
-            for year, n in years.items()])
+        connection.execute(
+            project_counts.insert(),
+            [
+                {
+                    "organization_id": created["organizationId"],
+                    "status": status,
+                    "subtype": subtype,
+                    "priority": priority,
+                    "count": n,
+                }
+                for (status, subtype, priority), n in counts.items()
+            ],
+        )
+        connection.execute(
+            project_code_counters.insert(),
+            [
+                {"organization_id": created["organizationId"], "year": year, "last_number": n}
+                for year, n in years.items()
+            ],
+        )
     engine.dispose()
     active = sum(n for (status, _, _), n in counts.items() if status == "active")
-    meta = {"fingerprint": print_, "projects": PROJECTS, "activeProjects": active, "sampleProjectIds": sample,
-            **created}
+    meta = {
+        "fingerprint": print_,
+        "projects": PROJECTS,
+        "activeProjects": active,
+        "sampleProjectIds": sample,
+        **created,
+    }
     (scratch / "dataset.json").write_text(json.dumps(meta))
     shutil.rmtree(DATA, ignore_errors=True)
     scratch.rename(DATA)
@@ -167,15 +220,25 @@ def run_cases() -> dict[str, dict]:
         full = run.start(stacks, Stack, DATA, "projects-100k")
         full_crm = run.start(stacks, Stack, run.RESULTS / "data" / "10k", "crm-10k")
         results = {
-            "get": run.measure("projects: GET project (100k org)", full,
-                               [f"/api/v1/projects/{i}" for i in data["sampleProjectIds"]], key),
-            "crm_get": run.measure("crm: GET contact (10k org)", full_crm,
-                                   [f"/api/v1/crm/contacts/{i}" for i in crm["sampleContactIds"]], crm["apiKey"]),
+            "get": run.measure(
+                "projects: GET project (100k org)",
+                full,
+                [f"/api/v1/projects/{i}" for i in data["sampleProjectIds"]],
+                key,
+            ),
+            "crm_get": run.measure(
+                "crm: GET contact (10k org)",
+                full_crm,
+                [f"/api/v1/crm/contacts/{i}" for i in crm["sampleContactIds"]],
+                crm["apiKey"],
+            ),
             "list": run.measure("projects: list 50 of 100k", full, [LIST], key, PROJECTS),
-            "crm_list": run.measure("crm: list 50 of 10k", full_crm, [run.LIST_PATH], crm["apiKey"],
-                                    crm["activeContacts"]),
-            "list_active": run.measure("projects: list 50, status=active", full, [LIST_ACTIVE], key,
-                                       data["activeProjects"]),
+            "crm_list": run.measure(
+                "crm: list 50 of 10k", full_crm, [run.LIST_PATH], crm["apiKey"], crm["activeContacts"]
+            ),
+            "list_active": run.measure(
+                "projects: list 50, status=active", full, [LIST_ACTIVE], key, data["activeProjects"]
+            ),
             "search": run.measure("projects: list 50, search=redesign", full, [SEARCH], key),
         }
     return results
@@ -194,9 +257,11 @@ def report(results: dict[str, dict]) -> str:
     ]
     for r in results.values():
         service = "projects" if r["label"].startswith("projects") else "crm"
-        lines.append(f"| {r['label']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} "
-                     f"| {r['cpu_us'][service]:.0f} | {r['cpu_us']['envoy']:.0f} | {r['non2xx']} "
-                     f"| {r['socket_errors']} |")
+        lines.append(
+            f"| {r['label']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} "
+            f"| {r['cpu_us'][service]:.0f} | {r['cpu_us']['envoy']:.0f} | {r['non2xx']} "
+            f"| {r['socket_errors']} |"
+        )
     if any(r["non2xx"] or r["socket_errors"] for r in results.values()):
         lines += ["", "**Some requests failed: the figures above are not valid.**"]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ Options (environment): BENCH_SKIP_1M=1 skips the million-contact case; BENCH_DUR
 BENCH_WARMUP (s, 3), BENCH_THREADS (1), BENCH_CONNECTIONS (16) tune wrk; BENCH_REBUILD=1
 rebuilds the cached data sets.
 """
+
 import contextlib
 import dataclasses
 import datetime
@@ -23,10 +24,10 @@ import subprocess
 import sys
 import urllib.request
 
+import seed
+
 from portal_stack import stack as portal_stack
 from portal_stack.stack import Stack, StackConfig
-
-import seed
 
 BENCH = pathlib.Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -59,8 +60,9 @@ def ensure_wrk() -> str:
         if os.geteuid() != 0 or not shutil.which("apt-get"):
             raise SystemExit("bench: wrk is not installed; install it (Debian: apt-get install -y wrk) and rerun")
         print("bench: installing wrk (apt-get update && apt-get install -y wrk) ...", flush=True)
-        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk",
-                       shell=True, check=True)
+        subprocess.run(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk", shell=True, check=True
+        )
     return shutil.which("wrk")
 
 
@@ -81,11 +83,15 @@ def start(stacks: contextlib.ExitStack, stack_class, data_dir: pathlib.Path, nam
     logs.mkdir(parents=True)
     # What `make run` would use (StackConfig.from_env), on free ports and the data set's databases.
     config = dataclasses.replace(
-        StackConfig.from_env(), data_dir=data_dir, http_port=free_port(), admin_port=free_port(),
+        StackConfig.from_env(),
+        data_dir=data_dir,
+        http_port=free_port(),
+        admin_port=free_port(),
         listen_address="127.0.0.1",
         api_rate_per_minute=100_000_000,  # the per-key rate limit stays in the chain but never bites
         service_ports={service: free_port() for service in portal_stack.SERVICES},
-        extra_env=seed.database_env(data_dir))
+        extra_env=seed.database_env(data_dir),
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     running = stack_class(config, log_dir=logs)
     running.start()
@@ -108,9 +114,23 @@ def check(base: str, path: str, api_key: str, total: int | None) -> None:
 def wrk_script(base: str, script: pathlib.Path, args: list[str], seconds: int) -> dict:
     """wrk with a script whose done() prints BENCH_RESULT (latency.lua's): its figures, req/s and wrk's output."""
     out = subprocess.run(
-        ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
-         "-s", str(script), base, "--", *args],
-        check=True, capture_output=True, text=True).stdout
+        [
+            "wrk",
+            f"-t{THREADS}",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            base,
+            "--",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     line = next(line for line in out.splitlines() if line.startswith("BENCH_RESULT "))
     figures = json.loads(line.removeprefix("BENCH_RESULT "))
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
@@ -145,13 +165,16 @@ def measure_load(label: str, running: Stack, load) -> dict:
     load(WARMUP)  # fills caches, pools and the auth cache; not counted
     before = {name: cpu_seconds(p.pid) for name, p in running.processes.items()}
     figures = load(DURATION)
-    figures["cpu_us"] = {name: (cpu_seconds(p.pid) - before[name]) / figures["requests"] * 1e6
-                         for name, p in running.processes.items()}
+    figures["cpu_us"] = {
+        name: (cpu_seconds(p.pid) - before[name]) / figures["requests"] * 1e6 for name, p in running.processes.items()
+    }
     dead = running.exited()
     if dead:
         raise SystemExit(f"bench: {dead} exited during the run; see {RESULTS / 'logs'}")
-    print(f" {figures['rps']:,.0f} req/s, p50 {figures['p50_us'] / 1000:.2f} ms, "
-          f"p99 {figures['p99_us'] / 1000:.2f} ms", flush=True)
+    print(
+        f" {figures['rps']:,.0f} req/s, p50 {figures['p50_us'] / 1000:.2f} ms, p99 {figures['p99_us'] / 1000:.2f} ms",
+        flush=True,
+    )
     return {"label": label, **figures}
 
 
@@ -163,8 +186,10 @@ def run_cases() -> dict[str, dict]:
     with contextlib.ExitStack() as stacks:
         # All stacks run side by side (idle ones cost nothing), so that each full-chain case runs
         # right after its ceiling: on a noisy machine, neighbours in time compare best.
-        print("starting the ceiling (gateway + trivial CRM) and the full chain (gateway + auth + CRM + SQLite)",
-              flush=True)
+        print(
+            "starting the ceiling (gateway + trivial CRM) and the full chain (gateway + auth + CRM + SQLite)",
+            flush=True,
+        )
         ceiling = start(stacks, CeilingStack, RESULTS / "ceiling", "ceiling")
         full = start(stacks, Stack, RESULTS / "data" / "10k", "full-10k")
         full_1m = start(stacks, Stack, RESULTS / "data" / "1m", "full-1m") if big else None
@@ -175,11 +200,15 @@ def run_cases() -> dict[str, dict]:
             "list_10k": measure("full: list 50 of 10k", full, [LIST_PATH], key, small["activeContacts"]),
         }
         if big:
-            results["list_1m"] = measure("full: list 50 of 1M", full_1m, [LIST_PATH], big["apiKey"],
-                                         big["activeContacts"])
-            results["get_1m"] = measure("full: GET contact (1M org)", full_1m,
-                                        [f"/api/v1/crm/contacts/{i}" for i in big["sampleContactIds"]],
-                                        big["apiKey"])
+            results["list_1m"] = measure(
+                "full: list 50 of 1M", full_1m, [LIST_PATH], big["apiKey"], big["activeContacts"]
+            )
+            results["get_1m"] = measure(
+                "full: GET contact (1M org)",
+                full_1m,
+                [f"/api/v1/crm/contacts/{i}" for i in big["sampleContactIds"]],
+                big["apiKey"],
+            )
     return results
 
 
@@ -189,8 +218,9 @@ def ratio_rows(results: dict[str, dict]) -> list[tuple[str, float, str, bool]]:
     for key, ceiling in (("get", "ceiling_get"), ("list_10k", "ceiling_list"), ("list_1m", "ceiling_list")):
         if key in results:
             value = results[key]["rps"] / results[ceiling]["rps"]
-            rows.append((f"{results[key]['label']} ÷ {results[ceiling]['label']} (req/s)", value, ">= 0.70",
-                         value >= 0.70))
+            rows.append(
+                (f"{results[key]['label']} ÷ {results[ceiling]['label']} (req/s)", value, ">= 0.70", value >= 0.70)
+            )
     if "list_1m" in results:
         value = results["list_1m"]["p50_us"] / results["list_10k"]["p50_us"]
         rows.append(("list p50 at 1M ÷ list p50 at 10k", value, "<= 2.0", value <= 2.0))
@@ -198,8 +228,14 @@ def ratio_rows(results: dict[str, dict]) -> list[tuple[str, float, str, bool]]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
 
 
@@ -212,8 +248,10 @@ def envoy_version() -> str:
 
 def commit() -> str:
     """The checkout's commit, and whether the tracked files differ from it."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
     short = git("rev-parse", "--short", "HEAD")
     return short + " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else short
 
@@ -231,8 +269,10 @@ def report(results: dict[str, dict]) -> str:
     ]
     for r in results.values():
         cpu = [f"{r['cpu_us'][name]:.0f}" if name in r["cpu_us"] else "-" for name in ("crm", "envoy", "auth")]
-        lines.append(f"| {r['label']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} "
-                     f"| {' | '.join(cpu)} | {r['non2xx']} | {r['socket_errors']} |")
+        lines.append(
+            f"| {r['label']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} "
+            f"| {' | '.join(cpu)} | {r['non2xx']} | {r['socket_errors']} |"
+        )
     lines += ["", "| ratio | value | target | |", "|---|---:|---:|---|"]
     for what, value, target, met in ratio_rows(results):
         lines.append(f"| {what} | {value:.2f} | {target} | {'met' if met else 'MISSED'} |")

@@ -5,6 +5,7 @@ its API key and a sample of contact ids. Contacts are written straight into the 
 SQLAlchemy Core bulk inserts (through the API, a million would take hours), with the column
 values computed by the service's own repository code, so the rows are exactly what it would write.
 """
+
 import base64
 import collections
 import hashlib
@@ -33,14 +34,20 @@ SAMPLE_IDS = 1000  # active contact ids that the GetContact cases rotate through
 CHUNK = 20_000  # contacts generated (in a worker process) and inserted at a time
 SPAN_MS = 3 * 365 * 24 * 3600 * 1000  # contacts were created over the last three years
 
-FIRST = ("Ada Alan Grace Linus Barbara Ken Margaret Dennis Frances John Edsger Donald Radia Tim Sophie "
-         "Guido Anita Bjarne Hedy Niklaus Katherine Claude Joan Leslie Mary Vint Shafi Robin Lynn Yukihiro").split()
-LAST = ("Lovelace Turing Hopper Torvalds Liskov Thompson Hamilton Ritchie Allen McCarthy Dijkstra Knuth "
-        "Perlman Berners-Lee Wilson Rossum Borg Stroustrup Lamarr Wirth Johnson Shannon Clarke Lamport "
-        "Keller Cerf Goldwasser Milner Conway Matsumoto").split()
-COMPANIES = [f"{a} {b}" for a in ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark",
-                                  "Wayne", "Tyrell", "Cyberdyne") for b in ("Labs", "Systems", "Industries",
-                                                                             "Consulting", "Group")]
+FIRST = (
+    "Ada Alan Grace Linus Barbara Ken Margaret Dennis Frances John Edsger Donald Radia Tim Sophie "
+    "Guido Anita Bjarne Hedy Niklaus Katherine Claude Joan Leslie Mary Vint Shafi Robin Lynn Yukihiro"
+).split()
+LAST = (
+    "Lovelace Turing Hopper Torvalds Liskov Thompson Hamilton Ritchie Allen McCarthy Dijkstra Knuth "
+    "Perlman Berners-Lee Wilson Rossum Borg Stroustrup Lamarr Wirth Johnson Shannon Clarke Lamport "
+    "Keller Cerf Goldwasser Milner Conway Matsumoto"
+).split()
+COMPANIES = [
+    f"{a} {b}"
+    for a in ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne", "Tyrell", "Cyberdyne")
+    for b in ("Labs", "Systems", "Industries", "Consulting", "Group")
+]
 TITLES = ("Engineer", "CTO", "Head of Sales", "Office Manager", "Procurement Lead", "Founder", "Analyst")
 TAGS = ("newsletter", "vip", "webinar", "trial", "partner", "conference-2024", "churn-risk")
 
@@ -62,14 +69,30 @@ def ulid(prefix: str, ms: int, rng: random.Random) -> str:
 def crm_organizations_of(organization_id: str, start_ms: int) -> list[CrmOrganization]:
     """One CRM organization per company name, so contacts carry a crmOrganizationId like real ones."""
     rng = random.Random(0)
-    return [CrmOrganization(id=ulid("co", start_ms + i, rng), organization_id=organization_id, name=name,
-                            website=f"https://www.{name.split()[0].lower()}.example", industry="Software",
-                            city="Springfield", country="US", created_at=start_ms + i, updated_at=start_ms + i)
-            for i, name in enumerate(COMPANIES)]
+    return [
+        CrmOrganization(
+            id=ulid("co", start_ms + i, rng),
+            organization_id=organization_id,
+            name=name,
+            website=f"https://www.{name.split()[0].lower()}.example",
+            industry="Software",
+            city="Springfield",
+            country="US",
+            created_at=start_ms + i,
+            updated_at=start_ms + i,
+        )
+        for i, name in enumerate(COMPANIES)
+    ]
 
 
-def make_contacts(organization_id: str, count: int, start_ms: int, company_ids: dict[str, str],
-                  first: int = 0, stop: int | None = None):
+def make_contacts(
+    organization_id: str,
+    count: int,
+    start_ms: int,
+    company_ids: dict[str, str],
+    first: int = 0,
+    stop: int | None = None,
+):
     """Contacts number `first` to `stop` of `count` plausible ones, oldest first, created_at strictly
     increasing. Deterministic, chunk by chunk, so that worker processes can make chunks apart."""
     rng = random.Random(f"{count}/{first}")
@@ -81,22 +104,34 @@ def make_contacts(organization_id: str, count: int, start_ms: int, company_ids: 
         source = rng.choices(("api", "import", "event"), (5, 3, 2))[0]
         events = []
         if source == "event":
-            events = [EventRegistration(event_id=f"ev_{i % 97}", event_name="Product Launch Webinar",
-                                        event_date=created + 86_400_000, registered_at=created)]
+            events = [
+                EventRegistration(
+                    event_id=f"ev_{i % 97}",
+                    event_name="Product Launch Webinar",
+                    event_date=created + 86_400_000,
+                    registered_at=created,
+                )
+            ]
         yield Contact(
-            id=ulid("ct", created, rng), organization_id=organization_id,
+            id=ulid("ct", created, rng),
+            organization_id=organization_id,
             email=f"{first_name}.{last_name}.{i}@{(company or 'mail').split()[0]}.example",
-            first_name=first_name, last_name=last_name,
+            first_name=first_name,
+            last_name=last_name,
             phone=f"+1-555-{rng.randrange(10**7):07d}" if rng.random() < 0.7 else None,
-            company=company, job_title=rng.choice(TITLES) if rng.random() < 0.6 else None,
+            company=company,
+            job_title=rng.choice(TITLES) if rng.random() < 0.6 else None,
             subtype=rng.choices(("lead", "customer", "prospect"), (6, 3, 1))[0],
             status="active" if rng.random() < 0.9 else "inactive",
-            source=source, source_ref=events[0].event_id if events else None,
+            source=source,
+            source_ref=events[0].event_id if events else None,
             tags=rng.sample(TAGS, rng.randrange(4)),
             notes="Met at the booth; interested in the annual plan." if rng.random() < 0.2 else None,
             custom_fields={"tier": rng.choice(("gold", "silver"))} if rng.random() < 0.3 else {},
-            crm_organization_id=company_ids.get(company), events=events,
-            created_at=created, updated_at=created + rng.randrange(10**8),
+            crm_organization_id=company_ids.get(company),
+            events=events,
+            created_at=created,
+            updated_at=created + rng.randrange(10**8),
         )
 
 
@@ -130,11 +165,15 @@ def insert_contacts(crm_url: str, organization_id: str, count: int) -> tuple[lis
         for values, chunk_counts, active_ids in pool.imap(_chunk, jobs):
             connection.execute(contacts.insert(), values)
             counts.update(chunk_counts)
-            ids += active_ids[:SAMPLE_IDS - len(ids)]
+            ids += active_ids[: SAMPLE_IDS - len(ids)]
         # The counters that list totals are read from, consistent with the rows.
-        connection.execute(contact_counts.insert(), [
-            {"organization_id": organization_id, "status": status, "subtype": subtype, "source": source,
-             "count": n} for (status, subtype, source), n in counts.items()])
+        connection.execute(
+            contact_counts.insert(),
+            [
+                {"organization_id": organization_id, "status": status, "subtype": subtype, "source": source, "count": n}
+                for (status, subtype, source), n in counts.items()
+            ],
+        )
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
@@ -149,8 +188,11 @@ def fingerprint() -> str:
         engine = db.create_engine("sqlite://")
         db.migrate(engine, migrations)
         with engine.connect() as connection:
-            digest.update(repr(connection.exec_driver_sql(
-                "SELECT type, name, sql FROM sqlite_master ORDER BY name").all()).encode())
+            digest.update(
+                repr(
+                    connection.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY name").all()
+                ).encode()
+            )
         engine.dispose()
     digest.update(repr(_chunk(("org_fingerprint", 100, 0, {}, 0))).encode())
     return digest.hexdigest()[:16]
@@ -167,9 +209,15 @@ def build(data_dir: pathlib.Path, count: int, print_: str) -> dict:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     env = {"PORTAL_DATA_DIR": str(scratch), **database_env(scratch)}
-    created = json.loads(subprocess.run(
-        [str(BIN / "portal"), "org", "create", f"Bench {count:,} contacts"], env={**os.environ, **env},
-        check=True, capture_output=True, text=True).stdout)
+    created = json.loads(
+        subprocess.run(
+            [str(BIN / "portal"), "org", "create", f"Bench {count:,} contacts"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     db.migrate(db.create_engine(env["CRM_DATABASE_URL"]), CRM_MIGRATIONS)  # as the service does on start
     ids, active = insert_contacts(env["CRM_DATABASE_URL"], created["organizationId"], count)
     meta = {"fingerprint": print_, "contacts": count, "activeContacts": active, "sampleContactIds": ids, **created}

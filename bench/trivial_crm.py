@@ -6,14 +6,15 @@ ThreadPoolExecutor(16), health, reflection), listening where CRM_GRPC_PORT says,
 The replies have the same shape as the real ones: contacts made by the same generator as the
 benchmark data set, with every field the service fills.
 """
+
 import time
+
+import seed
 
 from crm.config import Settings
 from crm.domain.model import Contact
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.server import create_server, serve_forever
-
-import seed
 
 PAGE = 50
 
@@ -21,13 +22,30 @@ PAGE = 50
 def contact_message(contact: Contact) -> crm_pb2.Contact:
     """What the CRM answers for `contact` (written here, not imported, to keep the ceiling independent)."""
     message = crm_pb2.Contact(
-        id=contact.id, name=contact.name, first_name=contact.first_name, last_name=contact.last_name,
-        email=contact.email, phone=contact.phone, company=contact.company, job_title=contact.job_title,
-        subtype=contact.subtype, status=contact.status, source=contact.source, source_ref=contact.source_ref,
-        tags=contact.tags, notes=contact.notes, crm_organization_id=contact.crm_organization_id,
-        events=[crm_pb2.EventRegistration(event_id=e.event_id, event_name=e.event_name, event_date=e.event_date,
-                                          registered_at=e.registered_at) for e in contact.events],
-        created_at=contact.created_at, updated_at=contact.updated_at)
+        id=contact.id,
+        name=contact.name,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        phone=contact.phone,
+        company=contact.company,
+        job_title=contact.job_title,
+        subtype=contact.subtype,
+        status=contact.status,
+        source=contact.source,
+        source_ref=contact.source_ref,
+        tags=contact.tags,
+        notes=contact.notes,
+        crm_organization_id=contact.crm_organization_id,
+        events=[
+            crm_pb2.EventRegistration(
+                event_id=e.event_id, event_name=e.event_name, event_date=e.event_date, registered_at=e.registered_at
+            )
+            for e in contact.events
+        ],
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
+    )
     message.custom_fields.update(contact.custom_fields)
     return message
 
@@ -50,8 +68,11 @@ class ConstantCrm(crm_pb2_grpc.CrmServiceServicer):
 def main() -> None:
     name = crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name
     crm = Settings.from_env()  # the real CRM's address and thread pool: only the handler differs
-    server, port = create_server(crm.address, [(crm_pb2_grpc.add_CrmServiceServicer_to_server, ConstantCrm(), name)],
-                                 max_workers=crm.grpc_threads)
+    server, port = create_server(
+        crm.address,
+        [(crm_pb2_grpc.add_CrmServiceServicer_to_server, ConstantCrm(), name)],
+        max_workers=crm.grpc_threads,
+    )
     serve_forever(server, "trivial-crm", port)
 
 

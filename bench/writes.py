@@ -14,6 +14,7 @@ Answers other than 201 are counted and the first ones printed; any makes the fig
 reuses run.py's stack start, wrk driver, per-process CPU accounting and BENCH_* settings, and
 writes bench/results/writes.md.
 """
+
 import contextlib
 import itertools
 import json
@@ -24,6 +25,7 @@ import urllib.request
 
 import run
 import seed
+
 from portal_stack.stack import Stack
 
 DATA = run.RESULTS / "data" / "writes-10k"
@@ -48,8 +50,12 @@ def wrk_writes(base: str, case: str, api_key: str, ids_file: str, seconds: int) 
 
 def check(base: str, path: str, api_key: str, body: dict) -> None:
     """One create before the load, which must answer 201 with the new record's id."""
-    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST", headers={
-        "Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         status, reply = response.status, json.load(response)
     if status != 201 or not (reply.get("contactId") or reply.get("_id")):
@@ -65,22 +71,32 @@ def run_cases() -> dict[str, dict]:
     key = small["apiKey"]
     bodies = {
         "contact": {"email": f"bench.check.{time.time_ns()}@writes.example", "firstName": "Bench"},
-        "invoice-billto": {"type": "b2c_single", "currency": "EUR", "billTo": {"name": "A", "email": "a@example.com"},
-                           "lineItems": [{"description": "Check", "quantity": 1, "unitPriceInCents": 100}]},
-        "invoice-contact": {"type": "b2c_single", "currency": "EUR",
-                            "billTo": {"contactId": small["sampleContactIds"][0]},
-                            "lineItems": [{"description": "Check", "quantity": 1, "unitPriceInCents": 100}]},
+        "invoice-billto": {
+            "type": "b2c_single",
+            "currency": "EUR",
+            "billTo": {"name": "A", "email": "a@example.com"},
+            "lineItems": [{"description": "Check", "quantity": 1, "unitPriceInCents": 100}],
+        },
+        "invoice-contact": {
+            "type": "b2c_single",
+            "currency": "EUR",
+            "billTo": {"contactId": small["sampleContactIds"][0]},
+            "lineItems": [{"description": "Check", "quantity": 1, "unitPriceInCents": 100}],
+        },
     }
     results = {}
     with contextlib.ExitStack() as stacks:
-        print("starting the full chain (gateway + auth + CRM + invoicing + SQLite) on a copy of the 10k data set",
-              flush=True)
+        print(
+            "starting the full chain (gateway + auth + CRM + invoicing + SQLite) on a copy of the 10k data set",
+            flush=True,
+        )
         full = run.start(stacks, Stack, DATA, "writes-10k")
         base = f"http://127.0.0.1:{full.config.http_port}"
         for name, label, case, path in CASES:
             check(base, path, key, bodies[case])
             results[name] = run.measure_load(
-                label, full, lambda seconds, case=case: wrk_writes(base, case, key, str(ids_file), seconds))
+                label, full, lambda seconds, case=case: wrk_writes(base, case, key, str(ids_file), seconds)
+            )
             for failure in results[name]["failures"]:
                 print(f"    not 201: {failure}", flush=True)
     return results
@@ -100,8 +116,10 @@ def report(results: dict[str, dict]) -> str:
     ]
     for r in results.values():
         cpu = " | ".join(f"{r['cpu_us'][name]:.0f}" for name in ("crm", "invoicing", "envoy", "auth"))
-        lines.append(f"| {r['label']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} "
-                     f"| {cpu} | {r['not_created']} | {r['socket_errors']} |")
+        lines.append(
+            f"| {r['label']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} "
+            f"| {cpu} | {r['not_created']} | {r['socket_errors']} |"
+        )
     failed = [f"- {r['label']}: {failure}" for r in results.values() for failure in r["failures"]]
     if any(r["not_created"] or r["socket_errors"] for r in results.values()):
         lines += ["", "**Some requests failed or created nothing: the figures above are not valid.**", *failed]

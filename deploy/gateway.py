@@ -8,6 +8,7 @@ same renderer
 `<SERVICE>_GRPC_TARGET` (for example `crm:50052`, a compose service name that Envoy resolves
 through DNS) instead of 127.0.0.1.
 """
+
 import inspect
 import os
 import pathlib
@@ -21,8 +22,9 @@ def main() -> None:
     config = StackConfig.from_env()
     # Every render() option that make run takes from its StackConfig, taken the same way here, so
     # that this script follows new gateway settings without changes.
-    options = {name: getattr(config, name) for name in inspect.signature(gateway.render).parameters
-               if hasattr(config, name)}
+    options = {
+        name: getattr(config, name) for name in inspect.signature(gateway.render).parameters if hasattr(config, name)
+    }
     targets = {name: settings.grpc_target(name).rpartition(":") for name in config.service_ports}
     options["service_ports"] = {name: int(port) for name, (_, _, port) in targets.items()}
     options["service_hosts"] = {name: host for name, (host, _, _) in targets.items()}

@@ -1,5 +1,6 @@
 """Compose healthcheck of a gRPC service: `python deploy/healthcheck.py 127.0.0.1:50052`.
 Exits 0 when the server's standard gRPC health service answers SERVING."""
+
 import sys
 
 import grpc

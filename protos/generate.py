@@ -4,6 +4,7 @@ Two protoc calls, as Envoy and Python need different things: the Python code mus
 google/*_pb2.py modules (they would shadow googleapis-common-protos), while the descriptor set
 must include every import and every google.rpc detail type the services send.
 """
+
 import pathlib
 import sys
 
@@ -26,8 +27,15 @@ def main():
     sources = sorted(str(p.relative_to(ROOT)) for p in ROOT.rglob("*.proto"))
     OUT.mkdir(parents=True, exist_ok=True)
     run([f"--python_out={OUT}", f"--pyi_out={OUT}", f"--grpc_python_out={OUT}", *sources])
-    run([f"--descriptor_set_out={OUT / 'portal.pb'}", "--include_imports",
-         *sources, "google/rpc/status.proto", "google/rpc/error_details.proto"])
+    run(
+        [
+            f"--descriptor_set_out={OUT / 'portal.pb'}",
+            "--include_imports",
+            *sources,
+            "google/rpc/status.proto",
+            "google/rpc/error_details.proto",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ buf reads descriptor sets that protoc builds here (with the googleapis protos fr
 googleapis-common-protos), instead of resolving google/api through the Buf Schema Registry.
 Usage: python protos/lint.py BUF [REVISION]
 """
+
 import pathlib
 import subprocess
 import sys
@@ -23,16 +24,23 @@ def image(root: pathlib.Path, out: pathlib.Path) -> str:
 
 def protos_at(revision: str, into: pathlib.Path) -> bool:
     """Writes the protos of `revision` under `into`; False if there is no such revision."""
-    listing = subprocess.run(["git", "ls-tree", "-r", "--name-only", revision, "--", "protos"],
-                             capture_output=True, text=True, cwd=generate.ROOT.parent)
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", revision, "--", "protos"],
+        capture_output=True,
+        text=True,
+        cwd=generate.ROOT.parent,
+    )
     if listing.returncode != 0:
         return False
     for name in listing.stdout.split():
         if name.endswith(".proto"):
             target = into / pathlib.Path(name).relative_to("protos")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(subprocess.run(["git", "show", f"{revision}:{name}"], capture_output=True, check=True,
-                                              cwd=generate.ROOT.parent).stdout)
+            target.write_bytes(
+                subprocess.run(
+                    ["git", "show", f"{revision}:{name}"], capture_output=True, check=True, cwd=generate.ROOT.parent
+                ).stdout
+            )
     return True
 
 
@@ -43,8 +51,9 @@ def main(buf: str, revision: str = "HEAD~1") -> int:
         failed = subprocess.run([buf, "lint", current, "--config", str(CONFIG), "--path", "portal"]).returncode
         if protos_at(revision, tmp / "before"):
             before = image(tmp / "before", tmp / "before.pb")
-            failed |= subprocess.run([buf, "breaking", current, "--against", before, "--config", str(CONFIG),
-                                      "--path", "portal"]).returncode
+            failed |= subprocess.run(
+                [buf, "breaking", current, "--against", before, "--config", str(CONFIG), "--path", "portal"]
+            ).returncode
         else:
             print(f"buf breaking: no revision {revision} to compare with")
     return failed

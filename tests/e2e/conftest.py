@@ -5,6 +5,7 @@ conftest.py. This file adds a second organization (`other_api`), one organizatio
 tests that change nothing (`shared_api`), and makes crm_rest.py importable by the test modules
 (pytest runs with --import-mode=importlib, which does not put test directories on sys.path).
 """
+
 import pathlib
 import sys
 

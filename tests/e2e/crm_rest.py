@@ -1,4 +1,5 @@
 """What the CRM end-to-end tests share: the documented examples, request and assertion helpers."""
+
 import copy
 import re
 import time
@@ -28,8 +29,13 @@ DOCUMENTED_CONTACT = {
         "name": "Acme Corp",
         "website": "https://acme.com",
         "industry": "Technology",
-        "address": {"street": "123 Main St", "city": "San Francisco", "state": "CA",
-                    "postalCode": "94105", "country": "US"},
+        "address": {
+            "street": "123 Main St",
+            "city": "San Francisco",
+            "state": "CA",
+            "postalCode": "94105",
+            "country": "US",
+        },
         "taxId": "12-3456789",
         "billingEmail": "billing@acme.com",
         "phone": "+1234567890",
@@ -55,11 +61,28 @@ DOCUMENTED_EVENT_REGISTRATION = {
 # Fields of a contact in GET /contacts/{id} and in lists, by JSON type. The optional ones may be
 # left out when empty (whether an empty customFields may be left out is a test of its own:
 # test_contact_without_optional_fields_still_has_the_documented_shape).
-CONTACT_ALWAYS = {"id": str, "name": str, "firstName": str, "lastName": str, "email": str,
-                  "subtype": str, "status": str, "source": str, "tags": list,
-                  "createdAt": int, "updatedAt": int}
-CONTACT_OPTIONAL = {"phone": str, "company": str, "jobTitle": str, "sourceRef": str, "notes": str,
-                    "customFields": dict, "crmOrganizationId": str}
+CONTACT_ALWAYS = {
+    "id": str,
+    "name": str,
+    "firstName": str,
+    "lastName": str,
+    "email": str,
+    "subtype": str,
+    "status": str,
+    "source": str,
+    "tags": list,
+    "createdAt": int,
+    "updatedAt": int,
+}
+CONTACT_OPTIONAL = {
+    "phone": str,
+    "company": str,
+    "jobTitle": str,
+    "sourceRef": str,
+    "notes": str,
+    "customFields": dict,
+    "crmOrganizationId": str,
+}
 ORGANIZATION_ALWAYS = {"id": str, "name": str, "address": dict, "createdAt": int, "updatedAt": int}
 ORGANIZATION_OPTIONAL = {"website": str, "industry": str, "taxId": str, "billingEmail": str, "phone": str}
 

@@ -1,11 +1,11 @@
 """What the invoicing end-to-end tests share: CRM customers to bill, invoice bodies, helpers."""
+
 import copy
 import io
 import uuid
 
-from pypdf import PdfReader
-
 from crm_rest import assert_error
+from pypdf import PdfReader
 
 INVOICES = "/api/v1/invoices"
 MAX_MINOR_UNITS = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER: the largest amount
@@ -15,12 +15,39 @@ JAN_1_2024 = 1704067200000  # the seed's issueDate
 FAR_FUTURE = 4102444800000  # 2100-01-01: such invoices never turn overdue during the tests
 
 # The seed's "Invoice Data Structure": the top-level fields, and those of customProperties.
-INVOICE_FIELDS = {"_id", "organizationId", "type", "subtype", "name", "status", "customProperties", "createdBy",
-                  "createdAt", "updatedAt"}
-SEED_PROPERTIES = {"invoiceNumber", "type", "issueDate", "dueDate", "currency", "subtotalInCents",
-                   "taxAmountInCents", "totalAmountInCents", "lineItems", "billTo", "paymentTerms"}
-SEED_LINE_FIELDS = {"description", "quantity", "unitPriceInCents", "totalPriceInCents", "taxRatePercent",
-                    "taxAmountInCents"}
+INVOICE_FIELDS = {
+    "_id",
+    "organizationId",
+    "type",
+    "subtype",
+    "name",
+    "status",
+    "customProperties",
+    "createdBy",
+    "createdAt",
+    "updatedAt",
+}
+SEED_PROPERTIES = {
+    "invoiceNumber",
+    "type",
+    "issueDate",
+    "dueDate",
+    "currency",
+    "subtotalInCents",
+    "taxAmountInCents",
+    "totalAmountInCents",
+    "lineItems",
+    "billTo",
+    "paymentTerms",
+}
+SEED_LINE_FIELDS = {
+    "description",
+    "quantity",
+    "unitPriceInCents",
+    "totalPriceInCents",
+    "taxRatePercent",
+    "taxAmountInCents",
+}
 
 # The seed's example invoice as a client would create it (the amounts are computed by the server).
 DOCUMENTED_INVOICE = {
@@ -28,11 +55,26 @@ DOCUMENTED_INVOICE = {
     "issueDate": JAN_1_2024,
     "dueDate": 1706659200000,
     "currency": "USD",
-    "lineItems": [{"transactionId": "k10abc890", "description": "Website development services", "quantity": 10,
-                   "unitPriceInCents": 10000, "taxRatePercent": 7}],
-    "billTo": {"name": "John Doe", "email": "john.doe@example.com",
-               "address": {"street": "123 Main St", "city": "San Francisco", "state": "CA", "postalCode": "94105",
-                           "country": "US"}},
+    "lineItems": [
+        {
+            "transactionId": "k10abc890",
+            "description": "Website development services",
+            "quantity": 10,
+            "unitPriceInCents": 10000,
+            "taxRatePercent": 7,
+        }
+    ],
+    "billTo": {
+        "name": "John Doe",
+        "email": "john.doe@example.com",
+        "address": {
+            "street": "123 Main St",
+            "city": "San Francisco",
+            "state": "CA",
+            "postalCode": "94105",
+            "country": "US",
+        },
+    },
     "paymentTerms": "net30",
     "notes": "Payment due within 30 days",
 }
@@ -43,9 +85,11 @@ def customer(api, *, email: str | None = None, company: str | None = None, **con
     (contactId, crmOrganizationId)."""
     body = {"email": email or f"customer.{uuid.uuid4().hex[:10]}@example.com", **contact}
     if company:
-        body["organizationInfo"] = {"name": company, "billingEmail": "billing@lodz.example",
-                                    "address": {"street": "ul. Piotrkowska 1", "city": "Łódź",
-                                                "postalCode": "90-001", "country": "PL"}}
+        body["organizationInfo"] = {
+            "name": company,
+            "billingEmail": "billing@lodz.example",
+            "address": {"street": "ul. Piotrkowska 1", "city": "Łódź", "postalCode": "90-001", "country": "PL"},
+        }
     response = api.post("/api/v1/crm/contacts", json=body)
     assert response.status_code in (200, 201), response.text
     created = response.json()

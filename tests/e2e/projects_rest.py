@@ -1,8 +1,10 @@
 """What the projects end-to-end tests share: the documented project, request and assertion helpers."""
+
 import copy
 import uuid
 
 from crm_rest import CONTACTS, assert_error, assert_recent_ms
+
 from portal_stack.testing import Api
 
 PROJECTS = "/api/v1/projects"
@@ -42,16 +44,40 @@ SEED_CREATE_INPUT = {
     "customProperties": {"department": "Marketing", "stakeholders": ["CMO", "CTO"], "phase": {"number": 1}},
 }
 
-PROJECT_KEYS = {"_id", "organizationId", "type", "subtype", "name", "description", "status", "customProperties",
-                "createdBy", "createdAt", "updatedAt"}
+PROJECT_KEYS = {
+    "_id",
+    "organizationId",
+    "type",
+    "subtype",
+    "name",
+    "description",
+    "status",
+    "customProperties",
+    "createdBy",
+    "createdAt",
+    "updatedAt",
+}
 # The known properties; customProperties may hold free-form keys beside them.
-PROPERTY_KEYS = {"projectCode", "startDate", "targetEndDate", "budget", "priority", "progress", "clientOrgId",
-                 "detailedDescription"}
+PROPERTY_KEYS = {
+    "projectCode",
+    "startDate",
+    "targetEndDate",
+    "budget",
+    "priority",
+    "progress",
+    "clientOrgId",
+    "detailedDescription",
+}
 
 # The way from a new (draft) project to each status, one PATCH per step.
-PATH_TO = {"draft": [], "planning": ["planning"], "active": ["planning", "active"],
-           "on_hold": ["planning", "active", "on_hold"], "completed": ["planning", "active", "completed"],
-           "cancelled": ["cancelled"]}
+PATH_TO = {
+    "draft": [],
+    "planning": ["planning"],
+    "active": ["planning", "active"],
+    "on_hold": ["planning", "active", "on_hold"],
+    "completed": ["planning", "active", "completed"],
+    "cancelled": ["cancelled"],
+}
 
 
 def documented_project(client_org_id: str | None = None, **overrides) -> dict:
@@ -106,8 +132,9 @@ def listed_ids(api: Api, **params) -> list[str]:
 def crm_organization(api: Api, name: str | None = None) -> str:
     """A new CRM organization of the API's organization (made through a contact); returns its id."""
     name = name or f"Client {uuid.uuid4().hex[:8]}"
-    response = api.post(CONTACTS, json={"email": f"{uuid.uuid4().hex[:12]}@client.example",
-                                        "organizationInfo": {"name": name}})
+    response = api.post(
+        CONTACTS, json={"email": f"{uuid.uuid4().hex[:12]}@client.example", "organizationInfo": {"name": name}}
+    )
     assert response.status_code == 201, response.text
     return response.json()["crmOrganizationId"]
 
@@ -125,8 +152,10 @@ def portal_user(api: Api, client_org_id: str | None = None, granted: bool = True
     if granted:
         grant = api.patch(f"{CONTACTS}/{created.json()['contactId']}", json={"portalAccess": "organization"})
         assert grant.status_code == 200, grant.text
-    signed_in = api.post("/api/v1/auth/sync-user", json={"email": email, "name": "Portal User",
-                                                         "oauthProvider": "google", "oauthId": email})
+    signed_in = api.post(
+        "/api/v1/auth/sync-user",
+        json={"email": email, "name": "Portal User", "oauthProvider": "google", "oauthId": email},
+    )
     assert signed_in.status_code == 201, signed_in.text
     user = Api(api.base, signed_in.json()["sessionToken"])
     user.crm_organization_id = signed_in.json()["customProperties"]["crmOrganizationId"]

@@ -1,20 +1,35 @@
 """API keys: the `portal` command, 401s for bad credentials, revocation, and the rate limit."""
+
 import json
 import subprocess
 import time
 
 import pytest
-
 from crm_rest import (
-    CONTACTS, FROM_EVENT, ORGANIZATIONS, api_for, assert_error, create_contact, fake_id, get_contact, listed_ids,
+    CONTACTS,
+    FROM_EVENT,
+    ORGANIZATIONS,
+    api_for,
+    assert_error,
+    create_contact,
+    fake_id,
+    get_contact,
+    listed_ids,
 )
+
 from portal_stack.stack import BIN
 from portal_stack.testing import Api, new_organization, portal_cli, start_stack
 
 EVERY_ENDPOINT = [
-    ("GET", CONTACTS), ("POST", CONTACTS), ("POST", FROM_EVENT), ("GET", f"{CONTACTS}/{fake_id('ct')}"),
-    ("PATCH", f"{CONTACTS}/{fake_id('ct')}"), ("DELETE", f"{CONTACTS}/{fake_id('ct')}"), ("GET", ORGANIZATIONS),
-    ("GET", f"{ORGANIZATIONS}/{fake_id('co')}"), ("GET", f"{ORGANIZATIONS}/{fake_id('co')}/contacts"),
+    ("GET", CONTACTS),
+    ("POST", CONTACTS),
+    ("POST", FROM_EVENT),
+    ("GET", f"{CONTACTS}/{fake_id('ct')}"),
+    ("PATCH", f"{CONTACTS}/{fake_id('ct')}"),
+    ("DELETE", f"{CONTACTS}/{fake_id('ct')}"),
+    ("GET", ORGANIZATIONS),
+    ("GET", f"{ORGANIZATIONS}/{fake_id('co')}"),
+    ("GET", f"{ORGANIZATIONS}/{fake_id('co')}/contacts"),
 ]
 
 
@@ -23,6 +38,7 @@ def run_portal(stack, *args) -> subprocess.CompletedProcess:
 
 
 # The portal command
+
 
 def test_org_create_prints_the_organization_and_a_working_key(stack):
     result = run_portal(stack, "org", "create", "Acme Ltd")
@@ -55,7 +71,7 @@ def test_a_second_key_sees_the_same_data_and_list_never_shows_secrets(stack, org
             for value in row.values():
                 assert secret not in str(value) and secret[3:] not in str(value)
     for key in (org_api.key, created["apiKey"]):  # the prefix tells the keys apart, and is short
-        assert [row["prefix"] for row in rows if key.startswith(row["prefix"])] == [key[:len(rows[0]["prefix"])]]
+        assert [row["prefix"] for row in rows if key.startswith(row["prefix"])] == [key[: len(rows[0]["prefix"])]]
     assert all(len(row["prefix"]) < len(org_api.key) // 2 for row in rows)
 
 
@@ -70,8 +86,11 @@ def test_a_revoked_key_stops_working_within_10_seconds(stack, org_api):
     [created] = portal_cli(stack, "apikey", "create", "--org", org_api.organization_id)
     doomed = Api(org_api.base, created["apiKey"])
     assert doomed.get(CONTACTS).status_code == 200  # now it is cached wherever it gets cached
-    doomed_id = next(row["id"] for row in portal_cli(stack, "apikey", "list", "--org", org_api.organization_id)
-                     if created["apiKey"].startswith(row["prefix"]))
+    doomed_id = next(
+        row["id"]
+        for row in portal_cli(stack, "apikey", "list", "--org", org_api.organization_id)
+        if created["apiKey"].startswith(row["prefix"])
+    )
 
     [revoked] = portal_cli(stack, "apikey", "revoke", doomed_id)
     revoked_at = time.monotonic()
@@ -88,16 +107,37 @@ def test_a_revoked_key_stops_working_within_10_seconds(stack, org_api):
 
 # 401s
 
+
 @pytest.mark.parametrize("method, path", EVERY_ENDPOINT)
 def test_every_endpoint_needs_a_key(shared_api, method, path):
     assert_error(shared_api.request(method, path, key=None, json={}), 401)
 
 
-@pytest.mark.parametrize("authorization", [
-    "Basic x", "Bearer", "Bearer ", "pk_nothing", "Token pk_x", "Basic dXNlcjpwYXNz",
-    "Bearer pk_" + "A" * 43, "Bearer not-a-key", "Bearer " + "x" * 300,
-], ids=["basic", "bearer-alone", "bearer-space", "no-scheme", "token-scheme", "basic-credentials",
-        "unknown-key", "garbage", "long-garbage"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic x",
+        "Bearer",
+        "Bearer ",
+        "pk_nothing",
+        "Token pk_x",
+        "Basic dXNlcjpwYXNz",
+        "Bearer pk_" + "A" * 43,
+        "Bearer not-a-key",
+        "Bearer " + "x" * 300,
+    ],
+    ids=[
+        "basic",
+        "bearer-alone",
+        "bearer-space",
+        "no-scheme",
+        "token-scheme",
+        "basic-credentials",
+        "unknown-key",
+        "garbage",
+        "long-garbage",
+    ],
+)
 def test_malformed_or_unknown_keys_are_401_json(shared_api, authorization):
     assert_error(shared_api.get(CONTACTS, key=None, headers={"Authorization": authorization}), 401)
 
@@ -110,14 +150,16 @@ def test_a_key_differing_in_one_character_is_401(org_api):
 
 # The rate limit, on a stack of its own with a small limit
 
+
 def test_rate_limit_per_key_answers_429_with_retry_after(databases, tmp_path):
     small = start_stack(databases, tmp_path / "rate-limited", api_rate_per_minute=5)
     try:
         limited = api_for(small, new_organization(small, "Busy"))
         fresh = api_for(small, new_organization(small, "Quiet"))
         # One budget per key across the services that take API keys.
-        for attempt, path in enumerate([CONTACTS, CONTACTS, "/api/v1/projects", "/api/v1/projects",
-                                        "/api/v1/invoices"]):
+        for attempt, path in enumerate(
+            [CONTACTS, CONTACTS, "/api/v1/projects", "/api/v1/projects", "/api/v1/invoices"]
+        ):
             assert limited.get(path).status_code == 200, (attempt, path)
         assert_error(limited.get("/api/v1/projects"), 429)
         assert_error(limited.get("/api/v1/invoices"), 429)

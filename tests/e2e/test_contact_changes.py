@@ -1,14 +1,24 @@
 """PATCH and DELETE /api/v1/crm/contacts/{contactId}."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from crm_rest import (
+    CONTACTS,
+    ORGANIZATIONS,
+    assert_contact_shape,
+    assert_error,
+    assert_field_error,
+    create_contact,
+    documented_contact,
+    fake_id,
+    get_contact,
+    list_contacts,
+    listed_ids,
+    unique_email,
+)
 
 from portal_stack.testing import Api
-
-from crm_rest import (
-    CONTACTS, ORGANIZATIONS, assert_contact_shape, assert_error, assert_field_error, create_contact,
-    documented_contact, fake_id, get_contact, list_contacts, listed_ids, unique_email,
-)
 
 
 def new_documented_contact(api) -> dict:
@@ -30,14 +40,20 @@ def patch(api, contact_id: str, changes) -> dict:
 
 
 def test_patch_changes_only_the_given_fields(org_api, contact):
-    updated = patch(org_api, contact["id"], {"jobTitle": "CTO", "tags": ["vip"], "subtype": "customer",
-                                             "customFields": {"skillLevel": "principal"}})
+    updated = patch(
+        org_api,
+        contact["id"],
+        {"jobTitle": "CTO", "tags": ["vip"], "subtype": "customer", "customFields": {"skillLevel": "principal"}},
+    )
 
     assert_contact_shape(updated)
     assert (updated["jobTitle"], updated["tags"], updated["subtype"]) == ("CTO", ["vip"], "customer")
     assert updated["customFields"] == {"skillLevel": "principal"}
-    unchanged = {key: value for key, value in contact.items()
-                 if key not in ("jobTitle", "tags", "subtype", "customFields", "updatedAt")}
+    unchanged = {
+        key: value
+        for key, value in contact.items()
+        if key not in ("jobTitle", "tags", "subtype", "customFields", "updatedAt")
+    }
     assert {key: updated[key] for key in unchanged} == unchanged
     assert updated["updatedAt"] >= contact["updatedAt"]
     assert get_contact(org_api, contact["id"]) == updated
@@ -54,8 +70,19 @@ def test_patch_of_names_and_email_is_seen_everywhere(org_api, contact):
 
 
 def test_null_clears_optional_fields(org_api, contact):
-    cleared = patch(org_api, contact["id"], {"phone": None, "company": None, "jobTitle": None, "sourceRef": None,
-                                             "notes": None, "tags": None, "customFields": None})
+    cleared = patch(
+        org_api,
+        contact["id"],
+        {
+            "phone": None,
+            "company": None,
+            "jobTitle": None,
+            "sourceRef": None,
+            "notes": None,
+            "tags": None,
+            "customFields": None,
+        },
+    )
 
     for field in ("phone", "company", "jobTitle", "sourceRef", "notes"):
         assert cleared.get(field) is None, field
@@ -72,23 +99,28 @@ def test_null_is_refused_for_required_fields(shared_api, field):
     assert get_contact(shared_api, contact["id"]) == contact
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"favouriteColour": "blue"}, "favouriteColour"),
-    ({"id": "ct_x"}, "id"),
-    ({"createdAt": 1}, "createdAt"),
-    ({"email": "not-an-email"}, "email"),
-    ({"subtype": "boss"}, "subtype"),
-    ({"status": "deleted"}, "status"),
-    ({"tags": "vip"}, "tags"),
-    ({"tags": ["vip", 1]}, "tags[1]"),
-    ({"tags": ["vip", "x" * 65]}, "tags[1]"),
-    ({"customFields": "x"}, "customFields"),
-    ({"customFields": {"a": {"b": [1, 2, 2**53]}}}, "customFields.a.b[2]"),
-    ({"customFields": {"level": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}}}},
-     "customFields.level.a.a.a.a.a.a.a.a.a"),
-    ({"firstName": 5}, "firstName"),
-    ({"jobTitle": "x" * 201}, "jobTitle"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"favouriteColour": "blue"}, "favouriteColour"),
+        ({"id": "ct_x"}, "id"),
+        ({"createdAt": 1}, "createdAt"),
+        ({"email": "not-an-email"}, "email"),
+        ({"subtype": "boss"}, "subtype"),
+        ({"status": "deleted"}, "status"),
+        ({"tags": "vip"}, "tags"),
+        ({"tags": ["vip", 1]}, "tags[1]"),
+        ({"tags": ["vip", "x" * 65]}, "tags[1]"),
+        ({"customFields": "x"}, "customFields"),
+        ({"customFields": {"a": {"b": [1, 2, 2**53]}}}, "customFields.a.b[2]"),
+        (
+            {"customFields": {"level": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}}}},
+            "customFields.level.a.a.a.a.a.a.a.a.a",
+        ),
+        ({"firstName": 5}, "firstName"),
+        ({"jobTitle": "x" * 201}, "jobTitle"),
+    ],
+)
 def test_invalid_patch_is_400_naming_the_field_and_changes_nothing(shared_api, changes, field):
     contact = new_documented_contact(shared_api)
     assert_field_error(shared_api.patch(f"{CONTACTS}/{contact['id']}", json=changes), field)
@@ -133,7 +165,8 @@ def test_delete_archives_the_contact(org_api, contact):
     assert archived["status"] == "inactive"
     assert get_contact(org_api, contact["id"])["status"] == "inactive"
     assert {key: value for key, value in archived.items() if key not in ("status", "updatedAt")} == {
-        key: value for key, value in contact.items() if key not in ("status", "updatedAt")}
+        key: value for key, value in contact.items() if key not in ("status", "updatedAt")
+    }
     page = list_contacts(org_api)
     assert [c["id"] for c in page["contacts"]] == [kept] and page["total"] == 1
     inactive = list_contacts(org_api, status="inactive")
@@ -154,9 +187,11 @@ def test_an_archived_contact_can_be_made_active_again(org_api, contact):
 
 def test_unknown_contact_ids_are_404(shared_api):
     unknown = fake_id("ct")
-    for response in (shared_api.get(f"{CONTACTS}/{unknown}"),
-                     shared_api.patch(f"{CONTACTS}/{unknown}", json={"jobTitle": "x"}),
-                     shared_api.delete(f"{CONTACTS}/{unknown}")):
+    for response in (
+        shared_api.get(f"{CONTACTS}/{unknown}"),
+        shared_api.patch(f"{CONTACTS}/{unknown}", json={"jobTitle": "x"}),
+        shared_api.delete(f"{CONTACTS}/{unknown}"),
+    ):
         assert_error(response, 404)
 
 
@@ -165,8 +200,14 @@ def test_concurrent_upserts_of_one_email_make_one_contact_and_lose_nothing(org_a
 
     def upsert(i):
         client = Api(org_api.base, org_api.key)  # a connection of its own
-        return client.post(CONTACTS, json={"email": email.upper() if i % 2 else email, "tags": [f"t{i}"],
-                                           "organizationInfo": {"name": "Race Ltd"}})
+        return client.post(
+            CONTACTS,
+            json={
+                "email": email.upper() if i % 2 else email,
+                "tags": [f"t{i}"],
+                "organizationInfo": {"name": "Race Ltd"},
+            },
+        )
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         responses = list(pool.map(upsert, range(24)))

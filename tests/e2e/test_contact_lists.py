@@ -1,8 +1,14 @@
 """GET /api/v1/crm/contacts: filters, search, pagination, order and totals."""
-import pytest
 
+import pytest
 from crm_rest import (
-    CONTACTS, assert_field_error, assert_page_shape, create_contact, get_contact, list_contacts, listed_ids,
+    CONTACTS,
+    assert_field_error,
+    assert_page_shape,
+    create_contact,
+    get_contact,
+    list_contacts,
+    listed_ids,
 )
 
 
@@ -26,15 +32,19 @@ def test_limit_defaults_to_50_and_allows_200(org_api):
 def test_newest_first_and_pages_that_add_up_to_the_whole_list(org_api):
     created = [create_contact(org_api, firstName=f"n{i}") for i in range(7)]
     # Updating the oldest one does not move it: the order is by creation.
-    assert org_api.post(CONTACTS, json={"email": get_contact(org_api, created[0])["email"],
-                                        "jobTitle": "updated"}).status_code == 200
+    assert (
+        org_api.post(
+            CONTACTS, json={"email": get_contact(org_api, created[0])["email"], "jobTitle": "updated"}
+        ).status_code
+        == 200
+    )
 
     whole = list_contacts(org_api)["contacts"]
     assert sorted(c["id"] for c in whole) == sorted(created)
     created_at = [c["createdAt"] for c in whole]
     assert created_at == sorted(created_at, reverse=True)
     position = {contact_id: index for index, contact_id in enumerate(created)}
-    for newer, older in zip(whole, whole[1:]):
+    for newer, older in zip(whole, whole[1:], strict=False):
         if newer["createdAt"] != older["createdAt"]:
             assert position[newer["id"]] > position[older["id"]]
     assert whole[-1]["id"] == created[0]
@@ -91,10 +101,17 @@ def test_totals_follow_changes_of_subtype_source_and_status(org_api):
     other_id = create_contact(org_api, subtype="lead", source="api")
 
     def totals():
-        return {name: list_contacts(org_api, **params)["total"] for name, params in {
-            "lead": {"subtype": "lead"}, "customer": {"subtype": "customer"}, "api": {"source": "api"},
-            "checkout": {"source": "checkout"}, "active": {}, "inactive": {"status": "inactive"},
-        }.items()}
+        return {
+            name: list_contacts(org_api, **params)["total"]
+            for name, params in {
+                "lead": {"subtype": "lead"},
+                "customer": {"subtype": "customer"},
+                "api": {"source": "api"},
+                "checkout": {"source": "checkout"},
+                "active": {},
+                "inactive": {"status": "inactive"},
+            }.items()
+        }
 
     assert totals() == {"lead": 2, "customer": 0, "api": 2, "checkout": 0, "active": 2, "inactive": 0}
     response = org_api.patch(f"{CONTACTS}/{contact_id}", json={"subtype": "customer", "source": "checkout"})
@@ -113,24 +130,32 @@ def test_totals_follow_changes_of_subtype_source_and_status(org_api):
 def people(org_api):
     """Three contacts to search for, by label."""
     return {
-        "ada": create_contact(org_api, firstName="Ada", lastName="Lovelace", email="ada@analytical.example",
-                              company="Engines Ltd", subtype="customer"),
-        "grace": create_contact(org_api, firstName="Grace", lastName="Hopper", email="grace@navy.example",
-                                company="COBOL Works"),
-        "linus": create_contact(org_api, firstName="Linus", lastName="T", email="linus_t@kernel.example",
-                                company="Kernel Co"),
+        "ada": create_contact(
+            org_api,
+            firstName="Ada",
+            lastName="Lovelace",
+            email="ada@analytical.example",
+            company="Engines Ltd",
+            subtype="customer",
+        ),
+        "grace": create_contact(
+            org_api, firstName="Grace", lastName="Hopper", email="grace@navy.example", company="COBOL Works"
+        ),
+        "linus": create_contact(
+            org_api, firstName="Linus", lastName="T", email="linus_t@kernel.example", company="Kernel Co"
+        ),
     }
 
 
 def test_search_by_name_email_or_company_in_any_case(org_api, people):
     for term, expected in [
-        ("ada", {"ada"}),                  # first name
-        ("LOVELACE", {"ada"}),             # last name, any case
-        ("ada lovelace", {"ada"}),         # the full name
-        ("navy.EXAMPLE", {"grace"}),       # email
-        ("cobol works", {"grace"}),        # company
+        ("ada", {"ada"}),  # first name
+        ("LOVELACE", {"ada"}),  # last name, any case
+        ("ada lovelace", {"ada"}),  # the full name
+        ("navy.EXAMPLE", {"grace"}),  # email
+        ("cobol works", {"grace"}),  # company
         ("example", {"ada", "grace", "linus"}),
-        ("_t@", {"linus"}),                # LIKE wildcards are literal
+        ("_t@", {"linus"}),  # LIKE wildcards are literal
         ("%", set()),
         ("nobody", set()),
     ]:
@@ -159,10 +184,19 @@ def test_search_finds_a_contact_by_its_new_values_after_an_update(org_api):
     assert listed_ids(org_api, search="old co") == []
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"limit": -1}, "limit"),
-    ({"limit": "abc"}, "limit"), ({"limit": "1.5"}, "limit"), ({"offset": -1}, "offset"),
-    ({"offset": "abc"}, "offset"), ({"subtype": "boss"}, "subtype"), ({"status": "deleted"}, "status"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"limit": "abc"}, "limit"),
+        ({"limit": "1.5"}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"offset": "abc"}, "offset"),
+        ({"subtype": "boss"}, "subtype"),
+        ({"status": "deleted"}, "status"),
+    ],
+)
 def test_bad_list_parameters_are_400_naming_the_parameter(shared_api, params, field):
     assert_field_error(shared_api.get(CONTACTS, params=params), field)

@@ -1,10 +1,22 @@
 """CRM organizations: found or created from organizationInfo, and their three GET routes."""
-import pytest
 
+import pytest
 from crm_rest import (
-    CONTACTS, DOCUMENTED_CONTACT, ORGANIZATIONS, assert_error, assert_field_error, assert_organization_shape,
-    assert_page_shape, create_contact, documented_contact, fake_id, get_contact, get_organization, list_contacts,
-    listed_ids, unique_email,
+    CONTACTS,
+    DOCUMENTED_CONTACT,
+    ORGANIZATIONS,
+    assert_error,
+    assert_field_error,
+    assert_organization_shape,
+    assert_page_shape,
+    create_contact,
+    documented_contact,
+    fake_id,
+    get_contact,
+    get_organization,
+    list_contacts,
+    listed_ids,
+    unique_email,
 )
 
 
@@ -51,8 +63,16 @@ def test_an_existing_organization_is_matched_and_never_changed_by_an_upsert(org_
     first = link(org_api, name="Acme Corp", industry="Technology", address={"city": "San Francisco"})
     before = get_organization(org_api, first)
 
-    same = link(org_api, name="acme corp", website="https://acme.com", industry="Finance", taxId="12-3",
-                billingEmail="billing@evil.example", phone="+1", address={"street": "1 Main St", "city": "Oakland"})
+    same = link(
+        org_api,
+        name="acme corp",
+        website="https://acme.com",
+        industry="Finance",
+        taxId="12-3",
+        billingEmail="billing@evil.example",
+        phone="+1",
+        address={"street": "1 Main St", "city": "Oakland"},
+    )
     assert same == first
     assert link(org_api, name="Acme Corp", website="https://elsewhere.example", phone="+2", taxId="99") == first
 
@@ -78,13 +98,16 @@ def test_an_upsert_does_not_link_an_existing_contact_and_says_so(org_api):
     assert again.json()["message"] == "Contact updated successfully"
 
 
-@pytest.mark.parametrize("organization_info, field", [
-    ({}, "organizationInfo.name"),
-    ({"name": "   "}, "organizationInfo.name"),
-    ({"name": "X", "billingEmail": "not-an-email"}, "organizationInfo.billingEmail"),
-    ({"name": "X" * 201}, "organizationInfo.name"),
-    ({"name": "X", "address": {"city": ["Paris"]}}, "organizationInfo.address.city"),
-])
+@pytest.mark.parametrize(
+    "organization_info, field",
+    [
+        ({}, "organizationInfo.name"),
+        ({"name": "   "}, "organizationInfo.name"),
+        ({"name": "X", "billingEmail": "not-an-email"}, "organizationInfo.billingEmail"),
+        ({"name": "X" * 201}, "organizationInfo.name"),
+        ({"name": "X", "address": {"city": ["Paris"]}}, "organizationInfo.address.city"),
+    ],
+)
 def test_invalid_organization_info_is_400(shared_api, organization_info, field):
     response = shared_api.post(CONTACTS, json={"email": unique_email(), "organizationInfo": organization_info})
     assert_field_error(response, field)
@@ -111,7 +134,7 @@ def test_list_organizations_with_industry_search_and_pagination(org_api):
     assert ids(industry="Technology") == ([initech, acme], 2)
     assert ids(industry="Retail") == ([], 0)
     assert ids(search="GLOBEX") == ([globex], 1)
-    assert ids(search="acme.com") == ([acme], 1)          # the website
+    assert ids(search="acme.com") == ([acme], 1)  # the website
     assert ids(search="example") == ([initech, globex], 2)
     assert ids(search="tech", industry="Technology") == ([initech], 1)
     assert ids(limit=1) == ([initech], 3)
@@ -119,9 +142,15 @@ def test_list_organizations_with_industry_search_and_pagination(org_api):
     assert ids(offset=3) == ([], 3)
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"limit": "abc"}, "limit"), ({"offset": -1}, "offset"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"limit": "abc"}, "limit"),
+        ({"offset": -1}, "offset"),
+    ],
+)
 def test_bad_organization_list_parameters_are_400(shared_api, params, field):
     assert_field_error(shared_api.get(ORGANIZATIONS, params=params), field)
     assert_field_error(shared_api.get(f"{ORGANIZATIONS}/{fake_id('co')}/contacts", params=params), field)

@@ -1,13 +1,14 @@
 """The gateway's edges answer 4xx, never a 5xx or a raw gRPC body: odd header names, trailing
 slashes, unknown paths and methods; and a frozen service fails fast (JSON 503/504)."""
+
 import os
 import signal
 import time
 
 import pytest
-
 from crm_rest import CONTACTS, ORGANIZATIONS, api_for, assert_error, fake_id
 from invoicing_rest import INVOICES, create_invoice, customer, invoice_body
+
 from portal_stack.testing import new_organization, start_stack
 
 PROJECTS = "/api/v1/projects"
@@ -20,8 +21,9 @@ def assert_json(response):
 
 
 # Valid HTTP header names (tokens) outside gRPC metadata's alphabet, and headers gRPC reserves.
-@pytest.mark.parametrize("name", ["ll+&rc", "x!y", "x*y", "x~y", "x'y", "x|y", "x-data-bin", "grpc-timeout",
-                                  "grpc-encoding"])
+@pytest.mark.parametrize(
+    "name", ["ll+&rc", "x!y", "x*y", "x~y", "x'y", "x|y", "x-data-bin", "grpc-timeout", "grpc-encoding"]
+)
 def test_a_header_that_grpc_metadata_cannot_carry_is_dropped(shared_api, name):
     response = shared_api.get(CONTACTS, headers={name: "!!!"})
 
@@ -44,9 +46,19 @@ def billed(shared_api) -> dict:
     return {"contact": contact_id, "organization": crm_organization_id, "invoice": invoice["_id"]}
 
 
-PATHS = [CONTACTS, "{CONTACTS}/{contact}", "{CONTACTS}/{contact}/invoices", "{ORGANIZATIONS}/{organization}/invoices",
-         "{ORGANIZATIONS}/{organization}/contacts", INVOICES, "{INVOICES}/{invoice}", "{INVOICES}/{invoice}/pdf",
-         PROJECTS, "/api/v1/portal-users", f"{CONTACTS}/{fake_id('ct')}/invoices"]
+PATHS = [
+    CONTACTS,
+    "{CONTACTS}/{contact}",
+    "{CONTACTS}/{contact}/invoices",
+    "{ORGANIZATIONS}/{organization}/invoices",
+    "{ORGANIZATIONS}/{organization}/contacts",
+    INVOICES,
+    "{INVOICES}/{invoice}",
+    "{INVOICES}/{invoice}/pdf",
+    PROJECTS,
+    "/api/v1/portal-users",
+    f"{CONTACTS}/{fake_id('ct')}/invoices",
+]
 
 
 @pytest.mark.parametrize("template", PATHS)
@@ -58,7 +70,10 @@ def test_a_trailing_slash_is_served_like_the_path_without_it(shared_api, billed,
 
     for plain, slashed in (answers, with_query):
         assert (slashed.status_code, slashed.content) == (plain.status_code, plain.content), (
-            plain.status_code, slashed.status_code, slashed.text[:300])
+            plain.status_code,
+            slashed.status_code,
+            slashed.text[:300],
+        )
     assert answers[0].status_code < 500
 
 
@@ -72,12 +87,24 @@ def test_the_seeds_pdf_request_with_a_trailing_slash_gets_the_pdf(shared_api, bi
     assert slashed.headers["content-type"] == "application/pdf" and slashed.content.startswith(b"%PDF")
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/api/v1/crm/contacts/x/y/"), ("GET", "/api/v1/invoices/x/pdf/y"), ("GET", "/api/v1/nothing/"),
-    ("GET", "/api/v1/auth/nothing"), ("GET", "/api/v1/portal-users/x/y"), ("GET", "/api/v1/projectsfoo"),
-    ("PUT", f"{CONTACTS}/"), ("DELETE", f"{INVOICES}/"), ("POST", "/api/v1/auth/user"), ("GET", "/api/v1/auth/logout"),
-    ("PATCH", PROJECTS), ("GET", "/healthz/x"), ("TRACE", CONTACTS),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/v1/crm/contacts/x/y/"),
+        ("GET", "/api/v1/invoices/x/pdf/y"),
+        ("GET", "/api/v1/nothing/"),
+        ("GET", "/api/v1/auth/nothing"),
+        ("GET", "/api/v1/portal-users/x/y"),
+        ("GET", "/api/v1/projectsfoo"),
+        ("PUT", f"{CONTACTS}/"),
+        ("DELETE", f"{INVOICES}/"),
+        ("POST", "/api/v1/auth/user"),
+        ("GET", "/api/v1/auth/logout"),
+        ("PATCH", PROJECTS),
+        ("GET", "/healthz/x"),
+        ("TRACE", CONTACTS),
+    ],
+)
 def test_unknown_paths_and_wrong_methods_are_json_404_or_405(shared_api, method, path):
     response = shared_api.request(method, path, json={})
 
@@ -104,8 +131,9 @@ def own_stack(databases, tmp_path_factory):
 def test_a_frozen_service_answers_json_503_or_504_within_the_routes_timeout(own_stack, service, path):
     api = api_for(own_stack, new_organization(own_stack))
     if service == "auth":
-        api.key = api.post("/api/v1/auth/sync-user", json={
-            "email": "frozen@example.com", "name": "F", "oauthProvider": "google", "oauthId": "g-frozen"},
+        api.key = api.post(
+            "/api/v1/auth/sync-user",
+            json={"email": "frozen@example.com", "name": "F", "oauthProvider": "google", "oauthId": "g-frozen"},
         ).json()["sessionToken"]
     os.kill(own_stack.processes[service].pid, signal.SIGSTOP)
     try:

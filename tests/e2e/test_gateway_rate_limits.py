@@ -5,12 +5,13 @@ X-Forwarded-For says), made-up credentials per address by the services, valid cr
 credential. Each test speaks from loopback addresses of its own (127.0.0.x), so that the tests
 of this module do not spend each other's budgets.
 """
+
 import secrets
 
 import pytest
 import requests
-
 from crm_rest import CONTACTS, assert_error
+
 from portal_stack.testing import Api, new_organization, start_stack
 
 PER_ADDRESS = 3  # the stack's PORTAL_AUTH_RATE_LIMIT_PER_MINUTE
@@ -46,8 +47,9 @@ def assert_limited(response):
 
 @pytest.fixture(scope="module")
 def limited_stack(databases, tmp_path_factory):
-    running = start_stack(databases, tmp_path_factory.mktemp("limited-stack"), auth_rate_per_minute=PER_ADDRESS,
-                          api_rate_per_minute=1000)
+    running = start_stack(
+        databases, tmp_path_factory.mktemp("limited-stack"), auth_rate_per_minute=PER_ADDRESS, api_rate_per_minute=1000
+    )
     yield running
     running.stop()
 
@@ -81,8 +83,9 @@ def test_malformed_credentials_are_limited_per_address(limited_stack, key):
 def test_a_spoofed_forwarded_for_does_not_give_a_new_budget(limited_stack):
     sender = client(limited_stack, "127.0.0.14")
 
-    statuses = [sender.get(CONTACTS, headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
-                for n in range(PER_ADDRESS + 2)]
+    statuses = [
+        sender.get(CONTACTS, headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code for n in range(PER_ADDRESS + 2)
+    ]
 
     assert statuses == [401] * PER_ADDRESS + [429, 429]
 
@@ -119,9 +122,9 @@ def test_preflights_and_health_checks_are_not_limited(limited_stack):
         browser.get(CONTACTS)
     assert_limited(browser.get(CONTACTS))
 
-    preflight = browser.request("OPTIONS", CONTACTS, headers={
-        "Origin": "https://portal.example.com", "Access-Control-Request-Method": "GET"})
+    preflight = browser.request(
+        "OPTIONS", CONTACTS, headers={"Origin": "https://portal.example.com", "Access-Control-Request-Method": "GET"}
+    )
     health = browser.get("/healthz")
 
     assert preflight.status_code == 200 and health.status_code == 200
-

@@ -1,9 +1,10 @@
 """Internal callers: the same behaviour over gRPC, straight to the CRM service's port."""
+
 import grpc
 import pytest
+from crm_rest import CONTACTS, DOCUMENTED_CONTACT, fake_id, get_contact, unique_email
 from google.protobuf import json_format, struct_pb2
 
-from crm_rest import CONTACTS, DOCUMENTED_CONTACT, fake_id, get_contact, unique_email
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 
 
@@ -33,14 +34,25 @@ def refused(call, request, metadata) -> grpc.StatusCode:
 def test_get_contact_gives_what_rest_gives(org_api, crm_stub):
     contact_id = org_api.post(CONTACTS, json=DOCUMENTED_CONTACT).json()["contactId"]
 
-    message = crm_stub.GetContact(crm_pb2.GetContactRequest(contact_id=contact_id), metadata=bearer(org_api),
-                                  timeout=10)
+    message = crm_stub.GetContact(
+        crm_pb2.GetContactRequest(contact_id=contact_id), metadata=bearer(org_api), timeout=10
+    )
 
     as_json = json_format.MessageToDict(message)
     rest = get_contact(org_api, contact_id)
     assert as_json["id"] == contact_id
-    for key in ("email", "firstName", "lastName", "subtype", "status", "tags", "customFields",
-                "crmOrganizationId", "createdAt", "updatedAt"):
+    for key in (
+        "email",
+        "firstName",
+        "lastName",
+        "subtype",
+        "status",
+        "tags",
+        "customFields",
+        "crmOrganizationId",
+        "createdAt",
+        "updatedAt",
+    ):
         assert as_json[key] == rest[key], key
 
 
@@ -61,8 +73,12 @@ def test_upsert_and_list_over_grpc_are_seen_over_rest(org_api, crm_stub):
 
 def test_missing_malformed_or_unknown_keys_are_unauthenticated(crm_stub):
     request = crm_pb2.ListContactsRequest()
-    for metadata in ([], [("authorization", "Basic x")], [("authorization", "Bearer")],
-                     [("authorization", "Bearer pk_" + "A" * 43)]):
+    for metadata in (
+        [],
+        [("authorization", "Basic x")],
+        [("authorization", "Bearer")],
+        [("authorization", "Bearer pk_" + "A" * 43)],
+    ):
         assert refused(crm_stub.ListContacts, request, metadata) == grpc.StatusCode.UNAUTHENTICATED, metadata
 
 
@@ -75,8 +91,10 @@ def test_another_organizations_ids_are_not_found(org_api, other_api, crm_stub):
         (crm_stub.DeleteContact, crm_pb2.DeleteContactRequest(contact_id=created["contactId"])),
         (crm_stub.UpdateContact, crm_pb2.UpdateContactRequest(contact_id=created["contactId"])),
         (crm_stub.GetOrganization, crm_pb2.GetOrganizationRequest(crm_organization_id=created["crmOrganizationId"])),
-        (crm_stub.ListOrganizationContacts,
-         crm_pb2.ListOrganizationContactsRequest(crm_organization_id=created["crmOrganizationId"])),
+        (
+            crm_stub.ListOrganizationContacts,
+            crm_pb2.ListOrganizationContactsRequest(crm_organization_id=created["crmOrganizationId"]),
+        ),
         (crm_stub.GetContact, crm_pb2.GetContactRequest(contact_id=fake_id("ct"))),
     ]:
         assert refused(call, request, b) == grpc.StatusCode.NOT_FOUND, request
@@ -90,9 +108,12 @@ def test_invalid_input_is_invalid_argument(shared_api, crm_stub):
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "email" in caught.value.details()
     with pytest.raises(grpc.RpcError) as unknown:
-        crm_stub.UpsertContact(upsert({"email": unique_email(), "first_name": "Snake"}), metadata=bearer(shared_api),
-                               timeout=10)
+        crm_stub.UpsertContact(
+            upsert({"email": unique_email(), "first_name": "Snake"}), metadata=bearer(shared_api), timeout=10
+        )
     assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "unknown field first_name" in unknown.value.details()
-    assert refused(crm_stub.ListContacts, crm_pb2.ListContactsRequest(limit=0),
-                   bearer(shared_api)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        refused(crm_stub.ListContacts, crm_pb2.ListContactsRequest(limit=0), bearer(shared_api))
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )

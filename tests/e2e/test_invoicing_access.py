@@ -1,7 +1,9 @@
 """Who sees which invoices: organizations are isolated, portal users read only what is billed to
 them, and a CRM that does not answer makes creation 503 while reads go on."""
+
 from crm_rest import api_for, assert_error
 from invoicing_rest import ACTION_BODIES, FAR_FUTURE, INVOICES, create_invoice, customer, invoice_body, transition
+
 from portal_stack.testing import Api, new_organization, start_stack
 
 
@@ -10,8 +12,14 @@ def test_organizations_never_see_each_others_invoices(org_api, other_api):
     invoice = create_invoice(org_api, invoice_body(contact_id, issueDate=FAR_FUTURE, dueDate=None))
     path = f"{INVOICES}/{invoice['_id']}"
     reference = other_api.get(f"{INVOICES}/inv_01M85MR3FBRDA69K8YQS57KNXX")
-    for method, url in (("GET", path), ("GET", f"{path}/pdf"), ("PATCH", path), ("POST", f"{path}/send"),
-                        ("POST", f"{path}/pay"), ("POST", f"{path}/cancel")):
+    for method, url in (
+        ("GET", path),
+        ("GET", f"{path}/pdf"),
+        ("PATCH", path),
+        ("POST", f"{path}/send"),
+        ("POST", f"{path}/pay"),
+        ("POST", f"{path}/cancel"),
+    ):
         response = other_api.request(method, url, json=ACTION_BODIES.get(url.rsplit("/", 1)[-1], {"notes": "x"}))
         assert_error(response, 404)
         assert response.json()["code"] == reference.json()["code"]
@@ -27,8 +35,10 @@ def test_organizations_never_see_each_others_invoices(org_api, other_api):
 
 
 def sign_in(api: Api, email: str) -> Api:
-    response = api.post("/api/v1/auth/sync-user", json={"email": email, "name": "Portal User",
-                                                        "oauthProvider": "google", "oauthId": f"g-{email}"})
+    response = api.post(
+        "/api/v1/auth/sync-user",
+        json={"email": email, "name": "Portal User", "oauthProvider": "google", "oauthId": f"g-{email}"},
+    )
     assert response.status_code == 201, response.text
     return Api(api.base, response.json()["sessionToken"])
 
@@ -36,9 +46,16 @@ def sign_in(api: Api, email: str) -> Api:
 def test_portal_users_read_and_download_only_the_invoices_billed_to_them(org_api):
     zoe_id, employer = customer(org_api, email="zoe@example.com", company="Łódź Works")
     solo_id, _ = customer(org_api, email="solo@example.com")
-    to_zoe = create_invoice(org_api, {"type": "b2b_single", "currency": "EUR", "issueDate": FAR_FUTURE,
-                                      "billTo": {"crmOrganizationId": employer, "contactId": zoe_id},
-                                      "lineItems": [{"description": "Audit", "quantity": 1, "unitPriceInCents": 900}]})
+    to_zoe = create_invoice(
+        org_api,
+        {
+            "type": "b2b_single",
+            "currency": "EUR",
+            "issueDate": FAR_FUTURE,
+            "billTo": {"crmOrganizationId": employer, "contactId": zoe_id},
+            "lineItems": [{"description": "Audit", "quantity": 1, "unitPriceInCents": 900}],
+        },
+    )
     to_solo = create_invoice(org_api, invoice_body(solo_id, issueDate=FAR_FUTURE, dueDate=None))
     draft = create_invoice(org_api, invoice_body(zoe_id, issueDate=FAR_FUTURE, dueDate=None))
     for invoice in (to_zoe, to_solo):

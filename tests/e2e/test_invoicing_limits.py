@@ -1,13 +1,22 @@
 """The documented limits of an invoice through the gateway: each a 400 naming the client's path,
 and a page of 200 of the largest invoices the limits allow, in the characters the gateway prints
 longest, read back whole (it fits the gateway's 32 MiB response buffer)."""
+
 import concurrent.futures
 
 import pytest
-
 from invoicing_rest import (
-    FAR_FUTURE, INVOICES, MAX_DESCRIPTION, MAX_FREE_TEXT, MAX_LINES, MAX_NAME, MAX_NOTES, MAX_REASON,
-    create_invoice, field_error, transition,
+    FAR_FUTURE,
+    INVOICES,
+    MAX_DESCRIPTION,
+    MAX_FREE_TEXT,
+    MAX_LINES,
+    MAX_NAME,
+    MAX_NOTES,
+    MAX_REASON,
+    create_invoice,
+    field_error,
+    transition,
 )
 
 # The gateway prints "<" as the 6-byte escape \u003c: the longest a character gets on the wire.
@@ -15,30 +24,40 @@ WIDE = "<"
 
 
 def body(**changes) -> dict:
-    return {"type": "b2c_single", "currency": "EUR", "issueDate": FAR_FUTURE,
-            "billTo": {"name": "Zoë Müller", "email": "zoe@example.com"},
-            "lineItems": [{"description": "Work", "quantity": 1, "unitPriceInCents": 100}], **changes}
+    return {
+        "type": "b2c_single",
+        "currency": "EUR",
+        "issueDate": FAR_FUTURE,
+        "billTo": {"name": "Zoë Müller", "email": "zoe@example.com"},
+        "lineItems": [{"description": "Work", "quantity": 1, "unitPriceInCents": 100}],
+        **changes,
+    }
 
 
 def lines(count: int, description: str = "Work", **fields) -> list[dict]:
     return [{"description": description, "quantity": 1, "unitPriceInCents": 100, **fields} for _ in range(count)]
 
 
-@pytest.mark.parametrize("changes,field", [
-    ({"lineItems": lines(MAX_LINES + 1)}, "lineItems"),
-    ({"customProperties": {"lineItems": lines(MAX_LINES + 1)}}, "customProperties.lineItems"),
-    ({"lineItems": lines(1, "x" * (MAX_DESCRIPTION + 1))}, "lineItems[0].description"),
-    # 12 descriptions of 1,000 characters are the whole free text; a 13th character goes past it.
-    ({"lineItems": lines(12, "x" * MAX_DESCRIPTION) + lines(1, "y")}, "lineItems[12].description"),
-    ({"lineItems": lines(12, "x" * MAX_DESCRIPTION), "notes": "n"}, "notes"),
-    ({"lineItems": lines(2, "x" * 1000, transactionId="t" * 200) + lines(1, "z", transactionId="t" * 200)}, None),
-    ({"notes": "n" * (MAX_NOTES + 1)}, "notes"),
-    ({"notes": "n" * MAX_NOTES, "customFields": {"k": "v" * 2000}}, "customFields"),
-    ({"billTo": {"name": "N" * (MAX_NAME + 1), "email": "zoe@example.com"}}, "billTo.name"),
-    ({"billTo": {"name": "Zoë", "email": "zoe@example.com", "address": {"street": "s" * (MAX_NAME + 1)}}},
-     "billTo.address.street"),
-    ({"issuer": {"name": "Issuer", "taxId": "T" * (MAX_NAME + 1)}}, "issuer.taxId"),
-])
+@pytest.mark.parametrize(
+    "changes,field",
+    [
+        ({"lineItems": lines(MAX_LINES + 1)}, "lineItems"),
+        ({"customProperties": {"lineItems": lines(MAX_LINES + 1)}}, "customProperties.lineItems"),
+        ({"lineItems": lines(1, "x" * (MAX_DESCRIPTION + 1))}, "lineItems[0].description"),
+        # 12 descriptions of 1,000 characters are the whole free text; a 13th character goes past it.
+        ({"lineItems": lines(12, "x" * MAX_DESCRIPTION) + lines(1, "y")}, "lineItems[12].description"),
+        ({"lineItems": lines(12, "x" * MAX_DESCRIPTION), "notes": "n"}, "notes"),
+        ({"lineItems": lines(2, "x" * 1000, transactionId="t" * 200) + lines(1, "z", transactionId="t" * 200)}, None),
+        ({"notes": "n" * (MAX_NOTES + 1)}, "notes"),
+        ({"notes": "n" * MAX_NOTES, "customFields": {"k": "v" * 2000}}, "customFields"),
+        ({"billTo": {"name": "N" * (MAX_NAME + 1), "email": "zoe@example.com"}}, "billTo.name"),
+        (
+            {"billTo": {"name": "Zoë", "email": "zoe@example.com", "address": {"street": "s" * (MAX_NAME + 1)}}},
+            "billTo.address.street",
+        ),
+        ({"issuer": {"name": "Issuer", "taxId": "T" * (MAX_NAME + 1)}}, "issuer.taxId"),
+    ],
+)
 def test_an_invoice_past_a_limit_is_a_400_naming_the_field(shared_api, changes, field):
     invoice = body(**changes)
     if "customProperties" in changes:
@@ -65,16 +84,31 @@ def largest(n: int) -> dict:
     address = {name: WIDE * MAX_NAME for name in ("street", "city", "state", "postalCode", "country")}
     per_line = MAX_FREE_TEXT // MAX_LINES
     return {
-        "type": "b2c_single", "currency": "EUR", "issueDate": FAR_FUTURE,
+        "type": "b2c_single",
+        "currency": "EUR",
+        "issueDate": FAR_FUTURE,
         "billTo": {"name": WIDE * MAX_NAME, "email": longest_email(f"{n:05d}.example"), "address": address},
-        "issuer": {"name": WIDE * MAX_NAME, "email": longest_email("issuer.example"), "address": address,
-                   "taxId": WIDE * MAX_NAME},
-        "lineItems": [{"description": WIDE * per_line, "quantity": 999999.9999, "unitPriceInCents": 1_000_000 + i,
-                       "taxRatePercent": 99.999} for i in range(MAX_LINES)]}
+        "issuer": {
+            "name": WIDE * MAX_NAME,
+            "email": longest_email("issuer.example"),
+            "address": address,
+            "taxId": WIDE * MAX_NAME,
+        },
+        "lineItems": [
+            {
+                "description": WIDE * per_line,
+                "quantity": 999999.9999,
+                "unitPriceInCents": 1_000_000 + i,
+                "taxRatePercent": 99.999,
+            }
+            for i in range(MAX_LINES)
+        ],
+    }
 
 
 def test_a_page_of_200_of_the_largest_invoices_is_read_back_whole(shared_api):
     """Each sent and then cancelled, so that it also carries sentTo and the longest reason."""
+
     def make(n: int) -> str:
         invoice_id = create_invoice(shared_api, largest(n))["_id"]
         assert transition(shared_api, invoice_id, "send", {"sentTo": longest_email("sent.example")}).status_code == 200

@@ -1,26 +1,52 @@
 """Invoice PDFs through the gateway: the /pdf route, the seed's Accept: application/pdf, the text
 read back with pypdf, many pages, Unicode names, the same bytes every time, a changed invoice
 rendered anew, and at most two renders of one organization at once (503 with Retry-After)."""
+
 import concurrent.futures
 import hashlib
 import threading
 
 from crm_rest import assert_error
 from invoicing_rest import (
-    FAR_FUTURE, INVOICES, MAX_FREE_TEXT, MAX_LINES, create_invoice, customer, invoice_body, pdf_pages,
+    FAR_FUTURE,
+    INVOICES,
+    MAX_FREE_TEXT,
+    MAX_LINES,
+    create_invoice,
+    customer,
+    invoice_body,
+    pdf_pages,
 )
 
 
 def unicode_invoice(api, lines: int) -> dict:
     contact_id, organization_id = customer(api, company="Łódź Works", firstName="Zoë", lastName="Müller")
-    return create_invoice(api, {
-        "type": "b2b_single", "currency": "EUR", "issueDate": FAR_FUTURE, "paymentTerms": "net15",
-        "billTo": {"crmOrganizationId": organization_id, "contactId": contact_id, "name": "Zoë Müller"},
-        "issuer": {"name": "日本 Consulting", "email": "billing@nihon.example", "taxId": "DE123456789",
-                   "address": {"street": "Hauptstraße 5", "city": "Berlin", "country": "DE"}},
-        "lineItems": [{"description": f"Consulting session {i:04d}", "quantity": 1.5, "unitPriceInCents": 3333 + i,
-                       "taxRatePercent": 7.5} for i in range(lines)],
-        "notes": "Bitte überweisen Sie den Betrag innerhalb von 15 Tagen.\nありがとうございます"})
+    return create_invoice(
+        api,
+        {
+            "type": "b2b_single",
+            "currency": "EUR",
+            "issueDate": FAR_FUTURE,
+            "paymentTerms": "net15",
+            "billTo": {"crmOrganizationId": organization_id, "contactId": contact_id, "name": "Zoë Müller"},
+            "issuer": {
+                "name": "日本 Consulting",
+                "email": "billing@nihon.example",
+                "taxId": "DE123456789",
+                "address": {"street": "Hauptstraße 5", "city": "Berlin", "country": "DE"},
+            },
+            "lineItems": [
+                {
+                    "description": f"Consulting session {i:04d}",
+                    "quantity": 1.5,
+                    "unitPriceInCents": 3333 + i,
+                    "taxRatePercent": 7.5,
+                }
+                for i in range(lines)
+            ],
+            "notes": "Bitte überweisen Sie den Betrag innerhalb von 15 Tagen.\nありがとうございます",
+        },
+    )
 
 
 def test_the_pdf_shows_the_invoice_and_names_the_file_after_its_number(org_api):
@@ -32,9 +58,20 @@ def test_the_pdf_shows_the_invoice_and_names_the_file_after_its_number(org_api):
     assert response.content.startswith(b"%PDF-")
     text = "\n".join(pdf_pages(response.content))
     properties = invoice["customProperties"]
-    for expected in (invoice["name"], "Zoë Müller", "Łódź", "日本 Consulting", "Hauptstraße 5", "DE123456789",
-                     "90-001 Łódź", "2100-01-01", "2100-01-16", "net 15",
-                     "Bitte überweisen Sie", "ありがとうございます"):
+    for expected in (
+        invoice["name"],
+        "Zoë Müller",
+        "Łódź",
+        "日本 Consulting",
+        "Hauptstraße 5",
+        "DE123456789",
+        "90-001 Łódź",
+        "2100-01-01",
+        "2100-01-16",
+        "net 15",
+        "Bitte überweisen Sie",
+        "ありがとうございます",
+    ):
         assert expected in text, expected
     for line in properties["lineItems"]:
         assert line["description"] in text
@@ -62,8 +99,7 @@ def test_the_seeds_accept_header_gets_the_same_pdf_from_the_invoice_url(org_api)
 
 def test_the_same_invoice_renders_to_the_same_bytes(org_api):
     invoice = unicode_invoice(org_api, 20)
-    digests = {hashlib.sha256(org_api.get(f"{INVOICES}/{invoice['_id']}/pdf").content).hexdigest()
-               for _ in range(3)}
+    digests = {hashlib.sha256(org_api.get(f"{INVOICES}/{invoice['_id']}/pdf").content).hexdigest() for _ in range(3)}
     assert len(digests) == 1
 
 
@@ -120,7 +156,7 @@ def test_one_organization_renders_at_most_two_pdfs_at_once_and_others_are_not_he
         if answer.status_code == 503:
             assert answer.headers["Retry-After"] == "1"
             assert answer.json()["code"] == "UNAVAILABLE" and "retry" in answer.json()["error"]
-    for invoice, answer in zip(invoices, answers):
+    for invoice, answer in zip(invoices, answers, strict=True):
         again = org_api.get(f"{INVOICES}/{invoice['_id']}/pdf")  # one at a time: each renders
         assert again.status_code == 200 and (answer.status_code == 503 or again.content == answer.content)
 
@@ -129,19 +165,27 @@ def largest_render(n: int) -> dict:
     """The invoice that takes longest to render within the limits: the most lines, the free text
     spent on descriptions that switch between Latin and CJK at every character."""
     per_line = MAX_FREE_TEXT // MAX_LINES
-    return {"type": "b2c_single", "currency": "EUR", "issueDate": FAR_FUTURE,
-            "billTo": {"name": f"Customer {n}", "email": "customer@example.com"},
-            "lineItems": [{"description": ("a日" * per_line)[:per_line], "quantity": 1, "unitPriceInCents": 100}
-                          for _ in range(MAX_LINES)]}
+    return {
+        "type": "b2c_single",
+        "currency": "EUR",
+        "issueDate": FAR_FUTURE,
+        "billTo": {"name": f"Customer {n}", "email": "customer@example.com"},
+        "lineItems": [
+            {"description": ("a日" * per_line)[:per_line], "quantity": 1, "unitPriceInCents": 100}
+            for _ in range(MAX_LINES)
+        ],
+    }
 
 
 def test_the_last_day_of_the_year_9999_renders_and_a_due_date_past_it_is_refused(org_api):
     contact_id, _ = customer(org_api)
     last_day = 253_402_300_799_999 - 86_399_999  # 9999-12-31T00:00:00Z
-    late = create_invoice(org_api, invoice_body(contact_id, issueDate=last_day, dueDate=None,
-                                                paymentTerms="due_on_receipt"))
+    late = create_invoice(
+        org_api, invoice_body(contact_id, issueDate=last_day, dueDate=None, paymentTerms="due_on_receipt")
+    )
     pdf = org_api.get(f"{INVOICES}/{late['_id']}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    refused = org_api.post(INVOICES, json=invoice_body(contact_id, issueDate=last_day, dueDate=None,
-                                                        paymentTerms="net30"))
+    refused = org_api.post(
+        INVOICES, json=invoice_body(contact_id, issueDate=last_day, dueDate=None, paymentTerms="net30")
+    )
     assert assert_error(refused, 400)["field"] == "issueDate"

@@ -2,13 +2,20 @@
 shapes posted as written and read back field by field, the seed's billTo, nothing silently
 dropped (every unknown field a 400 naming it as written), money up to 2^53-1 in each currency's
 minor unit, the PDF's figures."""
+
 import copy
 
 import pytest
-
 from crm_rest import assert_error
 from invoicing_rest import (
-    INVOICES, JAN_1_2024, MAX_MINOR_UNITS, create_invoice, customer, field_error, invoice_body, pdf_pages,
+    INVOICES,
+    JAN_1_2024,
+    MAX_MINOR_UNITS,
+    create_invoice,
+    customer,
+    field_error,
+    invoice_body,
+    pdf_pages,
     transition,
 )
 
@@ -24,18 +31,37 @@ def seed_create_input(contact_id: str, crm_organization_id: str) -> dict:
         "taxAmountInCents": 47500,
         "totalAmountInCents": 297500,
         "lineItems": [
-            {"transactionId": "tx_2024_0001", "description": "Backend development, January", "quantity": 20,
-             "unitPriceInCents": 12500, "totalPriceInCents": 250000, "taxRatePercent": 19,
-             "taxAmountInCents": 47500},
+            {
+                "transactionId": "tx_2024_0001",
+                "description": "Backend development, January",
+                "quantity": 20,
+                "unitPriceInCents": 12500,
+                "totalPriceInCents": 250000,
+                "taxRatePercent": 19,
+                "taxAmountInCents": 47500,
+            },
         ],
-        "billTo": {"contactId": contact_id, "crmOrganizationId": crm_organization_id, "name": "Łódź Works sp. z o.o.",
-                   "email": "ap@lodz.example",
-                   "address": {"street": "ul. Piotrkowska 1", "city": "Łódź", "state": "łódzkie",
-                               "postalCode": "90-001", "country": "PL"}},
+        "billTo": {
+            "contactId": contact_id,
+            "crmOrganizationId": crm_organization_id,
+            "name": "Łódź Works sp. z o.o.",
+            "email": "ap@lodz.example",
+            "address": {
+                "street": "ul. Piotrkowska 1",
+                "city": "Łódź",
+                "state": "łódzkie",
+                "postalCode": "90-001",
+                "country": "PL",
+            },
+        },
         "paymentTerms": "net30",
         "notes": "Thank you for your business.",
-        "customFields": {"purchaseOrder": "PO-7781", "costCenter": 4100, "approved": True,
-                         "tags": ["backend", "retainer"]},
+        "customFields": {
+            "purchaseOrder": "PO-7781",
+            "costCenter": 4100,
+            "approved": True,
+            "tags": ["backend", "retainer"],
+        },
     }
 
 
@@ -52,14 +78,29 @@ def seed_structure(contact_id: str, crm_organization_id: str) -> dict:
             "dueDate": 1706659200000,
             "currency": "USD",
             "lineItems": [
-                {"transactionId": "k10abc890", "description": "Website development services", "quantity": 10,
-                 "unitPriceInCents": 10000, "totalPriceInCents": 100000, "taxRatePercent": 7,
-                 "taxAmountInCents": 7000},
+                {
+                    "transactionId": "k10abc890",
+                    "description": "Website development services",
+                    "quantity": 10,
+                    "unitPriceInCents": 10000,
+                    "totalPriceInCents": 100000,
+                    "taxRatePercent": 7,
+                    "taxAmountInCents": 7000,
+                },
             ],
-            "billTo": {"contactId": contact_id, "crmOrganizationId": crm_organization_id, "name": "John Doe",
-                       "email": "john.doe@example.com",
-                       "address": {"street": "123 Main St", "city": "San Francisco", "state": "CA",
-                                   "postalCode": "94105", "country": "US"}},
+            "billTo": {
+                "contactId": contact_id,
+                "crmOrganizationId": crm_organization_id,
+                "name": "John Doe",
+                "email": "john.doe@example.com",
+                "address": {
+                    "street": "123 Main St",
+                    "city": "San Francisco",
+                    "state": "CA",
+                    "postalCode": "94105",
+                    "country": "US",
+                },
+            },
             "paymentTerms": "net30",
             "notes": "Payment due within 30 days",
         },
@@ -98,7 +139,10 @@ def test_the_seeds_invoice_data_structure_is_taken_as_written(org_api):
     assert_written(invoice, body)
     properties = invoice["customProperties"]
     assert (properties["subtotalInCents"], properties["taxAmountInCents"], properties["totalAmountInCents"]) == (
-        100000, 7000, 107000)
+        100000,
+        7000,
+        107000,
+    )
     assert properties["invoiceNumber"] == invoice["name"] == "INV-2024-01-001"
     assert org_api.get(f"{INVOICES}/{invoice['_id']}").json() == invoice
     # With the computed totals left in, as the seed prints them, it is the same invoice.
@@ -110,13 +154,18 @@ def test_the_seeds_invoice_data_structure_is_taken_as_written(org_api):
     assert changed.json()["customProperties"]["notes"] == "Net 30."
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"currency": "EUR", "customProperties": {"currency": "USD"}}, "customProperties.currency"),
-    ({"type": "b2b_single", "subtype": "b2c_single"}, "subtype"),
-    ({"type": "invoice", "subtype": "b2c_single", "customProperties": {"type": "b2b_single"}}, "subtype"),
-    ({"billTo": {"name": "A", "email": "a@example.com"}, "customProperties": {"billTo": {"name": "B"}}},
-     "customProperties.billTo"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"currency": "EUR", "customProperties": {"currency": "USD"}}, "customProperties.currency"),
+        ({"type": "b2b_single", "subtype": "b2c_single"}, "subtype"),
+        ({"type": "invoice", "subtype": "b2c_single", "customProperties": {"type": "b2b_single"}}, "subtype"),
+        (
+            {"billTo": {"name": "A", "email": "a@example.com"}, "customProperties": {"billTo": {"name": "B"}}},
+            "customProperties.billTo",
+        ),
+    ],
+)
 def test_a_field_given_in_both_places_must_agree(shared_api, body, field):
     base = invoice_body(customer(shared_api)[0])
     error = field_error(shared_api.post(INVOICES, json={**base, **body}), field)
@@ -125,8 +174,11 @@ def test_a_field_given_in_both_places_must_agree(shared_api, body, field):
 
 def test_a_field_given_the_same_in_both_places_is_taken_once(shared_api):
     contact_id, _ = customer(shared_api)
-    body = {**invoice_body(contact_id), "subtype": "b2c_single",
-            "customProperties": {"currency": "USD", "lineItems": invoice_body(contact_id)["lineItems"]}}
+    body = {
+        **invoice_body(contact_id),
+        "subtype": "b2c_single",
+        "customProperties": {"currency": "USD", "lineItems": invoice_body(contact_id)["lineItems"]},
+    }
     invoice = create_invoice(shared_api, body)
     assert invoice["subtype"] == "b2c_single" and len(invoice["customProperties"]["lineItems"]) == 1
 
@@ -141,10 +193,11 @@ def test_errors_inside_custom_properties_name_the_path_the_client_wrote(shared_a
     del body["customProperties"]["billTo"]["crmOrganizationId"]
     body["customProperties"]["billTo"]["contactId"] = "ct_01M85MR3FBRDA69K8YQS57KNXX"
     field_error(shared_api.post(INVOICES, json=body), "customProperties.billTo.contactId")
-    field_error(shared_api.post(INVOICES, json={"type": "invoice", "customProperties": {"currency": "USD"}}),
-                "subtype")
-    field_error(shared_api.post(INVOICES, json={"type": "invoice", "customProperties": {"subtype": "b2c_single"}}),
-                "customProperties.subtype")
+    field_error(shared_api.post(INVOICES, json={"type": "invoice", "customProperties": {"currency": "USD"}}), "subtype")
+    field_error(
+        shared_api.post(INVOICES, json={"type": "invoice", "customProperties": {"subtype": "b2c_single"}}),
+        "customProperties.subtype",
+    )
 
 
 def test_billto_needs_no_crm_ids_when_it_names_who_is_billed(org_api):
@@ -152,9 +205,16 @@ def test_billto_needs_no_crm_ids_when_it_names_who_is_billed(org_api):
     del body["billTo"]["contactId"]
     invoice = create_invoice(org_api, body)
     assert invoice["customProperties"]["billTo"] == {
-        "name": "John Doe", "email": "john.doe@example.com",
-        "address": {"street": "123 Main St", "city": "San Francisco", "state": "CA", "postalCode": "94105",
-                    "country": "US"}}
+        "name": "John Doe",
+        "email": "john.doe@example.com",
+        "address": {
+            "street": "123 Main St",
+            "city": "San Francisco",
+            "state": "CA",
+            "postalCode": "94105",
+            "country": "US",
+        },
+    }
     assert transition(org_api, invoice["_id"], "send").json()["customProperties"]["sentTo"] == "john.doe@example.com"
     for missing in ("name", "email"):
         without = copy.deepcopy(body)
@@ -173,60 +233,97 @@ def test_a_contact_given_with_an_organization_must_belong_to_it(org_api):
     assert organization_id in error["error"]
 
 
-@pytest.mark.parametrize("path,body,field", [
-    ("", {"notez": "typo"}, "notez"),
-    ("", {"lineItems": [{"description": "x", "quantity": 1, "unitPriceInCents": 1},
-                        {"description": "y", "quantity": 1, "unitPrise": 5}]}, "lineItems[1].unitPrise"),
-    ("", {"billTo": {"name": "A", "email": "a@example.com", "address": {"zip": "94105"}}}, "billTo.address.zip"),
-    ("", {"customProperties": {"lineItems": [{"unitPriceInCent": 1}]}}, "customProperties.lineItems[0].unitPriceInCent"),
-    ("", {"issuer": {"name": "Me", "vatId": "DE1"}}, "issuer.vatId"),
-    ("", {"status": "paid"}, "status"),
-    ("", {"_id": "inv_mine"}, "_id"),
-    ("PATCH", {"lineItems": [{"description": "x", "quantity": 1, "unitPrise": 5}]}, "lineItems[0].unitPrise"),
-    ("send", {"sentto": "a@example.com"}, "sentto"),
-    ("pay", {"paymentMethod": "card", "transactionReference": "tx"}, "transactionReference"),
-    ("cancel", {"reason": "x", "notify": True}, "notify"),
-])
+@pytest.mark.parametrize(
+    "path,body,field",
+    [
+        ("", {"notez": "typo"}, "notez"),
+        (
+            "",
+            {
+                "lineItems": [
+                    {"description": "x", "quantity": 1, "unitPriceInCents": 1},
+                    {"description": "y", "quantity": 1, "unitPrise": 5},
+                ]
+            },
+            "lineItems[1].unitPrise",
+        ),
+        ("", {"billTo": {"name": "A", "email": "a@example.com", "address": {"zip": "94105"}}}, "billTo.address.zip"),
+        (
+            "",
+            {"customProperties": {"lineItems": [{"unitPriceInCent": 1}]}},
+            "customProperties.lineItems[0].unitPriceInCent",
+        ),
+        ("", {"issuer": {"name": "Me", "vatId": "DE1"}}, "issuer.vatId"),
+        ("", {"status": "paid"}, "status"),
+        ("", {"_id": "inv_mine"}, "_id"),
+        ("PATCH", {"lineItems": [{"description": "x", "quantity": 1, "unitPrise": 5}]}, "lineItems[0].unitPrise"),
+        ("send", {"sentto": "a@example.com"}, "sentto"),
+        ("pay", {"paymentMethod": "card", "transactionReference": "tx"}, "transactionReference"),
+        ("cancel", {"reason": "x", "notify": True}, "notify"),
+    ],
+)
 def test_unknown_fields_are_400_naming_them_as_written(shared_api, path, body, field):
     contact_id, _ = customer(shared_api)
     if path == "":
         response = shared_api.post(INVOICES, json={**invoice_body(contact_id), **body})
     else:
         invoice_id = create_invoice(shared_api, invoice_body(contact_id))["_id"]
-        response = (shared_api.patch(f"{INVOICES}/{invoice_id}", json=body) if path == "PATCH"
-                    else transition(shared_api, invoice_id, path, body))
+        response = (
+            shared_api.patch(f"{INVOICES}/{invoice_id}", json=body)
+            if path == "PATCH"
+            else transition(shared_api, invoice_id, path, body)
+        )
     error = field_error(response, field)
     assert error["error"].startswith(f"unknown field {field}")
 
 
 def jpy_invoice(contact_id: str, *lines: tuple[float, int, float]) -> dict:
-    return invoice_body(contact_id, currency="JPY", lineItems=[
-        {"description": f"Line {i}", "quantity": quantity, "unitPriceInCents": price, "taxRatePercent": rate}
-        for i, (quantity, price, rate) in enumerate(lines)])
+    return invoice_body(
+        contact_id,
+        currency="JPY",
+        lineItems=[
+            {"description": f"Line {i}", "quantity": quantity, "unitPriceInCents": price, "taxRatePercent": rate}
+            for i, (quantity, price, rate) in enumerate(lines)
+        ],
+    )
 
 
 def test_money_up_to_2_to_the_53_is_exact_and_printed_as_json_numbers(shared_api):
     contact_id, _ = customer(shared_api)
     invoice = create_invoice(shared_api, jpy_invoice(contact_id, (1, MAX_MINOR_UNITS, 0)))
     properties = invoice["customProperties"]
-    for amount in (properties["lineItems"][0]["unitPriceInCents"], properties["lineItems"][0]["totalPriceInCents"],
-                   properties["subtotalInCents"], properties["totalAmountInCents"]):
+    for amount in (
+        properties["lineItems"][0]["unitPriceInCents"],
+        properties["lineItems"][0]["totalPriceInCents"],
+        properties["subtotalInCents"],
+        properties["totalAmountInCents"],
+    ):
         assert type(amount) is int and amount == MAX_MINOR_UNITS
     assert shared_api.get(f"{INVOICES}/{invoice['_id']}").json() == invoice
     # Past int32, the former ceiling: 30,000,000.00 USD.
-    usd = create_invoice(shared_api, invoice_body(contact_id, lineItems=[
-        {"description": "Plant", "quantity": 1.5, "unitPriceInCents": 2_000_000_001, "taxRatePercent": 7.5}]))
+    usd = create_invoice(
+        shared_api,
+        invoice_body(
+            contact_id,
+            lineItems=[
+                {"description": "Plant", "quantity": 1.5, "unitPriceInCents": 2_000_000_001, "taxRatePercent": 7.5}
+            ],
+        ),
+    )
     assert usd["customProperties"]["lineItems"][0]["totalPriceInCents"] == 3_000_000_002  # 3,000,000,001.5 half up
     assert usd["customProperties"]["totalAmountInCents"] == 3_000_000_002 + 225_000_000  # 225,000,000.15 → .0
 
 
-@pytest.mark.parametrize("lines,field", [
-    (((1, MAX_MINOR_UNITS + 1, 0),), "lineItems[0].unitPriceInCents"),
-    (((1, 2**63, 0),), "lineItems[0].unitPriceInCents"),
-    (((1, 5, 0), (2, MAX_MINOR_UNITS, 0)), "lineItems[1].quantity"),
-    (((1, MAX_MINOR_UNITS // 2 + 1, 0), (1, MAX_MINOR_UNITS // 2 + 1, 0)), "lineItems"),
-    (((1, MAX_MINOR_UNITS - 10, 1),), "lineItems"),  # the tax tips the total over
-])
+@pytest.mark.parametrize(
+    "lines,field",
+    [
+        (((1, MAX_MINOR_UNITS + 1, 0),), "lineItems[0].unitPriceInCents"),
+        (((1, 2**63, 0),), "lineItems[0].unitPriceInCents"),
+        (((1, 5, 0), (2, MAX_MINOR_UNITS, 0)), "lineItems[1].quantity"),
+        (((1, MAX_MINOR_UNITS // 2 + 1, 0), (1, MAX_MINOR_UNITS // 2 + 1, 0)), "lineItems"),
+        (((1, MAX_MINOR_UNITS - 10, 1),), "lineItems"),  # the tax tips the total over
+    ],
+)
 def test_amounts_and_totals_past_2_to_the_53_are_400_never_rounded(shared_api, lines, field):
     field_error(shared_api.post(INVOICES, json=jpy_invoice(customer(shared_api)[0], *lines)), field)
 
@@ -246,11 +343,20 @@ def test_minor_units_follow_the_currencys_iso_4217_exponent_on_the_pdf(org_api):
     for figure in ("1,234,567", "3,703,701", "JPY 370,370", f"JPY {MAX_MINOR_UNITS:,}", "Unit price (JPY)"):
         assert figure in text, figure
     # KWD has three: 1.5 × 12.345 = 18.5175 → 18.518, 5 % tax 0.9259 → 0.926.
-    kwd = create_invoice(org_api, invoice_body(contact_id, currency="KWD", lineItems=[
-        {"description": "Advice", "quantity": 1.5, "unitPriceInCents": 12345, "taxRatePercent": 5}]))
+    kwd = create_invoice(
+        org_api,
+        invoice_body(
+            contact_id,
+            currency="KWD",
+            lineItems=[{"description": "Advice", "quantity": 1.5, "unitPriceInCents": 12345, "taxRatePercent": 5}],
+        ),
+    )
     properties = kwd["customProperties"]
     assert (properties["subtotalInCents"], properties["taxAmountInCents"], properties["totalAmountInCents"]) == (
-        18518, 926, 19444)
+        18518,
+        926,
+        19444,
+    )
     text = "\n".join(pdf_pages(org_api.get(f"{INVOICES}/{kwd['_id']}/pdf").content))
     for figure in ("12.345", "18.518", "KWD 0.926", "KWD 19.444"):
         assert figure in text, figure

@@ -1,10 +1,20 @@
 """Two organizations: neither can read, list, search, change, archive or link the other's records.
 The other organization's ids answer exactly like ids that do not exist."""
-import pytest
 
+import pytest
 from crm_rest import (
-    CONTACTS, DOCUMENTED_CONTACT, DOCUMENTED_EVENT_REGISTRATION, FROM_EVENT, ORGANIZATIONS, assert_error,
-    assert_same_answer, create_contact, documented_contact, fake_id, get_contact, list_contacts,
+    CONTACTS,
+    DOCUMENTED_CONTACT,
+    DOCUMENTED_EVENT_REGISTRATION,
+    FROM_EVENT,
+    ORGANIZATIONS,
+    assert_error,
+    assert_same_answer,
+    create_contact,
+    documented_contact,
+    fake_id,
+    get_contact,
+    list_contacts,
 )
 
 
@@ -24,7 +34,8 @@ def snapshot(api, records: dict) -> dict:
         "archived": get_contact(api, records["archived"]),
         "organization": api.get(f"{ORGANIZATIONS}/{records['organization']}").json(),
         "organization contacts": api.get(f"{ORGANIZATIONS}/{records['organization']}/contacts").json(),
-        "contacts": list_contacts(api), "inactive": list_contacts(api, status="inactive"),
+        "contacts": list_contacts(api),
+        "inactive": list_contacts(api, status="inactive"),
         "organizations": api.get(ORGANIZATIONS).json(),
     }
 

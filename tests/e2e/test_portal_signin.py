@@ -1,4 +1,5 @@
 """Portal sign-in (seed section 1) through the real gateway, auth and CRM services."""
+
 import time
 
 import pytest
@@ -6,8 +7,12 @@ import pytest
 from portal_stack.testing import Api, start_stack
 
 SYNC = "/api/v1/auth/sync-user"
-DOCUMENTED_SYNC = {"email": "user@example.com", "name": "John Doe", "oauthProvider": "google",
-                   "oauthId": "provider-specific-user-id"}
+DOCUMENTED_SYNC = {
+    "email": "user@example.com",
+    "name": "John Doe",
+    "oauthProvider": "google",
+    "oauthId": "provider-specific-user-id",
+}
 
 
 def session_api(api: Api, token: str) -> Api:
@@ -19,8 +24,10 @@ def sync(api: Api, **overrides):
 
 
 def test_documented_sync_user_creates_then_updates_and_links_the_crm_contact(org_api):
-    contact = org_api.post("/api/v1/crm/contacts", json={
-        "email": "User@Example.com", "firstName": "John", "organizationInfo": {"name": "Acme Corp"}}).json()
+    contact = org_api.post(
+        "/api/v1/crm/contacts",
+        json={"email": "User@Example.com", "firstName": "John", "organizationInfo": {"name": "Acme Corp"}},
+    ).json()
     created = sync(org_api)
     assert created.status_code == 201, created.text
     user = created.json()
@@ -62,8 +69,14 @@ def test_an_unbound_identity_for_a_bound_email_is_refused(org_api, provider, oau
     assert sync(org_api).json()["_id"] == first.json()["_id"]
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"email": "not-an-email"}, "email"), ({"oauthProvider": "github"}, "oauthProvider"), ({"oauthId": ""}, "oauthId")])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"oauthProvider": "github"}, "oauthProvider"),
+        ({"oauthId": ""}, "oauthId"),
+    ],
+)
 def test_invalid_sign_ins_name_the_field(org_api, body, field):
     response = sync(org_api, **body)
     assert response.status_code == 400 and response.json()["field"] == field
@@ -102,11 +115,14 @@ def test_a_portal_user_reads_only_their_own_contact(org_api):
     assert me.get(f"/api/v1/crm/contacts/{own}").json()["email"] == "user@example.com"
     missing = me.get(f"/api/v1/crm/contacts/{other}")
     assert missing.status_code == 404 and missing.json()["error"] == f"contact {other} not found"
-    for method, path, body in [("GET", "/api/v1/crm/contacts", None), ("GET", "/api/v1/crm/contacts?search=user", None),
-                               ("POST", "/api/v1/crm/contacts", {"email": "x@example.com"}),
-                               ("PATCH", f"/api/v1/crm/contacts/{own}", {"firstName": "X"}),
-                               ("DELETE", f"/api/v1/crm/contacts/{own}", None),
-                               ("GET", "/api/v1/crm/organizations", None)]:
+    for method, path, body in [
+        ("GET", "/api/v1/crm/contacts", None),
+        ("GET", "/api/v1/crm/contacts?search=user", None),
+        ("POST", "/api/v1/crm/contacts", {"email": "x@example.com"}),
+        ("PATCH", f"/api/v1/crm/contacts/{own}", {"firstName": "X"}),
+        ("DELETE", f"/api/v1/crm/contacts/{own}", None),
+        ("GET", "/api/v1/crm/organizations", None),
+    ]:
         assert me.request(method, path, json=body).status_code == 403, (method, path)
 
 
@@ -129,6 +145,7 @@ def test_login_succeeds_without_the_crm_and_links_once_it_is_back(databases, tmp
     stack = start_stack(databases, tmp_path / "stack")
     try:
         from portal_stack.testing import new_organization
+
         created = new_organization(stack)
         api = Api(f"http://127.0.0.1:{stack.config.http_port}", created["apiKey"])
         contact = api.post("/api/v1/crm/contacts", json={"email": "user@example.com"}).json()["contactId"]
@@ -150,6 +167,7 @@ def test_sessions_expire(databases, tmp_path):
     stack = start_stack(databases, tmp_path / "stack", PORTAL_SESSION_TTL_SECONDS="2")
     try:
         from portal_stack.testing import new_organization
+
         api = Api(f"http://127.0.0.1:{stack.config.http_port}", new_organization(stack)["apiKey"])
         me = session_api(api, sync(api).json()["sessionToken"])
         assert me.get("/api/v1/auth/user").status_code == 200
@@ -166,6 +184,7 @@ def test_sign_ins_are_counted_per_api_key_and_sessions_per_token(databases, tmp_
     stack = start_stack(databases, tmp_path / "stack", auth_rate_per_minute=2, api_rate_per_minute=6)
     try:
         from portal_stack.testing import new_organization
+
         frontend = Api(f"http://127.0.0.1:{stack.config.http_port}", new_organization(stack)["apiKey"])
         other = Api(frontend.base, new_organization(stack, "Other")["apiKey"])
         assert [frontend.get("/api/v1/auth/user", key=None).status_code for _ in range(3)] == [401, 401, 429]
@@ -186,8 +205,9 @@ def test_sign_ins_are_counted_per_api_key_and_sessions_per_token(databases, tmp_
 def test_cors_preflight_answers_allowed_origins_only(org_api):
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
     for path in ("/api/v1/auth/sync-user", "/api/v1/crm/contacts", "/api/v1/auth/user"):
-        allowed = org_api.request("OPTIONS", path, key=None,
-                                  headers={"Origin": "https://portal.example.com", **preflight})
+        allowed = org_api.request(
+            "OPTIONS", path, key=None, headers={"Origin": "https://portal.example.com", **preflight}
+        )
         assert allowed.status_code == 200, path
         assert allowed.headers["Access-Control-Allow-Origin"] == "https://portal.example.com"
         assert "PATCH" in allowed.headers["Access-Control-Allow-Methods"]

@@ -1,5 +1,6 @@
 """An organization controls its portal users: list, disable, end sessions; revoking the API key
 that opened a session ends it. Through the real gateway, auth and CRM services."""
+
 import time
 
 from portal_stack.testing import Api, portal_cli
@@ -8,8 +9,10 @@ USERS = "/api/v1/portal-users"
 
 
 def sign_in(api: Api, email: str = "client@example.com", oauth_id: str = "g-1"):
-    response = api.post("/api/v1/auth/sync-user", json={"email": email, "name": "Client", "oauthProvider": "google",
-                                                        "oauthId": oauth_id})
+    response = api.post(
+        "/api/v1/auth/sync-user",
+        json={"email": email, "name": "Client", "oauthProvider": "google", "oauthId": oauth_id},
+    )
     assert response.status_code in (200, 201), response.text
     return response.json()
 
@@ -40,8 +43,10 @@ def test_a_disabled_user_loses_its_sessions_and_cannot_sign_in_until_enabled(org
     disabled = org_api.patch(f"{USERS}/{user['_id']}", json={"status": "disabled"})
     assert disabled.status_code == 200 and disabled.json()["status"] == "disabled"
     assert not session_works(org_api, user["sessionToken"])
-    refused = org_api.post("/api/v1/auth/sync-user", json={"email": "client@example.com", "name": "Client",
-                                                          "oauthProvider": "google", "oauthId": "g-1"})
+    refused = org_api.post(
+        "/api/v1/auth/sync-user",
+        json={"email": "client@example.com", "name": "Client", "oauthProvider": "google", "oauthId": "g-1"},
+    )
     assert refused.status_code == 403 and "sessionToken" not in refused.json()
     assert org_api.get(USERS, params={"status": "disabled"}).json()["total"] == 1
     assert org_api.patch(f"{USERS}/{user['_id']}", json={"status": "active"}).json()["status"] == "active"
@@ -70,8 +75,11 @@ def test_revoking_the_api_key_ends_the_sessions_it_opened(stack, org_api):
     token = sign_in(frontend)["sessionToken"]
     me = Api(org_api.base, token)
     assert me.get("/api/v1/invoices").status_code == 200  # now in the invoicing service's credential cache
-    key_id = next(k["id"] for k in portal_cli(stack, "apikey", "list", "--org", org_api.organization_id)
-                  if second_key.startswith(k["prefix"]))
+    key_id = next(
+        k["id"]
+        for k in portal_cli(stack, "apikey", "list", "--org", org_api.organization_id)
+        if second_key.startswith(k["prefix"])
+    )
     portal_cli(stack, "apikey", "revoke", key_id)
     assert not session_works(org_api, token)
     deadline = time.monotonic() + 12  # the other services' credential caches, at most 10 s

@@ -1,20 +1,29 @@
 """Who may see and change which projects, through the real gateway; and a CRM that is down."""
-import pytest
 
+import pytest
 from crm_rest import api_for, assert_error
-from portal_stack.testing import Api, new_organization, start_stack
 from projects_rest import (
-    PROJECTS, assert_not_found, create_project, crm_organization, get_project, list_projects, listed_ids,
+    PROJECTS,
+    assert_not_found,
+    create_project,
+    crm_organization,
+    get_project,
+    list_projects,
+    listed_ids,
     portal_user,
 )
+
+from portal_stack.testing import Api, new_organization, start_stack
 
 
 def test_organizations_never_see_each_others_projects(org_api, other_api):
     mine = create_project(org_api, name="Secret plan", customProperties={"clientOrgId": crm_organization(org_api)})
-    for method, path, body in (("GET", f"{PROJECTS}/{mine['_id']}", None),
-                               ("PATCH", f"{PROJECTS}/{mine['_id']}", {"name": "Mine now"}),
-                               ("POST", f"{PROJECTS}/{mine['_id']}/archive", None),
-                               ("DELETE", f"{PROJECTS}/{mine['_id']}", None)):
+    for method, path, body in (
+        ("GET", f"{PROJECTS}/{mine['_id']}", None),
+        ("PATCH", f"{PROJECTS}/{mine['_id']}", {"name": "Mine now"}),
+        ("POST", f"{PROJECTS}/{mine['_id']}/archive", None),
+        ("DELETE", f"{PROJECTS}/{mine['_id']}", None),
+    ):
         assert_not_found(other_api.request(method, path, json=body), mine["_id"])
     assert list_projects(other_api, search="secret")["total"] == 0
     assert list_projects(other_api, clientOrgId=mine["customProperties"]["clientOrgId"])["total"] == 0
@@ -23,8 +32,9 @@ def test_organizations_never_see_each_others_projects(org_api, other_api):
 
 def test_another_organizations_crm_organization_is_not_a_valid_client(org_api, other_api):
     theirs = crm_organization(other_api)
-    refused = org_api.post(PROJECTS, json={"name": "P", "subtype": "client_project",
-                                           "customProperties": {"clientOrgId": theirs}})
+    refused = org_api.post(
+        PROJECTS, json={"name": "P", "subtype": "client_project", "customProperties": {"clientOrgId": theirs}}
+    )
     assert assert_error(refused, 400)["field"] == "customProperties.clientOrgId"
 
 
@@ -43,12 +53,27 @@ def published(api: Api, project: dict) -> dict:
 
 def test_portal_users_read_only_their_granted_clients_projects_never_drafts(org_api):
     client, elsewhere = crm_organization(org_api), crm_organization(org_api)
-    mine = [published(org_api, create_project(org_api, name=f"Mine {i}", subtype="client_project",
-                                              customProperties={"clientOrgId": client})) for i in range(2)]
-    draft = create_project(org_api, name="Mine draft", subtype="client_project",
-                           customProperties={"clientOrgId": client, "budget": {"amount": 99000, "currency": "USD"}})
-    other = published(org_api, create_project(org_api, name="Other client", subtype="client_project",
-                                              customProperties={"clientOrgId": elsewhere}))
+    mine = [
+        published(
+            org_api,
+            create_project(
+                org_api, name=f"Mine {i}", subtype="client_project", customProperties={"clientOrgId": client}
+            ),
+        )
+        for i in range(2)
+    ]
+    draft = create_project(
+        org_api,
+        name="Mine draft",
+        subtype="client_project",
+        customProperties={"clientOrgId": client, "budget": {"amount": 99000, "currency": "USD"}},
+    )
+    other = published(
+        org_api,
+        create_project(
+            org_api, name="Other client", subtype="client_project", customProperties={"clientOrgId": elsewhere}
+        ),
+    )
     internal = create_project(org_api, name="Internal")
     user = portal_user(org_api, client)
     assert user.crm_organization_id == client
@@ -66,8 +91,9 @@ def test_portal_users_read_only_their_granted_clients_projects_never_drafts(org_
 
 def test_portal_users_without_a_grant_see_no_projects(org_api):
     client = crm_organization(org_api)
-    project = published(org_api, create_project(org_api, subtype="client_project",
-                                                customProperties={"clientOrgId": client}))
+    project = published(
+        org_api, create_project(org_api, subtype="client_project", customProperties={"clientOrgId": client})
+    )
     user = portal_user(org_api, client, granted=False)
     assert list_projects(user)["total"] == 0
     assert_not_found(user.get(f"{PROJECTS}/{project['_id']}"), project["_id"])
@@ -77,10 +103,12 @@ def test_portal_users_cannot_write(org_api):
     client = crm_organization(org_api)
     project = create_project(org_api, customProperties={"clientOrgId": client})
     user = portal_user(org_api, client)
-    for method, path, body in (("POST", PROJECTS, {"name": "P", "subtype": "internal"}),
-                               ("PATCH", f"{PROJECTS}/{project['_id']}", {"name": "Renamed"}),
-                               ("POST", f"{PROJECTS}/{project['_id']}/archive", None),
-                               ("DELETE", f"{PROJECTS}/{project['_id']}", None)):
+    for method, path, body in (
+        ("POST", PROJECTS, {"name": "P", "subtype": "internal"}),
+        ("PATCH", f"{PROJECTS}/{project['_id']}", {"name": "Renamed"}),
+        ("POST", f"{PROJECTS}/{project['_id']}/archive", None),
+        ("DELETE", f"{PROJECTS}/{project['_id']}", None),
+    ):
         assert assert_error(user.request(method, path, json=body), 403)["code"] == "PERMISSION_DENIED"
     assert get_project(org_api, project["_id"]) == project
 
@@ -88,15 +116,20 @@ def test_portal_users_cannot_write(org_api):
 def test_a_portal_user_without_a_crm_organization_sees_no_projects(org_api):
     create_project(org_api)
     email = "lonely@client.example"
-    token = org_api.post("/api/v1/auth/sync-user", json={"email": email, "oauthProvider": "google",
-                                                         "oauthId": "lonely"}).json()["sessionToken"]
+    token = org_api.post(
+        "/api/v1/auth/sync-user", json={"email": email, "oauthProvider": "google", "oauthId": "lonely"}
+    ).json()["sessionToken"]
     assert list_projects(Api(org_api.base, token))["total"] == 0
 
 
 def test_cors_preflight_covers_the_projects_routes(org_api):
     for path in (PROJECTS, f"{PROJECTS}/prj_x", f"{PROJECTS}/prj_x/archive"):
-        allowed = org_api.request("OPTIONS", path, key=None, headers={
-            "Origin": "https://portal.example.com", "Access-Control-Request-Method": "PATCH"})
+        allowed = org_api.request(
+            "OPTIONS",
+            path,
+            key=None,
+            headers={"Origin": "https://portal.example.com", "Access-Control-Request-Method": "PATCH"},
+        )
         assert allowed.status_code == 200, path
         assert allowed.headers["Access-Control-Allow-Origin"] == "https://portal.example.com"
 
@@ -122,9 +155,12 @@ def test_a_client_cannot_be_set_while_the_crm_is_down(own_stack):
     project = create_project(api)
     own_stack.stop_service("crm")
     try:
-        for response in (api.post(PROJECTS, json={"name": "P", "subtype": "client_project",
-                                                  "customProperties": {"clientOrgId": client}}),
-                         api.patch(f"{PROJECTS}/{project['_id']}", json={"customProperties": {"clientOrgId": client}})):
+        for response in (
+            api.post(
+                PROJECTS, json={"name": "P", "subtype": "client_project", "customProperties": {"clientOrgId": client}}
+            ),
+            api.patch(f"{PROJECTS}/{project['_id']}", json={"customProperties": {"clientOrgId": client}}),
+        ):
             body = assert_error(response, 503)
             assert body["code"] == "UNAVAILABLE" and "CRM" in body["error"]
         assert get_project(api, project["_id"]) == project  # never an unchecked link

@@ -1,19 +1,24 @@
 """The project status workflow, archive, delete and project codes, through the real gateway."""
+
 import datetime
 import threading
 
 import pytest
 import requests
-
 from crm_rest import assert_error
 from projects_rest import PATH_TO, PROJECTS, create_project, get_project, list_projects, patch_project, project_in
 
 YEAR = datetime.datetime.now(datetime.timezone.utc).year
 STATUSES = list(PATH_TO)
 # The documented transition table (docs/api-projects.md). Staying in the same status is allowed.
-ALLOWED = {"draft": {"planning", "cancelled"}, "planning": {"active", "cancelled"},
-           "active": {"on_hold", "completed", "cancelled"}, "on_hold": {"active", "completed", "cancelled"},
-           "completed": set(), "cancelled": set()}
+ALLOWED = {
+    "draft": {"planning", "cancelled"},
+    "planning": {"active", "cancelled"},
+    "active": {"on_hold", "completed", "cancelled"},
+    "on_hold": {"active", "completed", "cancelled"},
+    "completed": set(),
+    "cancelled": set(),
+}
 
 
 @pytest.mark.parametrize("start", STATUSES)
@@ -83,7 +88,9 @@ def test_a_deleted_projects_code_is_never_given_again(org_api):
     assert org_api.delete(f"{PROJECTS}/{first['_id']}").status_code == 200
     second = create_project(org_api)
     assert (first["customProperties"]["projectCode"], second["customProperties"]["projectCode"]) == (
-        f"PRJ-{YEAR}-001", f"PRJ-{YEAR}-002")
+        f"PRJ-{YEAR}-001",
+        f"PRJ-{YEAR}-002",
+    )
 
 
 def test_sixteen_concurrent_creates_take_sixteen_consecutive_codes(org_api):
@@ -92,8 +99,15 @@ def test_sixteen_concurrent_creates_take_sixteen_consecutive_codes(org_api):
     def create():
         with requests.Session() as http:  # one connection each, so that the requests really overlap
             barrier.wait()
-            responses.append(http.post(org_api.base + PROJECTS, json={"name": "Concurrent", "subtype": "internal"},
-                                       headers={"Authorization": f"Bearer {org_api.key}"}, timeout=30))
+            responses.append(
+                http.post(
+                    org_api.base + PROJECTS,
+                    json={"name": "Concurrent", "subtype": "internal"},
+                    headers={"Authorization": f"Bearer {org_api.key}"},
+                    timeout=30,
+                )
+            )
+
     threads = [threading.Thread(target=create) for _ in range(16)]
     for thread in threads:
         thread.start()
@@ -107,8 +121,9 @@ def test_sixteen_concurrent_creates_take_sixteen_consecutive_codes(org_api):
 
 
 def test_the_code_cannot_be_set_or_changed(org_api):
-    refused = org_api.post(PROJECTS, json={"name": "P", "subtype": "internal",
-                                           "customProperties": {"projectCode": "PRJ-1999-999"}})
+    refused = org_api.post(
+        PROJECTS, json={"name": "P", "subtype": "internal", "customProperties": {"projectCode": "PRJ-1999-999"}}
+    )
     assert assert_error(refused, 400)["field"] == "customProperties.projectCode"
     project = create_project(org_api)
     changed = org_api.patch(f"{PROJECTS}/{project['_id']}", json={"customProperties": {"projectCode": "PRJ-1999-999"}})

@@ -1,5 +1,6 @@
 """`make run`'s supervisor (python -m portal_stack) as a user runs it: it keeps the stack up,
 writes its data for its owner only, and stops everything on Ctrl-C."""
+
 import os
 import pathlib
 import signal
@@ -20,10 +21,14 @@ from portal_stack.testing import free_port
 @pytest.fixture
 def supervisor(databases, tmp_path):
     ports = {name: free_port() for name in SERVICES}
-    env = dict(os.environ, PORTAL_DATA_DIR=str(tmp_path / "var"), PORTAL_HTTP_PORT=str(free_port()),
-               PORTAL_ADMIN_PORT=str(free_port()),
-               **{f"{name.upper()}_GRPC_PORT": str(port) for name, port in ports.items()},
-               **{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES})
+    env = dict(
+        os.environ,
+        PORTAL_DATA_DIR=str(tmp_path / "var"),
+        PORTAL_HTTP_PORT=str(free_port()),
+        PORTAL_ADMIN_PORT=str(free_port()),
+        **{f"{name.upper()}_GRPC_PORT": str(port) for name, port in ports.items()},
+        **{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES},
+    )
     env.pop("PORTAL_INTERNAL_TOKEN", None)
     log = open(tmp_path / "supervisor.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "portal_stack"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -84,8 +89,11 @@ def test_data_is_for_its_owner_only(supervisor):
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     written = [path for path in data.rglob("*") if path.is_file()]
     assert data / "internal-token" in written and data / "envoy.yaml" in written
-    assert {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in written
-            if stat.S_IMODE(path.stat().st_mode) & 0o077} == {}
+    assert {
+        path.name: oct(stat.S_IMODE(path.stat().st_mode))
+        for path in written
+        if stat.S_IMODE(path.stat().st_mode) & 0o077
+    } == {}
 
 
 def test_credentials_are_resolved_only_for_holders_of_the_internal_credential(supervisor):

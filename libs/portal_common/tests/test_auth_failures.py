@@ -1,4 +1,5 @@
 """Failed authentications are limited per client address, in every service, by AuthInterceptor."""
+
 import secrets
 from concurrent import futures
 
@@ -62,17 +63,28 @@ def service():
         asked.append(credential_hash)
         return Principal(kind=API_KEY, organization_id="org_1") if credential_hash == hash_credential(VALID) else None
 
-    auth = AuthInterceptor(CredentialCache(lookup, ttl_seconds=60), prefixes=("/portal.test.",),
-                           failures=FailureBudget(per_minute=3))
-    handler = grpc.method_handlers_generic_handler("portal.test.Api", {"Call": grpc.unary_unary_rpc_method_handler(
-        lambda request, context: empty_pb2.Empty(), request_deserializer=empty_pb2.Empty.FromString,
-        response_serializer=empty_pb2.Empty.SerializeToString)})
+    auth = AuthInterceptor(
+        CredentialCache(lookup, ttl_seconds=60), prefixes=("/portal.test.",), failures=FailureBudget(per_minute=3)
+    )
+    handler = grpc.method_handlers_generic_handler(
+        "portal.test.Api",
+        {
+            "Call": grpc.unary_unary_rpc_method_handler(
+                lambda request, context: empty_pb2.Empty(),
+                request_deserializer=empty_pb2.Empty.FromString,
+                response_serializer=empty_pb2.Empty.SerializeToString,
+            )
+        },
+    )
     server = grpc.server(futures.ThreadPoolExecutor(2), handlers=[handler], interceptors=[ErrorInterceptor(), auth])
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    call = channel.unary_unary("/portal.test.Api/Call", request_serializer=empty_pb2.Empty.SerializeToString,
-                               response_deserializer=empty_pb2.Empty.FromString)
+    call = channel.unary_unary(
+        "/portal.test.Api/Call",
+        request_serializer=empty_pb2.Empty.SerializeToString,
+        response_deserializer=empty_pb2.Empty.FromString,
+    )
 
     def call_from(address: str, authorization: str | None):
         metadata = [("x-envoy-external-address", address)]

@@ -1,4 +1,5 @@
 """The credential cache: answers, "unknown" included, are remembered for the window and bounded."""
+
 import collections
 import time
 

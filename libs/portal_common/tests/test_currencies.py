@@ -29,9 +29,15 @@ def test_minor_units_are_bounded_by_the_safe_integer_range():
         check_minor_units(-1, "x")
 
 
-@pytest.mark.parametrize("minor, currency, text", [
-    (107000, "USD", "USD 1,070.00"), (1070, "JPY", "JPY 1,070"), (1070, "KWD", "KWD 1.070"),
-    (MAX_MINOR_UNITS, "USD", "USD 90,071,992,547,409.91"), (-5, "EUR", "EUR -0.05"),
-])
+@pytest.mark.parametrize(
+    "minor, currency, text",
+    [
+        (107000, "USD", "USD 1,070.00"),
+        (1070, "JPY", "JPY 1,070"),
+        (1070, "KWD", "KWD 1.070"),
+        (MAX_MINOR_UNITS, "USD", "USD 90,071,992,547,409.91"),
+        (-5, "EUR", "EUR -0.05"),
+    ],
+)
 def test_amounts_are_formatted_in_the_currency_s_minor_unit(minor, currency, text):
     assert format_money(minor, currency) == text

@@ -1,5 +1,6 @@
 """The strict body reader, on well-known messages: HttpRule has json names that differ from its proto
 names, a repeated message and a nested message; the wrappers have 32- and 64-bit integers."""
+
 import pytest
 from google.api import http_pb2
 from google.protobuf import struct_pb2
@@ -25,8 +26,9 @@ def _refusal(data: dict, message_class) -> InvalidArgument:
 
 
 def test_fields_are_read_by_their_json_names():
-    rule = read_message(_struct({"get": "/a", "responseBody": "x", "additionalBindings": [{"post": "/b"}]}),
-                        http_pb2.HttpRule)
+    rule = read_message(
+        _struct({"get": "/a", "responseBody": "x", "additionalBindings": [{"post": "/b"}]}), http_pb2.HttpRule
+    )
     assert rule.get == "/a" and rule.response_body == "x" and rule.additional_bindings[0].post == "/b"
 
 
@@ -40,12 +42,15 @@ def test_the_proto_name_is_not_a_json_name():
     assert _refusal({"response_body": "x"}, http_pb2.HttpRule).field == "response_body"
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"get": 3}, "get"),
-    ({"additionalBindings": {"post": "/b"}}, "additionalBindings"),
-    ({"additionalBindings": ["/b"]}, "additionalBindings[0]"),
-    ({"custom": "x"}, "custom"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"get": 3}, "get"),
+        ({"additionalBindings": {"post": "/b"}}, "additionalBindings"),
+        ({"additionalBindings": ["/b"]}, "additionalBindings[0]"),
+        ({"custom": "x"}, "custom"),
+    ],
+)
 def test_a_wrong_json_type_is_refused(data, field):
     assert _refusal(data, http_pb2.HttpRule).field == field
 
@@ -108,12 +113,16 @@ def test_an_empty_object_is_given_not_absent():
 
 def test_domain_paths_become_the_clients_json_paths():
     from portal_common.json_body import client_paths, json_path
+
     rule = http_pb2.HttpRule.DESCRIPTOR
     assert json_path("additional_bindings[2].response_body", rule) == "additionalBindings[2].responseBody"
     assert json_path("unknown_thing.x", rule) == "unknown_thing.x"
     with pytest.raises(InvalidArgument) as raised:
         with client_paths(rule):
-            raise InvalidArgument("additional_bindings[0].response_body is too long",
-                                  field="additional_bindings[0].response_body")
+            raise InvalidArgument(
+                "additional_bindings[0].response_body is too long", field="additional_bindings[0].response_body"
+            )
     assert (raised.value.field, raised.value.message) == (
-        "additionalBindings[0].responseBody", "additionalBindings[0].responseBody is too long")
+        "additionalBindings[0].responseBody",
+        "additionalBindings[0].responseBody is too long",
+    )

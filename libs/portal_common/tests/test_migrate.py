@@ -1,4 +1,5 @@
 """Migrations of one database started by several processes at once all succeed."""
+
 import subprocess
 import sys
 import textwrap
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 from portal_common import db
 
 ENV = "from portal_common.db import run_alembic_env\nrun_alembic_env()\n"
-REVISION = textwrap.dedent('''
+REVISION = textwrap.dedent("""
     from alembic import op
     import sqlalchemy as sa
     import time
@@ -19,7 +20,7 @@ REVISION = textwrap.dedent('''
     def upgrade():
         op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))
         time.sleep(0.5)  # long enough for the other processes to arrive while this one migrates
-''')
+""")
 MIGRATE = "import pathlib, sys\nfrom portal_common import db\ndb.migrate(db.create_engine(sys.argv[1]), pathlib.Path(sys.argv[2]))\n"
 
 
@@ -29,8 +30,10 @@ def test_processes_that_migrate_at_once_take_turns(databases, tmp_path):
     (migrations / "env.py").write_text(ENV)
     (migrations / "versions" / "0001_things.py").write_text(REVISION)
     url = databases.new_url("migrate")
-    starts = [subprocess.Popen([sys.executable, "-c", MIGRATE, url, str(migrations)], stderr=subprocess.PIPE)
-              for _ in range(3)]
+    starts = [
+        subprocess.Popen([sys.executable, "-c", MIGRATE, url, str(migrations)], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
     failures = [p.stderr.read().decode() for p in starts if p.wait() != 0]
     assert failures == []
     engine = db.create_engine(url)

@@ -1,4 +1,5 @@
 """The unit of work commits only when asked, and a race on a unique key is run again once."""
+
 import threading
 
 import pytest
@@ -9,8 +10,12 @@ from portal_common import db
 from portal_common.uow import SqlUnitOfWork, retry_race
 
 metadata = sa.MetaData()
-things = sa.Table("things", metadata, sa.Column("key", sa.String(10), primary_key=True),
-                  sa.Column("count", sa.Integer, nullable=False))
+things = sa.Table(
+    "things",
+    metadata,
+    sa.Column("key", sa.String(10), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
 
 
 class ThingsUnitOfWork(SqlUnitOfWork):
@@ -45,7 +50,7 @@ def test_an_error_inside_rolls_everything_back(database):
     with pytest.raises(ZeroDivisionError):
         with ThingsUnitOfWork(database) as uow:
             uow.things.execute(things.insert().values(key="a", count=1))
-            1 / 0
+            raise ZeroDivisionError("a bug inside the unit of work")
     assert _count(database) == 0
 
 
@@ -71,6 +76,7 @@ def test_a_race_on_a_unique_key_runs_again_and_a_lasting_conflict_surfaces(datab
         with ThingsUnitOfWork(database) as uow:
             uow.things.execute(things.insert().values(key="a", count=3))
             uow.commit()
+
     with pytest.raises(IntegrityError):
         retry_race(always_conflicting)
 

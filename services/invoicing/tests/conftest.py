@@ -1,5 +1,6 @@
 """Fixtures of the invoicing tests: a CRM and a delivery that live in memory, and the use cases on
 a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE=postgres)."""
+
 import pytest
 
 from invoicing.adapters import tables
@@ -29,13 +30,17 @@ class FakeCrm:
         self.down = False
         self.calls = 0
 
-    def add_organization(self, tenant: str, id_: str, name: str, billing_email: str | None = None,
-                         address: Address = Address()) -> CrmOrganization:
-        found = self.organizations.setdefault(tenant, {})[id_] = CrmOrganization(id_, name, billing_email, address)
+    def add_organization(
+        self, tenant: str, id_: str, name: str, billing_email: str | None = None, address: Address | None = None
+    ) -> CrmOrganization:
+        found = self.organizations.setdefault(tenant, {})[id_] = CrmOrganization(
+            id_, name, billing_email, address or Address()
+        )
         return found
 
-    def add_contact(self, tenant: str, id_: str, name: str, email: str, crm_organization_id: str | None = None
-                    ) -> CrmContact:
+    def add_contact(
+        self, tenant: str, id_: str, name: str, email: str, crm_organization_id: str | None = None
+    ) -> CrmContact:
         found = self.contacts.setdefault(tenant, {})[id_] = CrmContact(id_, name, email, crm_organization_id)
         return found
 
@@ -65,8 +70,13 @@ class RecordingDelivery:
 def crm() -> FakeCrm:
     fake = FakeCrm()
     for tenant in (ORG, OTHER_ORG):
-        fake.add_organization(tenant, f"co_acme_{tenant}", "Łódź Works", "billing@lodz.example",
-                              Address(street="ul. Piotrkowska 1", city="Łódź", postal_code="90-001", country="PL"))
+        fake.add_organization(
+            tenant,
+            f"co_acme_{tenant}",
+            "Łódź Works",
+            "billing@lodz.example",
+            Address(street="ul. Piotrkowska 1", city="Łódź", postal_code="90-001", country="PL"),
+        )
         fake.add_contact(tenant, f"ct_zoe_{tenant}", "Zoë Müller", "zoe@example.com", f"co_acme_{tenant}")
         fake.add_contact(tenant, f"ct_max_{tenant}", "Max Mustermann", "max@example.com", f"co_acme_{tenant}")
         fake.add_contact(tenant, f"ct_solo_{tenant}", "日本 Solo", "solo@example.com")
@@ -100,8 +110,11 @@ class Invoicing:
     def __init__(self, engine, crm, delivery, pdfs: InvoicePdfs):
         database = db.Database(engine)
         self.service = InvoicingService(
-            lambda read_only=False: SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only), crm, delivery,
-            pdfs)
+            lambda read_only=False: SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only),
+            crm,
+            delivery,
+            pdfs,
+        )
         self.queries = InvoiceQueries(database)
 
     def __getattr__(self, name):  # the use cases
@@ -110,6 +123,7 @@ class Invoicing:
         def as_the_api_calls_it(*args):
             with mapping.ClientPaths().as_written():
                 return use_case(*args)
+
         return as_the_api_calls_it
 
     def get_invoice(self, principal, invoice_id):
@@ -117,8 +131,7 @@ class Invoicing:
 
     def list_invoices(self, principal, where, limit, offset):
         now = now_ms()
-        return mapping.invoice_page(self.queries.invoice_page(principal, where, limit, offset, now), limit, offset,
-                                    now)
+        return mapping.invoice_page(self.queries.invoice_page(principal, where, limit, offset, now), limit, offset, now)
 
     def list_billed_to(self, principal, where, limit, offset, credential):
         self.service.check_billed_party(principal, where.contact_id, where.crm_organization_id, credential)
@@ -139,7 +152,14 @@ def invoicing(engine, open_invoicing) -> Invoicing:
 @pytest.fixture
 def portal_user():
     """Makes the principal of a portal user linked to these CRM records."""
+
     def make(contact_id: str = "", crm_organization_id: str = "", organization_id: str = ORG) -> Principal:
-        return Principal(kind=PORTAL_USER, organization_id=organization_id, portal_user_id="pu_x",
-                         crm_contact_id=contact_id, crm_organization_id=crm_organization_id)
+        return Principal(
+            kind=PORTAL_USER,
+            organization_id=organization_id,
+            portal_user_id="pu_x",
+            crm_contact_id=contact_id,
+            crm_organization_id=crm_organization_id,
+        )
+
     return make

@@ -6,6 +6,7 @@ the services count failed authentications per client address themselves, and ans
 429 and Retry-After past the budget. Only failures are refused: a valid credential always passes,
 so nobody can spend another caller's budget.
 """
+
 import math
 import threading
 import time
@@ -35,8 +36,7 @@ class FailureBudget:
     are forgotten, then the oldest half.
     """
 
-    def __init__(self, per_minute: int, max_addresses: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, per_minute: int, max_addresses: int = 100_000, clock: Callable[[], float] = time.monotonic):
         self._capacity = per_minute
         self._per_second = per_minute / 60
         self._max_addresses = max_addresses
@@ -62,8 +62,11 @@ class FailureBudget:
             return math.ceil((1 - tokens) / self._per_second)
 
     def _forget(self, now: float) -> None:
-        spent = [(address, bucket) for address, bucket in self._buckets.items()
-                 if self._tokens(address, now) < self._capacity]
+        spent = [
+            (address, bucket)
+            for address, bucket in self._buckets.items()
+            if self._tokens(address, now) < self._capacity
+        ]
         if len(spent) >= self._max_addresses:
-            spent = spent[len(spent) - self._max_addresses // 2:]
+            spent = spent[len(spent) - self._max_addresses // 2 :]
         self._buckets = dict(spent)

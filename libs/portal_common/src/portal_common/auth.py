@@ -8,6 +8,7 @@ stops working within `ttl_seconds` (5 s by default), and no entry outlives the c
 An unknown credential is remembered as unknown for as long, and failed authentications are limited
 per client address (address_limits.py).
 """
+
 import contextvars
 import hmac
 import re
@@ -26,11 +27,18 @@ from portal_common.domain_errors import PermissionDenied, RateLimited, Unauthent
 from portal_common.interceptors import BehaviorInterceptor
 from portal_common.principal import API_KEY, PORTAL_USER, Principal
 
+
 def principal_from_message(message: auth_pb2.Principal) -> Principal:
     kind = API_KEY if message.kind == auth_pb2.Principal.KIND_API_KEY else PORTAL_USER
-    return Principal(kind=kind, organization_id=message.organization_id, credential_id=message.credential_id,
-                     portal_user_id=message.portal_user_id, crm_contact_id=message.crm_contact_id,
-                     crm_organization_id=message.crm_organization_id, expires_at=message.expires_at)
+    return Principal(
+        kind=kind,
+        organization_id=message.organization_id,
+        credential_id=message.credential_id,
+        portal_user_id=message.portal_user_id,
+        crm_contact_id=message.crm_contact_id,
+        crm_organization_id=message.crm_organization_id,
+        expires_at=message.expires_at,
+    )
 
 
 _current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
@@ -57,21 +65,24 @@ def remote_lookup(auth_target: str, internal_token: str) -> Lookup:
 
     def lookup(credential_hash: str) -> Principal | None:
         try:
-            reply = stub.ResolveCredential(auth_pb2.ResolveCredentialRequest(credential_hash=credential_hash),
-                                           timeout=2, metadata=metadata)
+            reply = stub.ResolveCredential(
+                auth_pb2.ResolveCredentialRequest(credential_hash=credential_hash), timeout=2, metadata=metadata
+            )
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise Unavailable("the auth service is unavailable; try again shortly") from None
         return principal_from_message(reply)
+
     return lookup
 
 
 def remote_credentials(settings) -> "CredentialCache":
     """The credential cache of a service other than auth (its ServiceSettings): a miss asks the
     auth service with the internal credential."""
-    return CredentialCache(remote_lookup(settings.auth_target, settings.internal_token),
-                           ttl_seconds=settings.credential_cache_seconds)
+    return CredentialCache(
+        remote_lookup(settings.auth_target, settings.internal_token), ttl_seconds=settings.credential_cache_seconds
+    )
 
 
 class CredentialCache:
@@ -115,7 +126,7 @@ class CredentialCache:
             now = time.monotonic()
             live = [(h, entry) for h, entry in list(self._cache.items()) if entry[1] > now]
             if len(live) >= self._max_entries:
-                live = live[len(live) - self._max_entries // 2:]
+                live = live[len(live) - self._max_entries // 2 :]
             self._cache = dict(live)
         self._cache[credential_hash] = (principal, until)
 
@@ -142,8 +153,15 @@ class AuthInterceptor(BehaviorInterceptor):
     call; `api_key_methods`, when given, limits what API keys may call. Anything else is 403.
     """
 
-    def __init__(self, credentials: CredentialCache, prefixes: tuple[str, ...], *, failures: FailureBudget,
-                 portal_user_methods: frozenset[str] = frozenset(), api_key_methods: frozenset[str] | None = None):
+    def __init__(
+        self,
+        credentials: CredentialCache,
+        prefixes: tuple[str, ...],
+        *,
+        failures: FailureBudget,
+        portal_user_methods: frozenset[str] = frozenset(),
+        api_key_methods: frozenset[str] | None = None,
+    ):
         super().__init__(prefixes)
         self._credentials = credentials
         self._portal_user_methods = portal_user_methods
@@ -177,9 +195,11 @@ class AuthInterceptor(BehaviorInterceptor):
         except Unauthenticated:
             retry_after = self._failures.spend(client_address(context))
             if retry_after:
-                raise RateLimited("too many requests with a missing or invalid credential from this address; "
-                                  "retry after the number of seconds in Retry-After",
-                                  retry_after_seconds=retry_after) from None
+                raise RateLimited(
+                    "too many requests with a missing or invalid credential from this address; "
+                    "retry after the number of seconds in Retry-After",
+                    retry_after_seconds=retry_after,
+                ) from None
             raise
 
 

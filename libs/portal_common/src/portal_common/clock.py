@@ -1,4 +1,5 @@
 """Wall-clock time in Unix milliseconds, the unit of every timestamp in the API."""
+
 import time
 
 

@@ -1,5 +1,6 @@
 """What a bearer credential looks like, and the hash it is stored and looked up by. Standard
 library only: the auth service's domain generates credentials with it."""
+
 import hashlib
 import re
 

@@ -3,6 +3,7 @@
 Money is an integer number of the currency's minor unit (cents for USD, yen for JPY, fils for KWD),
 at most MAX_MINOR_UNITS, so that it stays exact as a JSON number in every client.
 """
+
 from decimal import Decimal
 
 from portal_common.domain_errors import InvalidArgument
@@ -30,16 +31,18 @@ def check_currency(raw, field: str = "currency") -> str:
     """An ISO 4217 code as given (any case, surrounding blanks ignored), upper-cased."""
     code = raw.strip().upper() if isinstance(raw, str) else ""
     if code not in MINOR_DIGITS:
-        raise InvalidArgument(f"{field} must be an ISO 4217 currency code such as USD or EUR; got {raw!r}"[:300],
-                              field=field)
+        raise InvalidArgument(
+            f"{field} must be an ISO 4217 currency code such as USD or EUR; got {raw!r}"[:300], field=field
+        )
     return code
 
 
 def check_minor_units(value: int, field: str, low: int = 0) -> int:
     """An amount in minor units within [low, MAX_MINOR_UNITS]."""
     if not low <= value <= MAX_MINOR_UNITS:
-        raise InvalidArgument(f"{field} must be between {low} and {MAX_MINOR_UNITS} minor units, got {value}",
-                              field=field)
+        raise InvalidArgument(
+            f"{field} must be between {low} and {MAX_MINOR_UNITS} minor units, got {value}", field=field
+        )
     return value
 
 

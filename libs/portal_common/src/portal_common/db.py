@@ -1,4 +1,5 @@
 """Engines, units of work and migrations, the same way in every service."""
+
 import contextlib
 import dataclasses
 import pathlib
@@ -10,7 +11,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-
 
 WRITE = "portal_write"
 _UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}

@@ -11,8 +11,14 @@ MAX_MESSAGE = 1000  # error messages travel in a trailer, and Envoy caps headers
 class DomainError(Exception):
     """A request that cannot be served as it is. Its subclasses say why."""
 
-    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None,
-                 retry_after_seconds: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        reason: str | None = None,
+        retry_after_seconds: int | None = None,
+    ):
         super().__init__(message)
         self.message = message[:MAX_MESSAGE]
         self.field = field

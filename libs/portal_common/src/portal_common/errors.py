@@ -5,6 +5,7 @@ google.rpc.Status with an ErrorInfo (AIP-193) for gRPC callers, plus two trailer
 gateway's Lua filter (gateway/rest_shape.lua) turns into the REST shape: the HTTP status and the
 `{"error": ...}` body. The table below is the only place that knows both sides.
 """
+
 import json
 import logging
 
@@ -13,7 +14,14 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from portal_common.domain_errors import (
-    Conflict, DomainError, InvalidArgument, NotFound, PermissionDenied, RateLimited, Unauthenticated, Unavailable,
+    Conflict,
+    DomainError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
 )
 from portal_common.interceptors import BehaviorInterceptor, Undecodable
 

@@ -1,4 +1,5 @@
 """Resource ids: a type prefix and a ULID, so ids sort by creation time and say what they name."""
+
 import os
 import time
 

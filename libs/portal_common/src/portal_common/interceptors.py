@@ -1,4 +1,5 @@
 """A server interceptor base that wraps the behaviour of unary-unary methods."""
+
 import dataclasses
 
 import grpc
@@ -8,6 +9,7 @@ import grpc
 class Undecodable:
     """Stands for a request whose bytes did not parse (too deeply nested, for one), so that an
     interceptor can answer it with a clear INVALID_ARGUMENT instead of gRPC's bare INTERNAL."""
+
     reason: str
 
 
@@ -17,6 +19,7 @@ def _lenient(deserialize):
             return deserialize(data)
         except Exception as error:  # protobuf raises DecodeError, or RecursionError-like errors
             return Undecodable(str(error) or type(error).__name__)
+
     return parse
 
 

@@ -9,6 +9,7 @@ path the client wrote (`lineItems[2].unitPriceInCents`), as Stripe's "Received u
 `google.protobuf.Struct` fields of an input message are the free-form places (customFields): they
 take any key, bounded in depth and with numbers that stay exact.
 """
+
 import contextlib
 import functools
 import re
@@ -20,7 +21,6 @@ from google.protobuf.message import Message
 
 from portal_common.domain_errors import DomainError, InvalidArgument
 from portal_common.json_values import MAX_SAFE_INTEGER, check_free_form, join, number, whole_number
-
 
 _INT32 = {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32}
 _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SFIXED64}
@@ -51,8 +51,9 @@ def fill(message: Message, data, path: str = "") -> None:
         field = fields.get(key)
         if field is None:
             known = ", ".join(fields)
-            raise InvalidArgument(f"unknown field {field_path}; {path or 'the body'} takes {known}"[:900],
-                                  field=field_path)
+            raise InvalidArgument(
+                f"unknown field {field_path}; {path or 'the body'} takes {known}"[:900], field=field_path
+            )
         if value is None:
             continue
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
@@ -105,8 +106,11 @@ def free_form(message_type: Descriptor, value, path: str) -> Message:
     if message_type.full_name == "google.protobuf.ListValue" and not isinstance(value, list):
         raise InvalidArgument(f"{path} must be a JSON array", field=path)
     check_free_form(value, path)
-    message = {"google.protobuf.Struct": struct_pb2.Struct, "google.protobuf.Value": struct_pb2.Value,
-               "google.protobuf.ListValue": struct_pb2.ListValue}[message_type.full_name]()
+    message = {
+        "google.protobuf.Struct": struct_pb2.Struct,
+        "google.protobuf.Value": struct_pb2.Value,
+        "google.protobuf.ListValue": struct_pb2.ListValue,
+    }[message_type.full_name]()
     json_format.ParseDict(value, message)
     return message
 
@@ -127,8 +131,11 @@ def json_path(path: str, descriptor: Descriptor) -> str:
     for name, indexes in _PATH_PART.findall(path):
         field = descriptor.fields_by_name.get(name) if descriptor is not None else None
         parts.append((field.json_name if field else name) + indexes)
-        descriptor = field.message_type if field and field.message_type and \
-            field.message_type.full_name not in _FREE_FORM else None
+        descriptor = (
+            field.message_type
+            if field and field.message_type and field.message_type.full_name not in _FREE_FORM
+            else None
+        )
     return ".".join(parts)
 
 

@@ -1,5 +1,6 @@
 """JSON values as domain rules check them: numbers that stay exact, free-form JSON that can be stored
 and printed again. Standard library only, so that domain modules may use it."""
+
 import math
 
 from portal_common.domain_errors import InvalidArgument
@@ -44,8 +45,11 @@ def check_free_form(value, path: str, depth: int = 0) -> None:
             check_free_form(item, f"{path}[{key}]" if isinstance(key, int) else join(path, key), depth + 1)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value) or abs(value) > MAX_SAFE_INTEGER:
-            raise InvalidArgument(f"{path} must be a number between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER} "
-                                  f"(larger numbers are not kept exactly), got {_shown_number(value)}", field=path)
+            raise InvalidArgument(
+                f"{path} must be a number between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER} "
+                f"(larger numbers are not kept exactly), got {_shown_number(value)}",
+                field=path,
+            )
 
 
 def _shown_number(value: float) -> str:

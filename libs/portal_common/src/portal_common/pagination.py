@@ -1,4 +1,5 @@
 """Validation of the documented limit/offset pagination."""
+
 from portal_common.domain_errors import InvalidArgument
 
 DEFAULT_LIMIT = 50

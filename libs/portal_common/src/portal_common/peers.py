@@ -6,14 +6,20 @@ for this caller"; a peer that does not answer in time is Unavailable (503), neve
 permanent refusal (a revoked credential, a denied permission, a bad argument, a bug) is passed on as
 what it is: a retry would fail the same way, so it is never reported as Unavailable.
 """
+
 import grpc
 
 from portal_common.auth import INTERNAL_TOKEN_HEADER, bearer_token
 from portal_common.domain_errors import DomainError, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
 
 # What a retry may cure.
-_TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
-              grpc.StatusCode.ABORTED, grpc.StatusCode.CANCELLED}
+_TRANSIENT = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.CANCELLED,
+}
 
 
 def on_behalf_of(credential: str) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
 """Work a service repeats in the background (for example persisting a status that time changes)."""
+
 import logging
 import threading
 from typing import Callable

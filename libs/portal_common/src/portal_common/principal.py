@@ -1,5 +1,6 @@
 """Who calls: the principal a bearer credential resolves to. Standard library only, so that use
 cases may take it."""
+
 import dataclasses
 
 API_KEY, PORTAL_USER = "api_key", "portal_user"

@@ -1,4 +1,5 @@
 """Server bootstrap shared by the services: thread pool, interceptors, health and reflection."""
+
 import logging
 import signal
 import threading
@@ -13,9 +14,13 @@ Registration = tuple[Callable[[object, grpc.Server], None], object, str]
 """(add_XServicer_to_server, servicer instance, full service name)."""
 
 
-def create_server(address: str, registrations: Iterable[Registration],
-                  interceptors: Iterable[grpc.ServerInterceptor] = (), max_workers: int = 2,
-                  reflection: bool = False):
+def create_server(
+    address: str,
+    registrations: Iterable[Registration],
+    interceptors: Iterable[grpc.ServerInterceptor] = (),
+    max_workers: int = 2,
+    reflection: bool = False,
+):
     """Builds a server bound to `address` (port 0 picks a free port); returns (server, port).
 
     `reflection` serves gRPC reflection (which tells any caller every method and message): on for
@@ -26,8 +31,11 @@ def create_server(address: str, registrations: Iterable[Registration],
     """
     # Metadata may be larger than gRPC's default 8 KiB: the gateway forwards every header, and it
     # refuses larger headers itself (max_request_headers_kb in gateway/envoy.yaml.in).
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), interceptors=list(interceptors),
-                         options=[("grpc.max_metadata_size", 32 * 1024)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers),
+        interceptors=list(interceptors),
+        options=[("grpc.max_metadata_size", 32 * 1024)],
+    )
     health_servicer = health.HealthServicer()
     names = []
     for add, servicer, name in registrations:

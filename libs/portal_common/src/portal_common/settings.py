@@ -1,4 +1,5 @@
 """Reading configuration from the environment, the one way every service does it."""
+
 import dataclasses
 import os
 import pathlib
@@ -47,6 +48,7 @@ def grpc_target(service: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class ServiceSettings:
     """What every service reads from the environment; a service's Settings subclass adds its own."""
+
     database_url: str
     address: str
     auth_target: str = ""
@@ -69,10 +71,15 @@ class ServiceSettings:
         few threads for a service that only computes and reads its database, where more threads
         only fight over the GIL; more for one whose calls wait on other services.
         """
-        return cls(database_url=database_url(service), address=grpc_listen_address(service),
-                   auth_target=grpc_target("auth"), crm_target=grpc_target("crm"),
-                   credential_cache_seconds=env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5),
-                   grpc_threads=env_int(f"{service.upper()}_GRPC_THREADS", threads),
-                   internal_token=os.environ.get("PORTAL_INTERNAL_TOKEN", ""),
-                   grpc_reflection=env_str("PORTAL_GRPC_REFLECTION", "off") == "on",
-                   auth_failures_per_minute=env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10), **own)
+        return cls(
+            database_url=database_url(service),
+            address=grpc_listen_address(service),
+            auth_target=grpc_target("auth"),
+            crm_target=grpc_target("crm"),
+            credential_cache_seconds=env_int("PORTAL_CREDENTIAL_CACHE_SECONDS", 5),
+            grpc_threads=env_int(f"{service.upper()}_GRPC_THREADS", threads),
+            internal_token=os.environ.get("PORTAL_INTERNAL_TOKEN", ""),
+            grpc_reflection=env_str("PORTAL_GRPC_REFLECTION", "off") == "on",
+            auth_failures_per_minute=env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10),
+            **own,
+        )

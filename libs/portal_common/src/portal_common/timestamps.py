@@ -1,5 +1,6 @@
 """Timestamps as every service takes them: Unix milliseconds, whole, from 1970 to the end of 9999.
 Standard library only, for domain modules."""
+
 from portal_common.json_values import whole_number
 
 # 9999-12-31T23:59:59.999Z: any real date, far inside a double's exact integers.

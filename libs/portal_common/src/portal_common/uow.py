@@ -11,6 +11,7 @@ Nothing is written unless `commit()` is called; leaving the block rolls back wha
 committed. Each service subclasses SqlUnitOfWork to open its repositories on the connection, and
 its unit tests use a fake with in-memory repositories and the same two methods.
 """
+
 from typing import Callable, Protocol, Self, TypeVar
 
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
 """Checks of request values that every service makes the same way, each error naming its field."""
+
 import re
 
 from portal_common.domain_errors import InvalidArgument

@@ -3,6 +3,7 @@
 A page of 50 stored messages parses several times faster as one repeated field than one by one
 and copied into the response (upb copies each element of a repeated message field).
 """
+
 from typing import Iterable
 
 

@@ -1,4 +1,5 @@
 """`python -m portal_stack` (what `make run` runs): start everything, stay in the foreground."""
+
 import os
 import signal
 import sys
@@ -19,15 +20,18 @@ def main() -> int:
         base = f"http://{config.listen_address}:{config.http_port}/api/v1"
         print(f"\nPortal API serving at {base}  (data in {config.data_dir}; Ctrl-C stops everything)")
         if demo:
-            print("\nCreated the demo organization. Its API key is shown only this once:\n"
-                  f"  organizationId: {demo['organizationId']}\n  apiKey:         {demo['apiKey']}\n"
-                  f"  try: curl -H 'Authorization: Bearer {demo['apiKey']}' {base}/crm/contacts\n")
+            print(
+                "\nCreated the demo organization. Its API key is shown only this once:\n"
+                f"  organizationId: {demo['organizationId']}\n  apiKey:         {demo['apiKey']}\n"
+                f"  try: curl -H 'Authorization: Bearer {demo['apiKey']}' {base}/crm/contacts\n"
+            )
         sys.stdout.flush()
         stack.keep_running(lambda line: print(f"portal: {line}", file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         return 0
     finally:
         stack.stop()
+
 
 if __name__ == "__main__":
     sys.exit(main())

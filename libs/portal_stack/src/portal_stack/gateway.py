@@ -1,4 +1,5 @@
 """Renders gateway/envoy.yaml.in into a runnable Envoy configuration."""
+
 import json
 import pathlib
 import string
@@ -8,21 +9,36 @@ GATEWAY_DIR = REPO / "gateway"
 DESCRIPTOR = REPO / "build" / "gen" / "portal.pb"
 
 
-def render(destination: pathlib.Path, *, http_port: int, admin_port: int, listen_address: str,
-           api_rate_per_minute: int, auth_rate_per_minute: int, trusted_proxy_hops: int,
-           cors_origins: list[str], service_ports: dict[str, int],
-           service_hosts: dict[str, str] | None = None) -> pathlib.Path:
+def render(
+    destination: pathlib.Path,
+    *,
+    http_port: int,
+    admin_port: int,
+    listen_address: str,
+    api_rate_per_minute: int,
+    auth_rate_per_minute: int,
+    trusted_proxy_hops: int,
+    cors_origins: list[str],
+    service_ports: dict[str, int],
+    service_hosts: dict[str, str] | None = None,
+) -> pathlib.Path:
     """Writes the configuration to `destination`. Services listen on 127.0.0.1 unless
     `service_hosts` names another host for them (as docker-compose does)."""
     hosts = service_hosts or {}
     template = string.Template((GATEWAY_DIR / "envoy.yaml.in").read_text())
-    destination.write_text(template.substitute(
-        http_port=http_port, admin_port=admin_port, listen_address=listen_address,
-        api_rate_per_minute=api_rate_per_minute, auth_rate_per_minute=auth_rate_per_minute,
-        trusted_proxy_hops=trusted_proxy_hops,
-        cors_origins=json.dumps([{"exact": origin} for origin in cors_origins]),
-        gateway_dir=GATEWAY_DIR, descriptor_path=DESCRIPTOR,
-        **{f"{name}_port": port for name, port in service_ports.items()},
-        **{f"{name}_host": hosts.get(name, "127.0.0.1") for name in service_ports},
-    ))
+    destination.write_text(
+        template.substitute(
+            http_port=http_port,
+            admin_port=admin_port,
+            listen_address=listen_address,
+            api_rate_per_minute=api_rate_per_minute,
+            auth_rate_per_minute=auth_rate_per_minute,
+            trusted_proxy_hops=trusted_proxy_hops,
+            cors_origins=json.dumps([{"exact": origin} for origin in cors_origins]),
+            gateway_dir=GATEWAY_DIR,
+            descriptor_path=DESCRIPTOR,
+            **{f"{name}_port": port for name, port in service_ports.items()},
+            **{f"{name}_host": hosts.get(name, "127.0.0.1") for name in service_ports},
+        )
+    )
     return destination

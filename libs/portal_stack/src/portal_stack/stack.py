@@ -1,4 +1,5 @@
 """The process supervisor behind `make run`, also used by the end-to-end tests."""
+
 import dataclasses
 import json
 import os
@@ -71,9 +72,14 @@ class StackConfig:
     def child_env(self) -> dict[str, str]:
         # The services limit failed authentications per client address as the gateway limits
         # requests without a credential: with the same figure.
-        env = dict(os.environ, PORTAL_DATA_DIR=str(self.data_dir), PORTAL_INTERNAL_TOKEN=self.internal_token(),
-                   PORTAL_GRPC_REFLECTION="on", PORTAL_AUTH_RATE_LIMIT_PER_MINUTE=str(self.auth_rate_per_minute),
-                   **self.extra_env)
+        env = dict(
+            os.environ,
+            PORTAL_DATA_DIR=str(self.data_dir),
+            PORTAL_INTERNAL_TOKEN=self.internal_token(),
+            PORTAL_GRPC_REFLECTION="on",
+            PORTAL_AUTH_RATE_LIMIT_PER_MINUTE=str(self.auth_rate_per_minute),
+            **self.extra_env,
+        )
         for name, port in self.service_ports.items():
             env[f"{name.upper()}_GRPC_PORT"] = str(port)
             env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
@@ -139,12 +145,16 @@ class Stack:
 
     def _start_gateway(self) -> None:
         envoy_config = gateway.render(
-            self.config.data_dir / "envoy.yaml", http_port=self.config.http_port,
-            admin_port=self.config.admin_port, listen_address=self.config.listen_address,
+            self.config.data_dir / "envoy.yaml",
+            http_port=self.config.http_port,
+            admin_port=self.config.admin_port,
+            listen_address=self.config.listen_address,
             api_rate_per_minute=self.config.api_rate_per_minute,
             auth_rate_per_minute=self.config.auth_rate_per_minute,
-            trusted_proxy_hops=self.config.trusted_proxy_hops, cors_origins=self.config.cors_origins,
-            service_ports=self.config.service_ports)
+            trusted_proxy_hops=self.config.trusted_proxy_hops,
+            cors_origins=self.config.cors_origins,
+            service_ports=self.config.service_ports,
+        )
         envoy = shutil.which("envoy", path=str(BIN)) or "envoy"
         self._spawn("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "--log-level", "warn"])
         url = f"http://127.0.0.1:{self.config.http_port}/healthz"
@@ -154,8 +164,13 @@ class Stack:
         output = None
         if self._log_dir:
             output = open(self._log_dir / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(command, env=self.config.child_env(), stdout=output,
-                                                stderr=subprocess.STDOUT if output else None, umask=OWNER_ONLY)
+        self.processes[name] = subprocess.Popen(
+            command,
+            env=self.config.child_env(),
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            umask=OWNER_ONLY,
+        )
 
     def exited(self) -> str | None:
         """The name of a child that has exited, if any."""
@@ -167,8 +182,13 @@ class Stack:
 
     def ensure_demo_organization(self) -> dict | None:
         """Creates the demo organization on the very first start; returns its id and key then."""
-        out = subprocess.run([str(BIN / "portal"), "org", "ensure-demo"], env=self.config.child_env(),
-                             check=True, capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            [str(BIN / "portal"), "org", "ensure-demo"],
+            env=self.config.child_env(),
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return json.loads(out) if out else None
 
 

@@ -3,6 +3,7 @@
 PORTAL_TEST_DATABASE=postgres runs everything on fresh PostgreSQL databases (one per service, as
 in production) on the server PORTAL_TEST_POSTGRES_URL names; otherwise on SQLite files.
 """
+
 import contextlib
 import json
 import os
@@ -76,12 +77,16 @@ def databases(tmp_path_factory):
 def start_stack(databases: Databases, data_dir: pathlib.Path, **overrides) -> Stack:
     """A whole portal on free ports with fresh databases; its logs go to data_dir."""
     config = StackConfig(
-        data_dir=data_dir, http_port=free_port(), admin_port=free_port(), listen_address="127.0.0.1",
+        data_dir=data_dir,
+        http_port=free_port(),
+        admin_port=free_port(),
+        listen_address="127.0.0.1",
         api_rate_per_minute=overrides.pop("api_rate_per_minute", 1_000_000),
         auth_rate_per_minute=overrides.pop("auth_rate_per_minute", 1_000_000),
         cors_origins=overrides.pop("cors_origins", ["https://portal.example.com"]),
         service_ports={name: free_port() for name in SERVICES},
-        extra_env={**{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES}, **overrides})
+        extra_env={**{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES}, **overrides},
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(config, log_dir=data_dir)
     stack.start()
@@ -125,8 +130,9 @@ class Api:
 
 def portal_cli(stack: Stack, *args: str) -> list[dict]:
     """Runs the `portal` admin command against the stack's data; returns its JSON lines."""
-    out = subprocess.run([str(BIN / "portal"), *args], env=stack.config.child_env(), check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [str(BIN / "portal"), *args], env=stack.config.child_env(), check=True, capture_output=True, text=True
+    ).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 

@@ -3,6 +3,7 @@ the servicers for gRPC, it is an entry point: it alone knows the JSON it prints.
 
 It works whether or not the stack runs (SQLite in WAL mode and PostgreSQL both allow it).
 """
+
 import argparse
 import json
 import sys
@@ -42,8 +43,15 @@ def main(argv: list[str] | None = None) -> int:
             _print({"organizationId": args.org, "apiKey": accounts.create_api_key(args.org)})
         elif args.action == "list":
             for key in accounts.list_api_keys(args.org):
-                _print({"id": key.id, "prefix": key.prefix, "createdAt": key.created_at,
-                        "lastUsedAt": key.last_used_at, "revokedAt": key.revoked_at})
+                _print(
+                    {
+                        "id": key.id,
+                        "prefix": key.prefix,
+                        "createdAt": key.created_at,
+                        "lastUsedAt": key.last_used_at,
+                        "revokedAt": key.revoked_at,
+                    }
+                )
         else:
             _print({"id": args.key_id, "revokedAt": accounts.revoke_api_key(args.key_id).revoked_at})
     except DomainError as error:

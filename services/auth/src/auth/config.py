@@ -16,6 +16,9 @@ class Settings(ServiceSettings):
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls.for_service("auth", threads=8,
-                               session_ttl_seconds=env_int("PORTAL_SESSION_TTL_SECONDS", 30 * 24 * 3600),
-                               session_purge_interval_seconds=env_int("PORTAL_SESSION_PURGE_SECONDS", 3600))
+        return cls.for_service(
+            "auth",
+            threads=8,
+            session_ttl_seconds=env_int("PORTAL_SESSION_TTL_SECONDS", 30 * 24 * 3600),
+            session_purge_interval_seconds=env_int("PORTAL_SESSION_PURGE_SECONDS", 3600),
+        )

@@ -41,18 +41,25 @@ def build(settings: Settings, address: str):
     cache = CredentialCache(credentials.resolve, ttl_seconds=0)
     internal_only = InternalCallerInterceptor(settings.internal_token, prefixes=(f"/{CREDENTIALS}/",))
     sessions_and_keys = AuthInterceptor(
-        cache, prefixes=(f"/{PORTAL_AUTH}/",),
-        api_key_methods=frozenset({"SyncUser", "ListPortalUsers", "GetPortalUser", "UpdatePortalUser",
-                                   "EndPortalUserSessions"}),
+        cache,
+        prefixes=(f"/{PORTAL_AUTH}/",),
+        api_key_methods=frozenset(
+            {"SyncUser", "ListPortalUsers", "GetPortalUser", "UpdatePortalUser", "EndPortalUserSessions"}
+        ),
         portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}),
-        failures=FailureBudget(settings.auth_failures_per_minute))
+        failures=FailureBudget(settings.auth_failures_per_minute),
+    )
     return create_server(
         address,
-        [(auth_pb2_grpc.add_CredentialServiceServicer_to_server, CredentialServicer(credentials), CREDENTIALS),
-         (auth_pb2_grpc.add_PortalAuthServiceServicer_to_server, PortalAuthServicer(portal_users), PORTAL_AUTH)],
+        [
+            (auth_pb2_grpc.add_CredentialServiceServicer_to_server, CredentialServicer(credentials), CREDENTIALS),
+            (auth_pb2_grpc.add_PortalAuthServiceServicer_to_server, PortalAuthServicer(portal_users), PORTAL_AUTH),
+        ],
         interceptors=[ErrorInterceptor(), internal_only, sessions_and_keys],
-        max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
+        max_workers=settings.grpc_threads,
+        reflection=settings.grpc_reflection,
     )
+
 
 def main() -> None:
     settings = Settings.from_env()

@@ -1,4 +1,5 @@
 """The auth service's internal gRPC API and the credential cache the other services put before it."""
+
 import time
 
 import grpc
@@ -15,8 +16,9 @@ TOKEN = "internal-secret"
 
 @pytest.fixture
 def auth_server(databases):
-    settings = Settings(database_url=databases.new_url("auth"), address="127.0.0.1:0", crm_target="127.0.0.1:1",
-                        internal_token=TOKEN)
+    settings = Settings(
+        database_url=databases.new_url("auth"), address="127.0.0.1:0", crm_target="127.0.0.1:1", internal_token=TOKEN
+    )
     server, port = build(settings, settings.address)
     server.start()
     yield open_accounts(settings), f"127.0.0.1:{port}"
@@ -43,8 +45,9 @@ def test_resolve_answers_only_callers_with_the_internal_credential(auth_server, 
     _, secret = accounts.create_organization("Acme")
     stub = auth_pb2_grpc.CredentialServiceStub(grpc.insecure_channel(target))
     with pytest.raises(grpc.RpcError) as raised:
-        stub.ResolveCredential(auth_pb2.ResolveCredentialRequest(credential_hash=hash_credential(secret)),
-                               metadata=metadata)
+        stub.ResolveCredential(
+            auth_pb2.ResolveCredentialRequest(credential_hash=hash_credential(secret)), metadata=metadata
+        )
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 

@@ -50,8 +50,11 @@ def test_keys_resolve_to_their_organization_until_revoked(accounts, credentials)
 def test_secrets_are_never_stored_or_listed(accounts, engine):
     organization_id, secret = accounts.create_organization("Acme Ltd")
     with engine.connect() as connection:
-        stored = [tuple(row) for table in ("organizations", "api_keys")
-                  for row in connection.execute(sa.text(f"SELECT * FROM {table}"))]
+        stored = [
+            tuple(row)
+            for table in ("organizations", "api_keys")
+            for row in connection.execute(sa.text(f"SELECT * FROM {table}"))
+        ]
     assert secret not in repr(stored)
     assert secret not in repr(accounts.list_api_keys(organization_id))
 

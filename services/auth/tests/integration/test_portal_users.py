@@ -1,4 +1,5 @@
 """Portal sign-in use cases on a real database, with the CRM replaced by a controllable finder."""
+
 import functools
 
 import pytest
@@ -170,8 +171,11 @@ def test_a_disabled_user_cannot_sign_in_and_its_sessions_stop(world):
 def test_administration_stays_within_the_organization(world):
     users, credentials, crm, clock, org, key = world
     user = users.sync_user(key, "jo@example.com", "", "google", "g-1").user
-    for call in (lambda: users.update_user("org_other", user.id, PortalUserChanges("disabled")),
-                 lambda: users.end_sessions("org_other", user.id), lambda: users.get_user("org_other", user.id)):
+    for call in (
+        lambda: users.update_user("org_other", user.id, PortalUserChanges("disabled")),
+        lambda: users.end_sessions("org_other", user.id),
+        lambda: users.get_user("org_other", user.id),
+    ):
         with pytest.raises(NotFound):
             call()
     assert users.list_users("org_other", "", 50, 0) == ([], 0)

@@ -1,5 +1,6 @@
 """The migrations are the schema's history and adapters/tables.py is how the code sees it: they
 must describe the same tables."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 

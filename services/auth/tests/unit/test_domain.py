@@ -18,19 +18,31 @@ def test_credentials_are_random_recognisable_and_stored_only_as_hashes(kind):
 
 
 def test_sign_in_details_are_cleaned_and_each_error_names_its_field():
-    assert clean_login(OAuthLogin(" Jo@Example.com ", " Jo ", "google", " 123 ")) == \
-        OAuthLogin("Jo@Example.com", "Jo", "google", "123")
-    for login, field in [(OAuthLogin("nope", "", "google", "1"), "email"),
-                         (OAuthLogin("a@b.co", "", "github", "1"), "oauth_provider"),
-                         (OAuthLogin("a@b.co", "", "microsoft", "  "), "oauth_id")]:
+    assert clean_login(OAuthLogin(" Jo@Example.com ", " Jo ", "google", " 123 ")) == OAuthLogin(
+        "Jo@Example.com", "Jo", "google", "123"
+    )
+    for login, field in [
+        (OAuthLogin("nope", "", "google", "1"), "email"),
+        (OAuthLogin("a@b.co", "", "github", "1"), "oauth_provider"),
+        (OAuthLogin("a@b.co", "", "microsoft", "  "), "oauth_id"),
+    ]:
         with pytest.raises(InvalidArgument) as raised:
             clean_login(login)
         assert raised.value.field == field
 
 
 def _user(**fields) -> PortalUser:
-    return PortalUser(**{"id": "pu_1", "organization_id": "org_1", "email": "jo@example.com", "display_name": "Jo",
-                         "oauth_provider": "google", "oauth_id": "g-1"} | fields)
+    return PortalUser(
+        **{
+            "id": "pu_1",
+            "organization_id": "org_1",
+            "email": "jo@example.com",
+            "display_name": "Jo",
+            "oauth_provider": "google",
+            "oauth_id": "g-1",
+        }
+        | fields
+    )
 
 
 def test_an_identity_conflict_names_the_oauth_id_and_says_why():

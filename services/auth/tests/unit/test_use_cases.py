@@ -1,11 +1,17 @@
 """The use cases against a fake unit of work: in-memory repositories that keep copies, as a
 database would, so that only what a use case saves is kept."""
+
 import dataclasses
 
 import pytest
 
 from auth.domain.portal_users import (
-    ACTIVE, ContactAccess, ContactLink, LiveSession, OAuthLogin, PortalUserChanges,
+    ACTIVE,
+    ContactAccess,
+    ContactLink,
+    LiveSession,
+    OAuthLogin,
+    PortalUserChanges,
 )
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
@@ -65,8 +71,14 @@ class FakePortalUsers:
         return copy(user) if user and user.organization_id == organization_id else None
 
     def with_email(self, organization_id, email):
-        return next((copy(u) for u in self.rows.values()
-                     if u.organization_id == organization_id and u.email_key == email.lower()), None)
+        return next(
+            (
+                copy(u)
+                for u in self.rows.values()
+                if u.organization_id == organization_id and u.email_key == email.lower()
+            ),
+            None,
+        )
 
     def with_identity(self, organization_id, provider, oauth_id):
         return self.get(organization_id, self.identities.get((organization_id, provider, oauth_id)))
@@ -79,9 +91,12 @@ class FakePortalUsers:
         self.rows[user.id] = copy(user)
 
     def page(self, organization_id, status, limit, offset):
-        users = sorted((u for u in self.rows.values() if u.organization_id == organization_id
-                        and status in (None, u.status)), key=lambda u: (u.created_at, u.id), reverse=True)
-        return [copy(u) for u in users[offset:offset + limit]], len(users)
+        users = sorted(
+            (u for u in self.rows.values() if u.organization_id == organization_id and status in (None, u.status)),
+            key=lambda u: (u.created_at, u.id),
+            reverse=True,
+        )
+        return [copy(u) for u in users[offset : offset + limit]], len(users)
 
 
 class FakeSessions:
@@ -109,8 +124,11 @@ class FakeSessions:
             self.rows[session_id] = copy(self.rows[session_id], revoked_at=now)
 
     def end_live(self, user_id, now, keeping=0):
-        live = sorted((s for s in self.rows.values() if s.user_id == user_id and self._live(s, now)),
-                      key=lambda s: (s.created_at, s.id), reverse=True)[keeping:]
+        live = sorted(
+            (s for s in self.rows.values() if s.user_id == user_id and self._live(s, now)),
+            key=lambda s: (s.created_at, s.id),
+            reverse=True,
+        )[keeping:]
         for session in live:
             self.end(session.id, now)
         return len(live)
@@ -247,8 +265,11 @@ def test_sign_in_creates_then_updates_the_user_and_opens_sessions(users, credent
     assert first.created and not second.created and second.user.id == first.user.id
     assert (second.user.email, second.user.display_name, second.user.last_login) == ("JO@example.com", "Jo", clock.now)
     principal = credentials.resolve(hash_credential(second.session_token))
-    assert (principal.kind, principal.portal_user_id, principal.expires_at) == \
-        (PORTAL_USER, first.user.id, clock.now + 30 * DAY_MS)
+    assert (principal.kind, principal.portal_user_id, principal.expires_at) == (
+        PORTAL_USER,
+        first.user.id,
+        clock.now + 30 * DAY_MS,
+    )
 
 
 def test_an_unbound_identity_never_takes_over_an_email(users, caller):
@@ -309,5 +330,6 @@ def test_logout_ends_the_session_presented(users, credentials, caller):
     users.logout(principal)
     assert credentials.resolve(hash_credential(token)) is None
     with pytest.raises(NotFound):
-        users.current_user(Principal(kind=PORTAL_USER, organization_id=caller.organization_id,
-                                     portal_user_id="pu_missing"))
+        users.current_user(
+            Principal(kind=PORTAL_USER, organization_id=caller.organization_id, portal_user_id="pu_missing")
+        )

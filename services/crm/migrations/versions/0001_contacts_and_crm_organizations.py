@@ -3,8 +3,9 @@
 Revision ID: 0001
 Revises:
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -65,8 +66,11 @@ def upgrade():
     op.create_index("contacts_email", "contacts", ["organization_id", "email_key"], unique=True)
     op.create_index("contacts_newest", "contacts", ["organization_id", "status", "created_at", "id"])
     op.create_index("contacts_by_subtype", "contacts", ["organization_id", "status", "subtype", "created_at", "id"])
-    op.create_index("contacts_by_crm_organization", "contacts",
-                    ["organization_id", "crm_organization_id", "status", "created_at", "id"])
+    op.create_index(
+        "contacts_by_crm_organization",
+        "contacts",
+        ["organization_id", "crm_organization_id", "status", "created_at", "id"],
+    )
 
     op.create_table(
         "contact_counts",

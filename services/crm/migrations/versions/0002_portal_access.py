@@ -7,8 +7,9 @@ Every existing contact gets "contact" (own records only). Its stored view (a ser
 portal.crm.v1.Contact) gets the same value appended as field 20: a serialized message followed by
 one more field is that message with the field set, so no code of today is needed to rewrite it.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -26,10 +27,13 @@ def upgrade():
     connection = op.get_bind()
     contacts = sa.table("contacts", sa.column("id", sa.String), sa.column("view", sa.LargeBinary))
     last = ""
-    while rows := connection.execute(sa.select(contacts.c.id, contacts.c.view).where(contacts.c.id > last)
-                                     .order_by(contacts.c.id).limit(_BATCH)).all():
-        connection.execute(contacts.update().where(contacts.c.id == sa.bindparam("key")),
-                           [{"key": row.id, "view": bytes(row.view) + _PORTAL_ACCESS_CONTACT} for row in rows])
+    while rows := connection.execute(
+        sa.select(contacts.c.id, contacts.c.view).where(contacts.c.id > last).order_by(contacts.c.id).limit(_BATCH)
+    ).all():
+        connection.execute(
+            contacts.update().where(contacts.c.id == sa.bindparam("key")),
+            [{"key": row.id, "view": bytes(row.view) + _PORTAL_ACCESS_CONTACT} for row in rows],
+        )
         last = rows[-1].id
 
 

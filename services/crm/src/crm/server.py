@@ -1,7 +1,7 @@
-from crm.queries import CrmQueries
 from crm.api import mapping
 from crm.api.servicers import CrmInternalServicer, CrmServicer
 from crm.config import MIGRATIONS, Settings
+from crm.queries import CrmQueries
 from crm.service_layer.contacts import CrmService
 from crm.service_layer.unit_of_work import CrmUnitOfWork
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
@@ -25,17 +25,28 @@ def build(settings: Settings, address: str):
     queries = CrmQueries(database)
     return create_server(
         address,
-        [(crm_pb2_grpc.add_CrmServiceServicer_to_server, CrmServicer(crm, queries), SERVICE_NAME),
-         (crm_pb2_grpc.add_CrmInternalServiceServicer_to_server, CrmInternalServicer(queries),
-          INTERNAL_SERVICE_NAME)],
+        [
+            (crm_pb2_grpc.add_CrmServiceServicer_to_server, CrmServicer(crm, queries), SERVICE_NAME),
+            (
+                crm_pb2_grpc.add_CrmInternalServiceServicer_to_server,
+                CrmInternalServicer(queries),
+                INTERNAL_SERVICE_NAME,
+            ),
+        ],
         interceptors=[
             ErrorInterceptor(),
             InternalCallerInterceptor(settings.internal_token, prefixes=(f"/{INTERNAL_SERVICE_NAME}/",)),
-            AuthInterceptor(remote_credentials(settings), prefixes=(f"/{SERVICE_NAME}/",),
-                            portal_user_methods=frozenset({"GetContact"}),
-                            failures=FailureBudget(settings.auth_failures_per_minute))],
-        max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
+            AuthInterceptor(
+                remote_credentials(settings),
+                prefixes=(f"/{SERVICE_NAME}/",),
+                portal_user_methods=frozenset({"GetContact"}),
+                failures=FailureBudget(settings.auth_failures_per_minute),
+            ),
+        ],
+        max_workers=settings.grpc_threads,
+        reflection=settings.grpc_reflection,
     )
+
 
 def main() -> None:
     settings = Settings.from_env()

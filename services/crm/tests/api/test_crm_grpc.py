@@ -1,4 +1,5 @@
 """The CRM service over real gRPC, as internal callers use it, with a real auth service behind it."""
+
 import grpc
 import pytest
 from google.protobuf import struct_pb2
@@ -45,12 +46,18 @@ def test_errors_carry_error_info_and_the_rest_shape(servers):
     assert trailers["x-portal-http-status"] == "400" and '"field": "email"' in trailers["x-portal-error"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"email": "a@x.io", "firstNme": "Jo"}, "firstNme"),
-    ({"email": "a@x.io", "organizationInfo": {"name": "Acme", "address": {"zip": "1"}}}, "organizationInfo.address.zip"),
-    ({"email": "a@x.io", "tags": ["a", 1]}, "tags[1]"),
-    ({"email": "a@x.io", "customFields": {"n": 2.0**53}}, "customFields.n"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"email": "a@x.io", "firstNme": "Jo"}, "firstNme"),
+        (
+            {"email": "a@x.io", "organizationInfo": {"name": "Acme", "address": {"zip": "1"}}},
+            "organizationInfo.address.zip",
+        ),
+        ({"email": "a@x.io", "tags": ["a", 1]}, "tags[1]"),
+        ({"email": "a@x.io", "customFields": {"n": 2.0**53}}, "customFields.n"),
+    ],
+)
 def test_grpc_bodies_are_read_as_strictly_as_rest_ones(servers, body, field):
     accounts, stub = servers
     _, key = accounts.create_organization("Acme")
@@ -60,8 +67,15 @@ def test_grpc_bodies_are_read_as_strictly_as_rest_ones(servers, body, field):
     assert error_info(raised.value).metadata["field"] == field
 
 
-@pytest.mark.parametrize("metadata", [[], [("authorization", "Basic abc")], [("authorization", "Bearer pk_x")],
-                                      [("authorization", "Bearer pk_" + "a" * 43)]])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        [],
+        [("authorization", "Basic abc")],
+        [("authorization", "Bearer pk_x")],
+        [("authorization", "Bearer pk_" + "a" * 43)],
+    ],
+)
 def test_calls_without_a_valid_key_are_unauthenticated(servers, metadata):
     _, stub = servers
     with pytest.raises(grpc.RpcError) as raised:

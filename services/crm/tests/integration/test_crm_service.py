@@ -1,13 +1,14 @@
 """The CRM use cases against a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE)."""
+
 import threading
 
 import pytest
 from google.protobuf import struct_pb2
 
-from crm.queries import ContactFilter, CrmQueries
 from crm.api import mapping
 from crm.config import MIGRATIONS
 from crm.domain.commands import ContactDetails, EventDetails, OrganizationDetails
+from crm.queries import ContactFilter, CrmQueries
 from crm.service_layer.contacts import CrmService
 from crm.service_layer.unit_of_work import CrmUnitOfWork
 from portal.crm.v1 import crm_pb2
@@ -38,16 +39,19 @@ class Crm:
             return self._service.update_contact(organization_id, contact_id, mapping.contact_changes(body))
 
     def get_contact(self, principal, contact_id):
-        return mapping.contact_from_view(self._queries.contact_view(principal, contact_id),
-                                         customer_facing=principal.is_portal_user)
+        return mapping.contact_from_view(
+            self._queries.contact_view(principal, contact_id), customer_facing=principal.is_portal_user
+        )
 
     def find_contact_by_email(self, organization_id, email):
-        return mapping.contact_from_view(self._queries.contact_view_by_email(organization_id, email),
-                                         customer_facing=False)
+        return mapping.contact_from_view(
+            self._queries.contact_view_by_email(organization_id, email), customer_facing=False
+        )
 
     def list_contacts(self, organization_id, where, limit, offset):
-        return mapping.contact_page_message(self._queries.contact_page(organization_id, where, limit, offset),
-                                            limit, offset)
+        return mapping.contact_page_message(
+            self._queries.contact_page(organization_id, where, limit, offset), limit, offset
+        )
 
 
 @pytest.fixture
@@ -70,14 +74,18 @@ def test_upsert_matches_by_email_and_merges_tags(crm):
 
 
 def test_organizations_are_found_by_name_or_website_and_never_changed_by_upserts(crm):
-    a = crm.upsert_contact(ORG, ContactDetails(email="a@acme.com"),
-                           OrganizationDetails(name="Acme Corp", industry="Technology"))
-    b = crm.upsert_contact(ORG, ContactDetails(email="b@acme.com"),
-                           OrganizationDetails(name="ACME corp", industry="Retail", city="Paris"))
-    c = crm.upsert_contact(ORG, ContactDetails(email="c@acme.com"),
-                           OrganizationDetails(name="Acme Inc", website="https://acme.com"))
-    d = crm.upsert_contact(ORG, ContactDetails(email="d@acme.com"),
-                           OrganizationDetails(name="Other", website="http://www.acme.com/"))
+    a = crm.upsert_contact(
+        ORG, ContactDetails(email="a@acme.com"), OrganizationDetails(name="Acme Corp", industry="Technology")
+    )
+    b = crm.upsert_contact(
+        ORG, ContactDetails(email="b@acme.com"), OrganizationDetails(name="ACME corp", industry="Retail", city="Paris")
+    )
+    c = crm.upsert_contact(
+        ORG, ContactDetails(email="c@acme.com"), OrganizationDetails(name="Acme Inc", website="https://acme.com")
+    )
+    d = crm.upsert_contact(
+        ORG, ContactDetails(email="d@acme.com"), OrganizationDetails(name="Other", website="http://www.acme.com/")
+    )
     assert a.contact.crm_organization_id == b.contact.crm_organization_id
     assert c.contact.crm_organization_id != a.contact.crm_organization_id  # new name, new website
     assert d.contact.crm_organization_id == c.contact.crm_organization_id  # same website
@@ -119,8 +127,9 @@ def test_search_is_case_insensitive_over_name_email_and_company(crm):
 
 def test_event_registration_records_the_event_and_merges_tags(crm):
     crm.upsert_contact(ORG, ContactDetails(email="jo@x.io", tags=["known"], source="checkout"), None)
-    result = crm.register_attendee(ORG, EventDetails("ev1", "Conf", 1700000000000),
-                                   ContactDetails(email="JO@x.io", tags=["vip"]), None)
+    result = crm.register_attendee(
+        ORG, EventDetails("ev1", "Conf", 1700000000000), ContactDetails(email="JO@x.io", tags=["vip"]), None
+    )
     assert not result.created
     assert result.contact.tags == ["known", "vip"]
     assert result.contact.source == "checkout"  # an existing contact keeps where it came from
@@ -162,8 +171,12 @@ def test_concurrent_upserts_of_one_email_make_one_contact(crm):
 
     def upsert(i):
         barrier.wait()
-        results.append(crm.upsert_contact(ORG, ContactDetails(email="race@x.io", tags=[f"t{i}"]),
-                                          OrganizationDetails(name="Race Co")))
+        results.append(
+            crm.upsert_contact(
+                ORG, ContactDetails(email="race@x.io", tags=[f"t{i}"]), OrganizationDetails(name="Race Co")
+            )
+        )
+
     threads = [threading.Thread(target=upsert, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
@@ -179,11 +192,14 @@ def test_concurrent_upserts_of_one_email_make_one_contact(crm):
 def test_an_upsert_never_moves_an_existing_contact_nor_touches_its_grant(crm):
     victim = crm.upsert_contact(ORG, ContactDetails(email="jo@acme.com"), OrganizationDetails(name="Acme"))
     crm.update_contact(ORG, victim.contact.id, {"portalAccess": "organization"})
-    again = crm.upsert_contact(ORG, ContactDetails(email="JO@acme.com", first_name="Jo"),
-                               OrganizationDetails(name="Evil Corp"))
+    again = crm.upsert_contact(
+        ORG, ContactDetails(email="JO@acme.com", first_name="Jo"), OrganizationDetails(name="Evil Corp")
+    )
     assert again.organization_ignored and not again.created
     assert (again.contact.crm_organization_id, again.contact.portal_access) == (
-        victim.contact.crm_organization_id, "organization")
+        victim.contact.crm_organization_id,
+        "organization",
+    )
     assert again.contact.first_name == "Jo"  # the contact's own details are updated, as the seed says
 
 
@@ -194,15 +210,19 @@ def test_portal_access_is_granted_explicitly_and_dropped_by_a_move(crm):
     assert crm.update_contact(ORG, jo.id, {"portalAccess": "organization"}).portal_access == "organization"
     moved = crm.update_contact(ORG, jo.id, {"crmOrganizationId": other_org.contact.crm_organization_id})
     assert moved.portal_access == "contact"
-    both = crm.update_contact(ORG, jo.id, {"crmOrganizationId": jo.crm_organization_id,
-                                           "portalAccess": "organization"})
+    both = crm.update_contact(ORG, jo.id, {"crmOrganizationId": jo.crm_organization_id, "portalAccess": "organization"})
     assert (both.crm_organization_id, both.portal_access) == (jo.crm_organization_id, "organization")
     assert crm.update_contact(ORG, jo.id, {"crmOrganizationId": None}).portal_access == "contact"
 
 
-@pytest.mark.parametrize("changes, field", [({"portalAccess": "everything"}, "portalAccess"),
-                                            ({"portalAccess": None}, "portalAccess"),
-                                            ({"portalAccess": "organization"}, "portalAccess")])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"portalAccess": "everything"}, "portalAccess"),
+        ({"portalAccess": None}, "portalAccess"),
+        ({"portalAccess": "organization"}, "portalAccess"),
+    ],
+)
 def test_bad_grants_are_refused(crm, changes, field):
     loner = crm.upsert_contact(ORG, ContactDetails(email="solo@example.com"), None).contact  # no CRM organization
     with pytest.raises(InvalidArgument) as raised:
@@ -216,21 +236,41 @@ def test_portal_access_and_lookups_by_email_see_archived_contacts(crm):
     assert crm.find_contact_by_email(ORG, "JO@acme.com").status == "inactive"
     access = crm.portal_access(ORG, jo.id)
     assert (access.status, access.crm_organization_id, access.portal_access) == (
-        "inactive", jo.crm_organization_id, "contact")
+        "inactive",
+        jo.crm_organization_id,
+        "contact",
+    )
     with pytest.raises(NotFound):
         crm.portal_access(OTHER, jo.id)
 
 
 def test_a_portal_user_reads_only_the_customer_facing_part_of_its_contact(crm):
-    details = ContactDetails(email="jo@acme.com", first_name="Jo", last_name="Doe", phone="+1", company="Acme",
-                             job_title="CTO", notes="internal: difficult client", tags=["vip"], source="event",
-                             source_ref="expo", custom_fields={"score": 3})
+    details = ContactDetails(
+        email="jo@acme.com",
+        first_name="Jo",
+        last_name="Doe",
+        phone="+1",
+        company="Acme",
+        job_title="CTO",
+        notes="internal: difficult client",
+        tags=["vip"],
+        source="event",
+        source_ref="expo",
+        custom_fields={"score": 3},
+    )
     jo = crm.upsert_contact(ORG, details, OrganizationDetails(name="Acme")).contact
     portal = Principal(kind="portal_user", organization_id=ORG, crm_contact_id=jo.id)
     seen = crm.get_contact(portal, jo.id)
-    assert (seen.id, seen.first_name, seen.last_name, seen.email, seen.phone, seen.company, seen.job_title,
-            seen.crm_organization_id) == (jo.id, "Jo", "Doe", "jo@acme.com", "+1", "Acme", "CTO",
-                                          jo.crm_organization_id)
+    assert (
+        seen.id,
+        seen.first_name,
+        seen.last_name,
+        seen.email,
+        seen.phone,
+        seen.company,
+        seen.job_title,
+        seen.crm_organization_id,
+    ) == (jo.id, "Jo", "Doe", "jo@acme.com", "+1", "Acme", "CTO", jo.crm_organization_id)
     assert not seen.HasField("notes") and not seen.HasField("custom_fields") and not seen.HasField("source_ref")
     assert (list(seen.tags), seen.source, seen.subtype, seen.portal_access, list(seen.events)) == ([], "", "", "", [])
     full = crm.get_contact(Principal(kind=API_KEY, organization_id=ORG), jo.id)

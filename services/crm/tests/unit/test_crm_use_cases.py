@@ -1,4 +1,5 @@
 """The CRM use cases on a fake unit of work: in-memory repositories, written only on commit."""
+
 import copy
 
 import pytest
@@ -22,8 +23,14 @@ class FakeContacts:
         return copy.deepcopy(contact) if contact and contact.organization_id == organization_id else None
 
     def by_email(self, organization_id: str, email_key: str) -> Contact | None:
-        return next((copy.deepcopy(c) for c in self._rows.values()
-                     if c.organization_id == organization_id and c.email_key == email_key), None)
+        return next(
+            (
+                copy.deepcopy(c)
+                for c in self._rows.values()
+                if c.organization_id == organization_id and c.email_key == email_key
+            ),
+            None,
+        )
 
     def add(self, contact: Contact) -> None:
         assert contact.id not in self._rows
@@ -44,8 +51,9 @@ class FakeOrganizations:
 
     def matching(self, organization_id: str, name_key: str | None, website_key: str | None):
         mine = [o for o in self._rows.values() if o.organization_id == organization_id]
-        return (next((o for o in mine if name_key and o.name_key == name_key), None)
-                or next((o for o in mine if website_key and o.website_key == website_key), None))
+        return next((o for o in mine if name_key and o.name_key == name_key), None) or next(
+            (o for o in mine if website_key and o.website_key == website_key), None
+        )
 
     def add(self, organization: CrmOrganization) -> None:
         self._rows[organization.id] = organization
@@ -118,16 +126,20 @@ def test_details_errors_name_the_field_where_it_was_sent_and_nothing_is_written(
         crm.upsert_contact(ORG, ContactDetails(email="a@x.io", job_title="x" * 201), None)
     assert raised.value.field == "job_title"
     with pytest.raises(InvalidArgument) as raised:
-        crm.upsert_contact(ORG, ContactDetails(email="a@x.io"),
-                           OrganizationDetails(industry="Tech", sent_as={"name": "org.name", "website": "org.site"}))
+        crm.upsert_contact(
+            ORG,
+            ContactDetails(email="a@x.io"),
+            OrganizationDetails(industry="Tech", sent_as={"name": "org.name", "website": "org.site"}),
+        )
     assert (raised.value.field, raised.value.message) == ("org.name", "org.name or org.site is required")
     assert uow.commits == 0
 
 
 def test_an_event_registration_records_the_event_and_keeps_an_existing_contacts_source(crm, uow):
     crm.upsert_contact(ORG, ContactDetails(email="jo@x.io", source="checkout"), None)
-    result = crm.register_attendee(ORG, EventDetails("ev1", "Conf", 1_700_000_000_000.0),
-                                   ContactDetails(email="JO@x.io", tags=["vip"]), None)
+    result = crm.register_attendee(
+        ORG, EventDetails("ev1", "Conf", 1_700_000_000_000.0), ContactDetails(email="JO@x.io", tags=["vip"]), None
+    )
     new = crm.register_attendee(ORG, EventDetails("ev1", "Conf", 1), ContactDetails(email="new@x.io"), None)
 
     contact = stored(uow, result.contact.id)
@@ -149,23 +161,38 @@ def test_an_update_changes_only_the_given_fields_and_null_clears(crm, uow):
     details = ContactDetails(email="a@x.io", first_name="Al", phone="+1", tags=["t"], custom_fields={"k": 1})
     contact = crm.upsert_contact(ORG, details, None).contact
 
-    updated = crm.update_contact(ORG, contact.id, ContactChanges.of(
-        job_title=" CTO ", subtype="customer", phone=None, tags=None, custom_fields=None, first_name=None))
+    updated = crm.update_contact(
+        ORG,
+        contact.id,
+        ContactChanges.of(
+            job_title=" CTO ", subtype="customer", phone=None, tags=None, custom_fields=None, first_name=None
+        ),
+    )
 
     assert updated == stored(uow, contact.id)
-    assert (updated.job_title, updated.subtype, updated.phone, updated.tags, updated.custom_fields,
-            updated.first_name, updated.email) == ("CTO", "customer", None, [], {}, "", "a@x.io")
+    assert (
+        updated.job_title,
+        updated.subtype,
+        updated.phone,
+        updated.tags,
+        updated.custom_fields,
+        updated.first_name,
+        updated.email,
+    ) == ("CTO", "customer", None, [], {}, "", "a@x.io")
 
 
-@pytest.mark.parametrize("changes, field", [
-    (ContactChanges.of(email=None), "email"),
-    (ContactChanges.of(source=" "), "source"),
-    (ContactChanges.of(status="gone"), "status"),
-    (ContactChanges.of(tags=["ok", "x" * 65]), "tags[1]"),
-    (ContactChanges.of(custom_fields={"a": [1, 2**53]}), "custom_fields.a[1]"),
-    (ContactChanges.of(notes="ok", portal_access="organization"), "portal_access"),
-    (ContactChanges.of(crm_organization_id="co_elsewhere"), "crm_organization_id"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (ContactChanges.of(email=None), "email"),
+        (ContactChanges.of(source=" "), "source"),
+        (ContactChanges.of(status="gone"), "status"),
+        (ContactChanges.of(tags=["ok", "x" * 65]), "tags[1]"),
+        (ContactChanges.of(custom_fields={"a": [1, 2**53]}), "custom_fields.a[1]"),
+        (ContactChanges.of(notes="ok", portal_access="organization"), "portal_access"),
+        (ContactChanges.of(crm_organization_id="co_elsewhere"), "crm_organization_id"),
+    ],
+)
 def test_an_invalid_update_names_the_domain_field_and_writes_nothing(crm, uow, changes, field):
     contact = crm.upsert_contact(ORG, ContactDetails(email="a@x.io"), None).contact
     before = copy.deepcopy(uow.committed)
@@ -197,7 +224,9 @@ def test_archiving_twice_writes_once_and_other_organizations_contacts_are_not_fo
     commits = uow.commits
     assert crm.archive_contact(ORG, contact.id).status == "inactive"
     assert uow.commits == commits
-    for call in (lambda: crm.archive_contact(OTHER, contact.id),
-                 lambda: crm.update_contact(OTHER, contact.id, ContactChanges.of(first_name="x"))):
+    for call in (
+        lambda: crm.archive_contact(OTHER, contact.id),
+        lambda: crm.update_contact(OTHER, contact.id, ContactChanges.of(first_name="x")),
+    ):
         with pytest.raises(NotFound):
             call()

@@ -1,7 +1,13 @@
 import pytest
 
 from crm.domain.model import (
-    Contact, CrmOrganization, EventRegistration, clean_tags, email_key, merge_tags, website_key,
+    Contact,
+    CrmOrganization,
+    EventRegistration,
+    clean_tags,
+    email_key,
+    merge_tags,
+    website_key,
 )
 from portal_common.db import like_pattern
 from portal_common.domain_errors import InvalidArgument

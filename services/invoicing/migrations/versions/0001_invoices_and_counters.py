@@ -3,8 +3,9 @@
 Revision ID: 0001
 Revises:
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -33,8 +34,11 @@ def upgrade():
     op.create_index("invoices_newest", "invoices", ["organization_id", "created_at", "id"])
     op.create_index("invoices_by_status", "invoices", ["organization_id", "status", "created_at", "id"])
     op.create_index("invoices_by_contact", "invoices", ["organization_id", "bill_to_contact_id", "created_at", "id"])
-    op.create_index("invoices_by_crm_organization", "invoices",
-                    ["organization_id", "bill_to_crm_organization_id", "created_at", "id"])
+    op.create_index(
+        "invoices_by_crm_organization",
+        "invoices",
+        ["organization_id", "bill_to_crm_organization_id", "created_at", "id"],
+    )
     # The overdue job's sweep over every organization.
     op.create_index("invoices_coming_due", "invoices", ["status", "overdue_at"])
 

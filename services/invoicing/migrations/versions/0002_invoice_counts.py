@@ -3,8 +3,9 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -20,8 +21,10 @@ def upgrade():
         sa.Column("type", sa.String(20), primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False),
     )
-    op.execute("INSERT INTO invoice_counts (organization_id, status, type, count) "
-               "SELECT organization_id, status, type, COUNT(*) FROM invoices GROUP BY organization_id, status, type")
+    op.execute(
+        "INSERT INTO invoice_counts (organization_id, status, type, count) "
+        "SELECT organization_id, status, type, COUNT(*) FROM invoices GROUP BY organization_id, status, type"
+    )
 
 
 def downgrade():

@@ -10,6 +10,7 @@ the schema as it was at revision 0003 and written again with that schema's money
 doubles, both built here in a private DescriptorPool: never the current generated classes, which
 will go on changing after this revision.
 """
+
 import base64
 
 import sqlalchemy as sa
@@ -52,8 +53,10 @@ _SCHEMA_0003 = base64.b64decode(
     "dGVkX2F0GAkgASgBEhIKCnVwZGF0ZWRfYXQYCiABKAFiBnByb3RvMw=="
 )
 # The money fields, which are int32 at 0003 and double from here on.
-_MONEY = {"LineItem": ("unit_price_in_cents", "total_price_in_cents", "tax_amount_in_cents"),
-          "InvoiceProperties": ("subtotal_in_cents", "tax_amount_in_cents", "total_amount_in_cents")}
+_MONEY = {
+    "LineItem": ("unit_price_in_cents", "total_price_in_cents", "tax_amount_in_cents"),
+    "InvoiceProperties": ("subtotal_in_cents", "tax_amount_in_cents", "total_amount_in_cents"),
+}
 _BATCH = 500
 
 
@@ -78,8 +81,9 @@ def _convert(source_type: int, target_type: int) -> None:
     connection = op.get_bind()
     last = ""
     while True:
-        rows = connection.execute(sa.select(invoices.c.id, invoices.c.view).where(invoices.c.id > last)
-                                  .order_by(invoices.c.id).limit(_BATCH)).all()
+        rows = connection.execute(
+            sa.select(invoices.c.id, invoices.c.view).where(invoices.c.id > last).order_by(invoices.c.id).limit(_BATCH)
+        ).all()
         for invoice_id, view in rows:
             fields = json_format.MessageToDict(source.FromString(view), preserving_proto_field_name=True)
             converted = json_format.ParseDict(fields, target()).SerializeToString()

@@ -10,6 +10,7 @@ Each row's document is decoded from its view with a frozen copy of the schema as
 (built here in a private DescriptorPool, never from the current generated classes, which will go
 on changing). The view is left as it is, so a downgrade only drops the new column.
 """
+
 import base64
 from decimal import Decimal
 
@@ -82,24 +83,51 @@ def document(view: bytes, invoice_class) -> dict:
     message = invoice_class.FromString(view)
     p = message.custom_properties
     return {
-        "version": 1, "due_date": int(p.due_date), "payment_terms": p.payment_terms, "currency": p.currency,
-        "line_items": [{
-            "description": line.description, "quantity": str(Decimal(repr(line.quantity))),
-            "unit_price_cents": int(line.unit_price_in_cents), "tax_rate_percent": str(Decimal(repr(line.tax_rate_percent))),
-            "total_cents": int(line.total_price_in_cents), "tax_cents": int(line.tax_amount_in_cents),
-            "transaction_id": _given(line, "transaction_id"), "employee_contact_id": _given(line, "employee_contact_id"),
-            "employee_name": _given(line, "employee_name"),
-        } for line in p.line_items],
-        "totals": {"subtotal_cents": int(p.subtotal_in_cents), "tax_cents": int(p.tax_amount_in_cents),
-                   "total_cents": int(p.total_amount_in_cents)},
-        "bill_to": {"name": p.bill_to.name, "email": _given(p.bill_to, "email"), "address": _address(p.bill_to.address)},
-        "issuer": {"name": p.issuer.name, "email": _given(p.issuer, "email"), "address": _address(p.issuer.address),
-                   "tax_id": _given(p.issuer, "tax_id")} if p.HasField("issuer") else None,
+        "version": 1,
+        "due_date": int(p.due_date),
+        "payment_terms": p.payment_terms,
+        "currency": p.currency,
+        "line_items": [
+            {
+                "description": line.description,
+                "quantity": str(Decimal(repr(line.quantity))),
+                "unit_price_cents": int(line.unit_price_in_cents),
+                "tax_rate_percent": str(Decimal(repr(line.tax_rate_percent))),
+                "total_cents": int(line.total_price_in_cents),
+                "tax_cents": int(line.tax_amount_in_cents),
+                "transaction_id": _given(line, "transaction_id"),
+                "employee_contact_id": _given(line, "employee_contact_id"),
+                "employee_name": _given(line, "employee_name"),
+            }
+            for line in p.line_items
+        ],
+        "totals": {
+            "subtotal_cents": int(p.subtotal_in_cents),
+            "tax_cents": int(p.tax_amount_in_cents),
+            "total_cents": int(p.total_amount_in_cents),
+        },
+        "bill_to": {
+            "name": p.bill_to.name,
+            "email": _given(p.bill_to, "email"),
+            "address": _address(p.bill_to.address),
+        },
+        "issuer": {
+            "name": p.issuer.name,
+            "email": _given(p.issuer, "email"),
+            "address": _address(p.issuer.address),
+            "tax_id": _given(p.issuer, "tax_id"),
+        }
+        if p.HasField("issuer")
+        else None,
         "notes": _given(p, "notes"),
         "custom_fields": json_format.MessageToDict(p.custom_fields) if p.HasField("custom_fields") else {},
-        "created_by": message.created_by, "sent_date": _whole(p, "sent_date"), "sent_to": _given(p, "sent_to"),
-        "paid_date": _whole(p, "paid_date"), "payment_method": _given(p, "payment_method"),
-        "transaction_ref": _given(p, "transaction_ref"), "cancelled_date": _whole(p, "cancelled_date"),
+        "created_by": message.created_by,
+        "sent_date": _whole(p, "sent_date"),
+        "sent_to": _given(p, "sent_to"),
+        "paid_date": _whole(p, "paid_date"),
+        "payment_method": _given(p, "payment_method"),
+        "transaction_ref": _given(p, "transaction_ref"),
+        "cancelled_date": _whole(p, "cancelled_date"),
         "cancellation_reason": _given(p, "cancellation_reason"),
     }
 
@@ -107,16 +135,19 @@ def document(view: bytes, invoice_class) -> dict:
 def upgrade():
     op.add_column("invoices", sa.Column("record", sa.JSON))
     invoice_class = _invoice_class()
-    invoices = sa.table("invoices", sa.column("id", sa.String), sa.column("view", sa.LargeBinary),
-                        sa.column("record", sa.JSON))
+    invoices = sa.table(
+        "invoices", sa.column("id", sa.String), sa.column("view", sa.LargeBinary), sa.column("record", sa.JSON)
+    )
     connection = op.get_bind()
     last = ""
     while True:
-        rows = connection.execute(sa.select(invoices.c.id, invoices.c.view).where(invoices.c.id > last)
-                                  .order_by(invoices.c.id).limit(_BATCH)).all()
+        rows = connection.execute(
+            sa.select(invoices.c.id, invoices.c.view).where(invoices.c.id > last).order_by(invoices.c.id).limit(_BATCH)
+        ).all()
         for invoice_id, view in rows:
-            connection.execute(invoices.update().where(invoices.c.id == invoice_id)
-                               .values(record=document(view, invoice_class)))
+            connection.execute(
+                invoices.update().where(invoices.c.id == invoice_id).values(record=document(view, invoice_class))
+            )
         if len(rows) < _BATCH:
             break
         last = rows[-1].id

@@ -17,5 +17,8 @@ class Settings(ServiceSettings):
     @classmethod
     def from_env(cls) -> "Settings":
         return cls.for_service(
-            "invoicing", threads=8, overdue_interval_seconds=env_int("INVOICING_OVERDUE_INTERVAL_SECONDS", 300),
-            pdf_cache_mb=env_int("INVOICING_PDF_CACHE_MB", CACHE_BYTES // 2**20))
+            "invoicing",
+            threads=8,
+            overdue_interval_seconds=env_int("INVOICING_OVERDUE_INTERVAL_SECONDS", 300),
+            pdf_cache_mb=env_int("INVOICING_PDF_CACHE_MB", CACHE_BYTES // 2**20),
+        )

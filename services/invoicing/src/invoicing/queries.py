@@ -5,6 +5,7 @@ adapters/repository.py). The servicer calls these directly and turns the bytes i
 Statements are built once per shape and run straight on the driver (portal_common.db.HotQuery):
 these reads are most of the traffic, and SQLAlchemy's execution path would cost more than the query.
 """
+
 import dataclasses
 import functools
 
@@ -12,25 +13,33 @@ import sqlalchemy as sa
 
 from invoicing.adapters.tables import invoice_counts, invoices
 from invoicing.domain.model import CANCELLED, DRAFT, OVERDUE, STATUSES, TYPES, UNPAID
-from portal_common.principal import Principal
 from portal_common.db import Database, HotQuery
 from portal_common.domain_errors import NotFound
+from portal_common.principal import Principal
 from portal_common.timestamps import check_timestamp
 from portal_common.validation import check_choice
 
 _param, _c = sa.bindparam, invoices.c
 # What a portal user sees, as Invoice.visible_to_customer says: drafts are not issued yet, so a
 # customer sees an invoice from the moment it is sent, when it is billed to them.
-_CUSTOMER_SEES = (_c.status != DRAFT, sa.or_(_c.bill_to_contact_id == _param("visible_contact_id"),
-                                             _c.bill_to_crm_organization_id == _param("visible_crm_organization_id")))
+_CUSTOMER_SEES = (
+    _c.status != DRAFT,
+    sa.or_(
+        _c.bill_to_contact_id == _param("visible_contact_id"),
+        _c.bill_to_crm_organization_id == _param("visible_crm_organization_id"),
+    ),
+)
 _BY_ID = (_c.organization_id == _param("organization_id"), _c.id == _param("invoice_id"))
-_VIEW_BY_ID = {False: HotQuery(sa.select(_c.view).where(*_BY_ID)),
-               True: HotQuery(sa.select(_c.view).where(*_BY_ID, *_CUSTOMER_SEES))}
+_VIEW_BY_ID = {
+    False: HotQuery(sa.select(_c.view).where(*_BY_ID)),
+    True: HotQuery(sa.select(_c.view).where(*_BY_ID, *_CUSTOMER_SEES)),
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class InvoiceFilter:
     """What a list asks for; empty or None means any."""
+
     status: str = ""
     type: str = ""
     contact_id: str = ""
@@ -44,8 +53,14 @@ class InvoiceFilter:
             check_choice(self.status, STATUSES, "status")
         if self.type:
             check_choice(self.type, TYPES, "type")
-        return dataclasses.replace(self, **{name: check_timestamp(getattr(self, name), name) for name in (
-            "start_date", "end_date") if getattr(self, name) is not None})
+        return dataclasses.replace(
+            self,
+            **{
+                name: check_timestamp(getattr(self, name), name)
+                for name in ("start_date", "end_date")
+                if getattr(self, name) is not None
+            },
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +70,11 @@ class Page:
 
 
 def _visibility(principal: Principal) -> dict:
-    return {"visible_contact_id": principal.crm_contact_id, "visible_crm_organization_id":
-            principal.crm_organization_id} if principal.is_portal_user else {}
+    return (
+        {"visible_contact_id": principal.crm_contact_id, "visible_crm_organization_id": principal.crm_organization_id}
+        if principal.is_portal_user
+        else {}
+    )
 
 
 class InvoiceQueries:
@@ -66,8 +84,10 @@ class InvoiceQueries:
     def invoice_view(self, principal: Principal, invoice_id: str) -> bytes:
         """The stored view of an invoice the caller may read."""
         with self._database.hot() as connection:
-            rows = _VIEW_BY_ID[principal.is_portal_user].rows(connection, {
-                "organization_id": principal.organization_id, "invoice_id": invoice_id, **_visibility(principal)})
+            rows = _VIEW_BY_ID[principal.is_portal_user].rows(
+                connection,
+                {"organization_id": principal.organization_id, "invoice_id": invoice_id, **_visibility(principal)},
+            )
         if not rows:
             raise NotFound(f"invoice {invoice_id} not found")
         return rows[0][0]
@@ -76,24 +96,53 @@ class InvoiceQueries:
         """A page of the invoices the caller may read, with statuses matched as they read at `now`."""
         where = where.checked()
         page, count = _list_queries(*_shape(where, principal.is_portal_user))
-        params = {**dataclasses.asdict(where), "organization_id": principal.organization_id, "now": now,
-                  **_visibility(principal), "limit": limit, "offset": offset}
+        params = {
+            **dataclasses.asdict(where),
+            "organization_id": principal.organization_id,
+            "now": now,
+            **_visibility(principal),
+            "limit": limit,
+            "offset": offset,
+        }
         with self._database.hot() as connection:
-            views = [view for view, in page.rows(connection, params)]
+            views = [view for (view,) in page.rows(connection, params)]
             return Page(views, int(count.rows(connection, params)[0][0]))
 
 
 def _shape(where: InvoiceFilter, portal_user: bool) -> tuple:
     """What decides the statement's form (values are bound later)."""
-    status_kind = ("" if not where.status else "overdue" if where.status == OVERDUE
-                   else "unpaid" if where.status in UNPAID else "plain")
-    return (status_kind, bool(where.type), bool(where.contact_id), bool(where.crm_organization_id),
-            where.start_date is not None, where.end_date is not None, where.include_cancelled, portal_user)
+    status_kind = (
+        ""
+        if not where.status
+        else "overdue"
+        if where.status == OVERDUE
+        else "unpaid"
+        if where.status in UNPAID
+        else "plain"
+    )
+    return (
+        status_kind,
+        bool(where.type),
+        bool(where.contact_id),
+        bool(where.crm_organization_id),
+        where.start_date is not None,
+        where.end_date is not None,
+        where.include_cancelled,
+        portal_user,
+    )
 
 
 @functools.cache
-def _list_queries(status_kind: str, type_: bool, contact: bool, crm_organization: bool, start: bool, end: bool,
-                  include_cancelled: bool, portal_user: bool) -> tuple[HotQuery, HotQuery]:
+def _list_queries(
+    status_kind: str,
+    type_: bool,
+    contact: bool,
+    crm_organization: bool,
+    start: bool,
+    end: bool,
+    include_cancelled: bool,
+    portal_user: bool,
+) -> tuple[HotQuery, HotQuery]:
     """(page, total) statements for one shape of filter, built once.
 
     The status filter matches statuses as they read: "overdue" also finds unpaid invoices whose
@@ -127,10 +176,18 @@ def _list_queries(status_kind: str, type_: bool, contact: bool, crm_organization
         conditions.append(c.status != CANCELLED)
     if portal_user:
         conditions += _CUSTOMER_SEES
-    page = (sa.select(c.view).where(*conditions).order_by(c.created_at.desc(), c.id.desc())
-            .limit(param("limit")).offset(param("offset")))
-    if status_kind != "unpaid" and include_cancelled and not (contact or crm_organization or start or end
-                                                              or portal_user):
+    page = (
+        sa.select(c.view)
+        .where(*conditions)
+        .order_by(c.created_at.desc(), c.id.desc())
+        .limit(param("limit"))
+        .offset(param("offset"))
+    )
+    if (
+        status_kind != "unpaid"
+        and include_cancelled
+        and not (contact or crm_organization or start or end or portal_user)
+    ):
         counted = [invoice_counts.c.organization_id == param("organization_id")]
         if status_kind == "overdue":
             counted.append(invoice_counts.c.status == OVERDUE)
@@ -142,9 +199,15 @@ def _list_queries(status_kind: str, type_: bool, contact: bool, crm_organization
         if status_kind == "overdue":
             # Plus those past due that the overdue job has not stored yet: few, and counted per
             # status, so that each count is one range of the invoices_past_due index.
-            late = [sa.select(sa.func.count()).select_from(invoices).where(
-                c.organization_id == param("organization_id"), term, *([c.type == param("type")] if type_ else [])
-            ).scalar_subquery() for term in past_due]
+            late = [
+                sa.select(sa.func.count())
+                .select_from(invoices)
+                .where(
+                    c.organization_id == param("organization_id"), term, *([c.type == param("type")] if type_ else [])
+                )
+                .scalar_subquery()
+                for term in past_due
+            ]
             total = sa.select(sum(late, total.scalar_subquery()))
     else:
         total = sa.select(sa.func.count()).select_from(invoices).where(*conditions)

@@ -18,8 +18,9 @@ from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = invoicing_pb2.DESCRIPTOR.services_by_name["InvoicingService"].full_name
 # What a portal user (a customer, with a session token) may do: read the invoices billed to them.
-PORTAL_USER_METHODS = frozenset({"ListInvoices", "GetInvoice", "GetInvoicePdf", "ListContactInvoices",
-                                 "ListCrmOrganizationInvoices"})
+PORTAL_USER_METHODS = frozenset(
+    {"ListInvoices", "GetInvoice", "GetInvoicePdf", "ListContactInvoices", "ListCrmOrganizationInvoices"}
+)
 
 
 def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingServicer:
@@ -27,6 +28,7 @@ def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> Invoi
     db.migrate(engine, MIGRATIONS)
     database = db.Database(engine)
     pdfs = pdfs or InvoicePdfs(ProcessRenderer(RENDERS_IN_ALL), cache_bytes=settings.pdf_cache_mb * 2**20)
+
     # The repository stores the API's view of each invoice as the hot reads' cache: api/ builds it.
     def uow(read_only: bool = False) -> SqlInvoicingUnitOfWork:
         return SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only)
@@ -41,10 +43,17 @@ def build(settings: Settings, address: str, servicer: InvoicingServicer | None =
     return create_server(
         address,
         [(invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, servicer, SERVICE_NAME)],
-        interceptors=[ErrorInterceptor(), AuthInterceptor(
-            credentials, prefixes=(f"/{SERVICE_NAME}/",), portal_user_methods=PORTAL_USER_METHODS,
-            failures=FailureBudget(settings.auth_failures_per_minute))],
-        max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
+        interceptors=[
+            ErrorInterceptor(),
+            AuthInterceptor(
+                credentials,
+                prefixes=(f"/{SERVICE_NAME}/",),
+                portal_user_methods=PORTAL_USER_METHODS,
+                failures=FailureBudget(settings.auth_failures_per_minute),
+            ),
+        ],
+        max_workers=settings.grpc_threads,
+        reflection=settings.grpc_reflection,
     )
 
 

@@ -4,18 +4,20 @@ on), and a render stops when its caller goes away or its deadline passes.
 
 The renderer is the real one behind a recorder that counts renders and can hold them at a gate,
 so that what ran at once is known without timing anything."""
+
 import threading
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 
 from invoicing.adapters.pdf import RenderStopped, render_invoice
 from invoicing.config import Settings
 from invoicing.server import build, open_invoicing
 from invoicing.service_layer.renders import InvoicePdfs
-from portal.invoicing.v1 import invoicing_pb2 as pb, invoicing_pb2_grpc
+from portal.invoicing.v1 import invoicing_pb2 as pb
+from portal.invoicing.v1 import invoicing_pb2_grpc
 from portal_common.peers import on_behalf_of as bearer
-from google.protobuf import struct_pb2
 
 WAIT = 10  # seconds: an upper bound on anything that should happen at once, never the expected time
 
@@ -57,10 +59,14 @@ class RecordingRenderer:
 @pytest.fixture(scope="module")
 def service(databases, grpc_peers):
     renderer = RecordingRenderer()
-    settings = Settings(database_url=databases.new_url("invoicing"), address="127.0.0.1:0",
-                        auth_target=grpc_peers.auth_target, crm_target=grpc_peers.crm_target,
-                        internal_token=grpc_peers.internal_token,
-                        grpc_threads=Settings.from_env().grpc_threads)  # as many worker threads as it runs with
+    settings = Settings(
+        database_url=databases.new_url("invoicing"),
+        address="127.0.0.1:0",
+        auth_target=grpc_peers.auth_target,
+        crm_target=grpc_peers.crm_target,
+        internal_token=grpc_peers.internal_token,
+        grpc_threads=Settings.from_env().grpc_threads,
+    )  # as many worker threads as it runs with
     server, port = build(settings, settings.address, open_invoicing(settings, InvoicePdfs(renderer)))
     server.start()
     yield renderer, invoicing_pb2_grpc.InvoicingServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}")), grpc_peers
@@ -86,9 +92,15 @@ def new_tenant(service) -> tuple[str, str]:
 
 def new_invoice(invoicing, key: str, notes: str = "Thanks") -> pb.Invoice:
     body = struct_pb2.Struct()
-    body.update({"type": "b2c_single", "currency": "EUR", "billTo": {"name": "Zoë Müller", "email": "zoe@example.com"},
-                 "lineItems": [{"description": f"Work {i}", "quantity": 1, "unitPriceInCents": 100}
-                               for i in range(40)], "notes": notes})
+    body.update(
+        {
+            "type": "b2c_single",
+            "currency": "EUR",
+            "billTo": {"name": "Zoë Müller", "email": "zoe@example.com"},
+            "lineItems": [{"description": f"Work {i}", "quantity": 1, "unitPriceInCents": 100} for i in range(40)],
+            "notes": notes,
+        }
+    )
     return invoicing.CreateInvoice(pb.CreateInvoiceRequest(invoice=body), metadata=bearer(key))
 
 
@@ -124,8 +136,10 @@ def test_a_third_render_of_one_organization_is_refused_while_others_go_on(servic
     invoices = [new_invoice(invoicing, busy_key, notes=f"Invoice {i}") for i in range(3)]
     other_invoice = new_invoice(invoicing, other_key)
     renderer.held = busy_org
-    running = [invoicing.GetInvoicePdf.future(pb.GetInvoicePdfRequest(invoice_id=invoice.id),
-                                              metadata=bearer(busy_key)) for invoice in invoices[:2]]
+    running = [
+        invoicing.GetInvoicePdf.future(pb.GetInvoicePdfRequest(invoice_id=invoice.id), metadata=bearer(busy_key))
+        for invoice in invoices[:2]
+    ]
     try:
         for _ in running:
             assert renderer.started.acquire(timeout=WAIT)

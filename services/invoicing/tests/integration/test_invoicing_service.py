@@ -1,11 +1,13 @@
 """The invoicing use cases on a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE)."""
+
 import dataclasses
 import threading
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from invoicing.adapters.tables import invoice_counters
 from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
@@ -26,9 +28,13 @@ ALL = InvoiceFilter()
 
 
 def b2c(**overrides) -> InvoiceFields:
-    fields = InvoiceFields(type="b2c_single", currency="EUR", issue_date=FAR_FUTURE,
-                           bill_to=BillToFields(contact_id="ct_solo_org_a"),
-                           line_items=[LineFields("Consulting", 1.5, 3333, 7.5), LineFields("Travel", 1, 10000)])
+    fields = InvoiceFields(
+        type="b2c_single",
+        currency="EUR",
+        issue_date=FAR_FUTURE,
+        bill_to=BillToFields(contact_id="ct_solo_org_a"),
+        line_items=[LineFields("Consulting", 1.5, 3333, 7.5), LineFields("Travel", 1, 10000)],
+    )
     return dataclasses.replace(fields, **overrides)
 
 
@@ -43,8 +49,10 @@ def create(invoicing, fields=None, principal=KEY):
 def test_the_server_computes_every_amount_and_the_number(invoicing):
     invoice = create(invoicing)
     assert invoice.number == "INV-2100-01-001" and invoice.status == "draft"
-    assert [(line.amounts.total_cents, line.amounts.tax_cents) for line in invoice.line_items] == [(5000, 375),
-                                                                                                  (10000, 0)]
+    assert [(line.amounts.total_cents, line.amounts.tax_cents) for line in invoice.line_items] == [
+        (5000, 375),
+        (10000, 0),
+    ]
     assert (invoice.totals.subtotal_cents, invoice.totals.tax_cents, invoice.totals.total_cents) == (15000, 375, 15375)
     assert invoice.due_date == FAR_FUTURE + 30 * DAY_MS and invoice.created_by == "key_a"
     assert invoice.bill_to.name == "日本 Solo" and invoice.bill_to.email == "solo@example.com"
@@ -76,6 +84,7 @@ def test_concurrent_creates_never_duplicate_or_skip_a_number(invoicing, run):
             else:
                 with lock:
                     numbers.append(number)
+
     counts = [creates // threads + (1 if i < creates % threads else 0) for i in range(threads)]
     pool = [threading.Thread(target=worker, args=(count,)) for count in counts]
     for thread in pool:
@@ -106,45 +115,64 @@ def test_a_refused_create_takes_no_number(invoicing, crm):
 
 def test_client_totals_must_agree(invoicing):
     assert create(invoicing, b2c(subtotal_cents=15000, tax_amount_cents=375, total_amount_cents=15375))
-    for fields, name in ((b2c(total_amount_cents=15374), "totalAmountInCents"),
-                         (b2c(subtotal_cents=1), "subtotalInCents"),
-                         (b2c(line_items=[LineFields("x", 1, 100, 10, total_price_cents=100, tax_amount_cents=11)]),
-                          "lineItems[0].taxAmountInCents")):
+    for fields, name in (
+        (b2c(total_amount_cents=15374), "totalAmountInCents"),
+        (b2c(subtotal_cents=1), "subtotalInCents"),
+        (
+            b2c(line_items=[LineFields("x", 1, 100, 10, total_price_cents=100, tax_amount_cents=11)]),
+            "lineItems[0].taxAmountInCents",
+        ),
+    ):
         with pytest.raises(InvalidArgument) as raised:
             create(invoicing, fields)
         assert raised.value.field == name
 
 
-@pytest.mark.parametrize("fields,field", [
-    (b2c(type=None), "type"), (b2c(type="b2b"), "type"), (b2c(currency="EURO"), "currency"),
-    (b2c(line_items=None), "lineItems"), (b2c(line_items=[LineFields("x", 1, 1)] * 1001), "lineItems"),
-    (b2c(line_items=[LineFields(" ", 1, 1)]), "lineItems[0].description"),
-    (b2c(line_items=[LineFields("x", 0, 1)]), "lineItems[0].quantity"),
-    (b2c(line_items=[LineFields("x", 1.00001, 1)]), "lineItems[0].quantity"),
-    (b2c(line_items=[LineFields("x", 1, -1)]), "lineItems[0].unitPriceInCents"),
-    (b2c(line_items=[LineFields("x", 1, 1, 100.5)]), "lineItems[0].taxRatePercent"),
-    (b2c(line_items=[LineFields("x", 2, MAX_MINOR_UNITS)]), "lineItems[0].quantity"),
-    (b2c(line_items=[LineFields("x", 1, MAX_MINOR_UNITS + 1)]), "lineItems[0].unitPriceInCents"),
-    (b2c(issue_date=1.5), "issueDate"), (b2c(issue_date=-1), "issueDate"),
-    (b2c(due_date=FAR_FUTURE), "dueDate"), (b2c(payment_terms="net45"), "paymentTerms"),
-    (b2c(bill_to=None), "billTo"),
-    (b2c(bill_to=BillToFields()), "billTo.name"),
-    (b2c(bill_to=BillToFields(name="John Doe")), "billTo.email"),
-    (b2c(bill_to=BillToFields(email="john.doe@example.com")), "billTo.name"),
-    (b2c(bill_to=BillToFields(name="John Doe", email="nope")), "billTo.email"),
-    (b2c(bill_to=BillToFields(contact_id="ct_nobody")), "billTo.contactId"),
-    (b2c(bill_to=BillToFields(contact_id="ct_solo_org_b")), "billTo.contactId"),  # another tenant's
-    (b2c(bill_to=BillToFields(contact_id="ct_solo_org_a", crm_organization_id="co_acme_org_a")),
-     "billTo.contactId"),  # not a contact of that organization
-    (b2c(bill_to=BillToFields(crm_organization_id="co_acme_org_b")), "billTo.crmOrganizationId"),
-    (b2c(bill_to=BillToFields(contact_id="ct_solo_org_a", email="nope")), "billTo.email"),
-    (b2b(bill_to=BillToFields(contact_id="ct_zoe_org_a")), "billTo.crmOrganizationId"),
-    (b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_solo_org_a")), "billTo.contactId"),
-    (b2b(line_items=[LineFields("x", 1, 1, employee_contact_id="ct_zoe_org_a")]), "lineItems[0].employeeContactId"),
-    (b2b(type="b2b_consolidated"), "lineItems[0].employeeContactId"),
-    (b2b(type="b2b_consolidated", line_items=[LineFields("x", 1, 1, employee_contact_id="ct_solo_org_a")]),
-     "lineItems[0].employeeContactId"),
-])
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        (b2c(type=None), "type"),
+        (b2c(type="b2b"), "type"),
+        (b2c(currency="EURO"), "currency"),
+        (b2c(line_items=None), "lineItems"),
+        (b2c(line_items=[LineFields("x", 1, 1)] * 1001), "lineItems"),
+        (b2c(line_items=[LineFields(" ", 1, 1)]), "lineItems[0].description"),
+        (b2c(line_items=[LineFields("x", 0, 1)]), "lineItems[0].quantity"),
+        (b2c(line_items=[LineFields("x", 1.00001, 1)]), "lineItems[0].quantity"),
+        (b2c(line_items=[LineFields("x", 1, -1)]), "lineItems[0].unitPriceInCents"),
+        (b2c(line_items=[LineFields("x", 1, 1, 100.5)]), "lineItems[0].taxRatePercent"),
+        (b2c(line_items=[LineFields("x", 2, MAX_MINOR_UNITS)]), "lineItems[0].quantity"),
+        (b2c(line_items=[LineFields("x", 1, MAX_MINOR_UNITS + 1)]), "lineItems[0].unitPriceInCents"),
+        (b2c(issue_date=1.5), "issueDate"),
+        (b2c(issue_date=-1), "issueDate"),
+        (b2c(due_date=FAR_FUTURE), "dueDate"),
+        (b2c(payment_terms="net45"), "paymentTerms"),
+        (b2c(bill_to=None), "billTo"),
+        (b2c(bill_to=BillToFields()), "billTo.name"),
+        (b2c(bill_to=BillToFields(name="John Doe")), "billTo.email"),
+        (b2c(bill_to=BillToFields(email="john.doe@example.com")), "billTo.name"),
+        (b2c(bill_to=BillToFields(name="John Doe", email="nope")), "billTo.email"),
+        (b2c(bill_to=BillToFields(contact_id="ct_nobody")), "billTo.contactId"),
+        (b2c(bill_to=BillToFields(contact_id="ct_solo_org_b")), "billTo.contactId"),  # another tenant's
+        (
+            b2c(bill_to=BillToFields(contact_id="ct_solo_org_a", crm_organization_id="co_acme_org_a")),
+            "billTo.contactId",
+        ),  # not a contact of that organization
+        (b2c(bill_to=BillToFields(crm_organization_id="co_acme_org_b")), "billTo.crmOrganizationId"),
+        (b2c(bill_to=BillToFields(contact_id="ct_solo_org_a", email="nope")), "billTo.email"),
+        (b2b(bill_to=BillToFields(contact_id="ct_zoe_org_a")), "billTo.crmOrganizationId"),
+        (
+            b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_solo_org_a")),
+            "billTo.contactId",
+        ),
+        (b2b(line_items=[LineFields("x", 1, 1, employee_contact_id="ct_zoe_org_a")]), "lineItems[0].employeeContactId"),
+        (b2b(type="b2b_consolidated"), "lineItems[0].employeeContactId"),
+        (
+            b2b(type="b2b_consolidated", line_items=[LineFields("x", 1, 1, employee_contact_id="ct_solo_org_a")]),
+            "lineItems[0].employeeContactId",
+        ),
+    ],
+)
 def test_invalid_invoices_are_refused_naming_the_field(invoicing, fields, field):
     with pytest.raises(InvalidArgument) as raised:
         create(invoicing, fields)
@@ -152,23 +180,40 @@ def test_invalid_invoices_are_refused_naming_the_field(invoicing, fields, field)
 
 
 def test_billto_comes_from_the_crm_unless_given_and_is_a_snapshot(invoicing, crm):
-    invoice = create(invoicing, b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a",
-                                                         contact_id="ct_zoe_org_a")))
+    invoice = create(
+        invoicing, b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_zoe_org_a"))
+    )
     assert (invoice.bill_to.name, invoice.bill_to.email) == ("Łódź Works", "billing@lodz.example")
     assert invoice.bill_to.address.city == "Łódź"
-    given = create(invoicing, b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a", name="Acme HR",
-                                                       email="hr@acme.example", address=Address(city="Paris"))))
+    given = create(
+        invoicing,
+        b2b(
+            bill_to=BillToFields(
+                crm_organization_id="co_acme_org_a",
+                name="Acme HR",
+                email="hr@acme.example",
+                address=Address(city="Paris"),
+            )
+        ),
+    )
     assert (given.bill_to.name, given.bill_to.email, given.bill_to.address) == (
-        "Acme HR", "hr@acme.example", Address(city="Paris"))
+        "Acme HR",
+        "hr@acme.example",
+        Address(city="Paris"),
+    )
     crm.add_organization(ORG, "co_acme_org_a", "Renamed Ltd", "new@lodz.example")
     assert invoicing.get_invoice(KEY, invoice.id).custom_properties.bill_to.name == "Łódź Works"
 
 
 def test_a_consolidated_invoice_names_each_employee_and_awaits_the_employer(invoicing, crm, delivery):
-    fields = b2b(type="b2b_consolidated", line_items=[
-        LineFields("Training", 2, 5000, 20, employee_contact_id="ct_zoe_org_a"),
-        LineFields("Training", 1, 5000, 20, employee_contact_id="ct_max_org_a"),
-        LineFields("Materials", 1, 1000, 20, employee_contact_id="ct_zoe_org_a")])
+    fields = b2b(
+        type="b2b_consolidated",
+        line_items=[
+            LineFields("Training", 2, 5000, 20, employee_contact_id="ct_zoe_org_a"),
+            LineFields("Training", 1, 5000, 20, employee_contact_id="ct_max_org_a"),
+            LineFields("Materials", 1, 1000, 20, employee_contact_id="ct_zoe_org_a"),
+        ],
+    )
     calls = crm.calls
     invoice = create(invoicing, fields)
     assert crm.calls - calls == 3  # the organization and each employee once
@@ -184,8 +229,7 @@ def test_updates_change_drafts_only_and_recheck_everything(invoicing):
     updated = invoicing.update_invoice(KEY, invoice.id, InvoiceFields(notes="second", payment_terms="net7"), ORG)
     assert (updated.notes, updated.payment_terms, updated.due_date) == ("second", "net7", JAN_2025 + 7 * DAY_MS)
     assert updated.number == invoice.number and updated.totals == invoice.totals
-    relined = invoicing.update_invoice(KEY, invoice.id, InvoiceFields(line_items=[LineFields("One", 2, 250, 10)]),
-                                       ORG)
+    relined = invoicing.update_invoice(KEY, invoice.id, InvoiceFields(line_items=[LineFields("One", 2, 250, 10)]), ORG)
     assert relined.totals.total_cents == 550
     with pytest.raises(InvalidArgument) as raised:
         invoicing.update_invoice(KEY, invoice.id, InvoiceFields(issue_date=FEB_2025), ORG)
@@ -209,7 +253,11 @@ def test_the_lifecycle_records_each_transition(invoicing, delivery):
         invoicing.send_invoice(KEY, invoice.id, None, None)
     paid = invoicing.pay_invoice(KEY, invoice.id, 1_700_000_100_000, "card", "ch_123")
     assert (paid.status, paid.paid_date, paid.payment_method, paid.transaction_ref) == (
-        "paid", 1_700_000_100_000, "card", "ch_123")
+        "paid",
+        1_700_000_100_000,
+        "card",
+        "ch_123",
+    )
     with pytest.raises(Conflict):
         invoicing.cancel_invoice(KEY, invoice.id, "too late")
     draft = create(invoicing)
@@ -240,13 +288,19 @@ def test_overdue_is_derived_on_read_and_in_filters_then_persisted_by_the_job(inv
 def test_lists_filter_and_page(invoicing):
     a = create(invoicing, b2c(issue_date=JAN_2025))
     b = create(invoicing, b2b(issue_date=FEB_2025))
-    c = create(invoicing, b2b(issue_date=FEB_2025 + DAY_MS,
-                              bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_zoe_org_a")))
+    c = create(
+        invoicing,
+        b2b(
+            issue_date=FEB_2025 + DAY_MS,
+            bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_zoe_org_a"),
+        ),
+    )
     create(invoicing, b2c(bill_to=BillToFields(contact_id="ct_solo_org_b")), OTHER_KEY)
     invoicing.cancel_invoice(KEY, b.id, "wrong")
 
     def ids(where, limit=50, offset=0):
         return [i.id for i in invoicing.list_invoices(KEY, where, limit, offset).invoices]
+
     assert ids(ALL) == [c.id, b.id, a.id]
     assert ids(ALL, 2, 0) + ids(ALL, 2, 2) == [c.id, b.id, a.id]
     assert ids(InvoiceFilter(type="b2b_single")) == [c.id, b.id]
@@ -255,8 +309,9 @@ def test_lists_filter_and_page(invoicing):
     assert ids(InvoiceFilter(start_date=FEB_2025)) == [c.id, b.id]
     assert ids(InvoiceFilter(start_date=FEB_2025, end_date=FEB_2025)) == [b.id]
     assert ids(InvoiceFilter(status="cancelled")) == [b.id]
-    billed = invoicing.list_billed_to(KEY, InvoiceFilter(crm_organization_id="co_acme_org_a", include_cancelled=False),
-                                      50, 0, ORG)
+    billed = invoicing.list_billed_to(
+        KEY, InvoiceFilter(crm_organization_id="co_acme_org_a", include_cancelled=False), 50, 0, ORG
+    )
     assert [i.id for i in billed.invoices] == [c.id] and billed.total == 1
     for bad in (InvoiceFilter(status="late"), InvoiceFilter(type="b2b"), InvoiceFilter(start_date=0.5)):
         with pytest.raises(InvalidArgument):
@@ -264,8 +319,9 @@ def test_lists_filter_and_page(invoicing):
 
 
 def test_portal_users_see_only_sent_invoices_billed_to_them(invoicing, portal_user):
-    to_zoe = create(invoicing, b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a",
-                                                        contact_id="ct_zoe_org_a")))
+    to_zoe = create(
+        invoicing, b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_zoe_org_a"))
+    )
     to_solo = create(invoicing)
     draft_to_acme = create(invoicing, b2b())
     for invoice in (to_zoe, to_solo):
@@ -280,8 +336,12 @@ def test_portal_users_see_only_sent_invoices_billed_to_them(invoicing, portal_us
     assert invoicing.list_invoices(nobody, ALL, 50, 0).total == 0
     assert invoicing.get_invoice(zoe, to_zoe.id).id == to_zoe.id
     assert invoicing.invoice_pdf(solo, to_solo.id).filename == f"{to_solo.number}.pdf"
-    for principal, invoice_id in ((zoe, to_solo.id), (solo, to_zoe.id), (zoe, draft_to_acme.id),
-                                  (portal_user("ct_zoe_org_a", organization_id=OTHER_ORG), to_zoe.id)):
+    for principal, invoice_id in (
+        (zoe, to_solo.id),
+        (solo, to_zoe.id),
+        (zoe, draft_to_acme.id),
+        (portal_user("ct_zoe_org_a", organization_id=OTHER_ORG), to_zoe.id),
+    ):
         with pytest.raises(NotFound):
             invoicing.get_invoice(principal, invoice_id)
         with pytest.raises(NotFound):
@@ -290,11 +350,13 @@ def test_portal_users_see_only_sent_invoices_billed_to_them(invoicing, portal_us
 
 def test_organizations_never_see_each_others_invoices(invoicing):
     invoice = create(invoicing)
-    for action in (lambda: invoicing.get_invoice(OTHER_KEY, invoice.id),
-                   lambda: invoicing.send_invoice(OTHER_KEY, invoice.id, None, "x@example.com"),
-                   lambda: invoicing.pay_invoice(OTHER_KEY, invoice.id, None, "card", None),
-                   lambda: invoicing.cancel_invoice(OTHER_KEY, invoice.id, "mine now"),
-                   lambda: invoicing.invoice_pdf(OTHER_KEY, invoice.id)):
+    for action in (
+        lambda: invoicing.get_invoice(OTHER_KEY, invoice.id),
+        lambda: invoicing.send_invoice(OTHER_KEY, invoice.id, None, "x@example.com"),
+        lambda: invoicing.pay_invoice(OTHER_KEY, invoice.id, None, "card", None),
+        lambda: invoicing.cancel_invoice(OTHER_KEY, invoice.id, "mine now"),
+        lambda: invoicing.invoice_pdf(OTHER_KEY, invoice.id),
+    ):
         with pytest.raises(NotFound):
             action()
     assert invoicing.list_invoices(OTHER_KEY, ALL, 50, 0).total == 0
@@ -304,8 +366,12 @@ def test_organizations_never_see_each_others_invoices(invoicing):
 def test_counted_totals_follow_every_change_of_status_and_type(invoicing):
     drafts = [create(invoicing) for _ in range(3)]
     create(invoicing, b2c(bill_to=BillToFields(contact_id="ct_solo_org_b")), OTHER_KEY)
-    invoicing.update_invoice(KEY, drafts[0].id, InvoiceFields(type="b2b_single", bill_to=BillToFields(
-        crm_organization_id="co_acme_org_a")), ORG)
+    invoicing.update_invoice(
+        KEY,
+        drafts[0].id,
+        InvoiceFields(type="b2b_single", bill_to=BillToFields(crm_organization_id="co_acme_org_a")),
+        ORG,
+    )
     invoicing.send_invoice(KEY, drafts[1].id, None, None)
     invoicing.pay_invoice(KEY, drafts[1].id, None, "card", None)
     invoicing.cancel_invoice(KEY, drafts[2].id, "duplicate")
@@ -314,22 +380,31 @@ def test_counted_totals_follow_every_change_of_status_and_type(invoicing):
 
     def total(**where):
         return invoicing.list_invoices(KEY, InvoiceFilter(**where), 50, 0).total
+
     assert (total(status="overdue"), total(status="overdue", type="b2c_single"), total(status="sent")) == (1, 1, 0)
     invoicing.mark_overdue()
     assert total() == 4
     assert (total(status="draft"), total(status="paid"), total(status="cancelled"), total(status="overdue")) == (
-        1, 1, 1, 1)
+        1,
+        1,
+        1,
+        1,
+    )
     assert (total(type="b2b_single"), total(type="b2c_single"), total(type="b2c_single", status="paid")) == (1, 3, 1)
 
 
 def test_billto_without_ids_is_who_the_client_names_and_asks_no_crm(invoicing, crm):
     calls = crm.calls
     address = Address(street="123 Main St", city="San Francisco", state="CA", postal_code="94105", country="US")
-    invoice = create(invoicing, b2c(bill_to=BillToFields(name=" John Doe ", email="john.doe@example.com",
-                                                         address=address)))
+    invoice = create(
+        invoicing, b2c(bill_to=BillToFields(name=" John Doe ", email="john.doe@example.com", address=address))
+    )
     assert crm.calls == calls
     assert (invoice.bill_to.name, invoice.bill_to.email, invoice.bill_to.address) == (
-        "John Doe", "john.doe@example.com", address)
+        "John Doe",
+        "john.doe@example.com",
+        address,
+    )
     assert (invoice.bill_to.contact_id, invoice.bill_to.crm_organization_id) == (None, None)
     assert invoicing.get_invoice(KEY, invoice.id).custom_properties.bill_to.name == "John Doe"
 
@@ -338,7 +413,10 @@ def test_a_b2c_invoice_may_name_the_persons_crm_organization_too(invoicing):
     # The seed's example: a b2c_single billTo with contactId and crmOrganizationId.
     both = create(invoicing, b2c(bill_to=BillToFields(contact_id="ct_zoe_org_a", crm_organization_id="co_acme_org_a")))
     assert (both.bill_to.name, both.bill_to.email, both.bill_to.address.city) == (
-        "Zoë Müller", "zoe@example.com", "Łódź")  # the person, at the organization's address
+        "Zoë Müller",
+        "zoe@example.com",
+        "Łódź",
+    )  # the person, at the organization's address
     assert (both.bill_to.contact_id, both.bill_to.crm_organization_id) == ("ct_zoe_org_a", "co_acme_org_a")
     organization_only = create(invoicing, b2c(bill_to=BillToFields(crm_organization_id="co_acme_org_a")))
     assert (organization_only.bill_to.name, organization_only.bill_to.email) == ("Łódź Works", "billing@lodz.example")
@@ -346,8 +424,12 @@ def test_a_b2c_invoice_may_name_the_persons_crm_organization_too(invoicing):
 
 def test_lists_of_a_contact_or_organization_that_is_not_the_callers_are_404(invoicing, portal_user):
     create(invoicing, b2b(bill_to=BillToFields(crm_organization_id="co_acme_org_a", contact_id="ct_zoe_org_a")))
-    for where in (InvoiceFilter(contact_id="ct_zoe_org_b"), InvoiceFilter(contact_id="ct_nobody"),
-                  InvoiceFilter(crm_organization_id="co_acme_org_b"), InvoiceFilter(crm_organization_id="co_none")):
+    for where in (
+        InvoiceFilter(contact_id="ct_zoe_org_b"),
+        InvoiceFilter(contact_id="ct_nobody"),
+        InvoiceFilter(crm_organization_id="co_acme_org_b"),
+        InvoiceFilter(crm_organization_id="co_none"),
+    ):
         with pytest.raises(NotFound):
             invoicing.list_billed_to(KEY, where, 50, 0, ORG)
     assert invoicing.list_billed_to(KEY, InvoiceFilter(contact_id="ct_max_org_a"), 50, 0, ORG).total == 0
@@ -371,9 +453,17 @@ def test_amounts_up_to_2_to_the_53_are_stored_and_read_back_exactly(invoicing):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.integers(1, 10**6).map(lambda n: n / 100), st.integers(MAX_MINOR_UNITS // 10**7,
-                                                                                    MAX_MINOR_UNITS),
-                          st.integers(0, 100_000).map(lambda n: n / 1000)), min_size=1, max_size=3))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 10**6).map(lambda n: n / 100),
+            st.integers(MAX_MINOR_UNITS // 10**7, MAX_MINOR_UNITS),
+            st.integers(0, 100_000).map(lambda n: n / 1000),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_money_near_2_to_the_53_is_exact_or_refused_never_rounded(invoicing, lines):
     """Each line and the totals, computed with exact fractions, are what is stored and read back;
     whatever passes 2^53-1 is a 400 naming the field instead."""
@@ -393,4 +483,7 @@ def test_money_near_2_to_the_53_is_exact_or_refused_never_rounded(invoicing, lin
     assert [(line.total_price_in_cents, line.tax_amount_in_cents) for line in read.line_items] == expected
     subtotal, tax = sum(total for total, _ in expected), sum(tax for _, tax in expected)
     assert (read.subtotal_in_cents, read.tax_amount_in_cents, read.total_amount_in_cents) == (
-        subtotal, tax, subtotal + tax)
+        subtotal,
+        tax,
+        subtotal + tax,
+    )

@@ -6,6 +6,7 @@ cancelled four invoices (USD with fractional lines, customFields and an issuer; 
 one; JPY totalling 2,147,483,647, int32's largest; a KWD draft) on a database at 0003, and the
 file keeps every column of those rows plus each message as that code read it (`as_read_then`).
 """
+
 import base64
 import importlib.util
 import io

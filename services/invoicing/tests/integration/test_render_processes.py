@@ -1,5 +1,6 @@
 """The renderer's worker processes: the same bytes as a render in this process, a render stopped
 from the caller's side, and a worker that dies answered with UNAVAILABLE, then replaced."""
+
 import dataclasses
 import multiprocessing
 import os
@@ -18,10 +19,23 @@ from portal_common.domain_errors import Unavailable
 def invoice_of(lines: int, description: str) -> Invoice:
     amounts = line_amounts(Decimal(1), 100, Decimal(0))
     items = [LineItem(description, Decimal(1), 100, Decimal(0), amounts)] * lines
-    return Invoice(id="inv_1", organization_id="org", number="INV-2100-01-001", type="b2c_single", status="sent",
-                   issue_date=4102444800000, due_date=4102444800000, payment_terms="due_on_receipt", currency="EUR",
-                   line_items=items, totals=totals([item.amounts for item in items]), bill_to=BillTo(name="Zoë"),
-                   created_by="key", created_at=0, updated_at=0)
+    return Invoice(
+        id="inv_1",
+        organization_id="org",
+        number="INV-2100-01-001",
+        type="b2c_single",
+        status="sent",
+        issue_date=4102444800000,
+        due_date=4102444800000,
+        payment_terms="due_on_receipt",
+        currency="EUR",
+        line_items=items,
+        totals=totals([item.amounts for item in items]),
+        bill_to=BillTo(name="Zoë"),
+        created_by="key",
+        created_at=0,
+        updated_at=0,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """The migrations and the tables the code declares (adapters/tables.py) describe the same schema."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 

@@ -1,5 +1,6 @@
 """Invoices stored before the limits (more lines, longer text than a write now takes) still read,
 list and render; only writes are held to the limits."""
+
 import io
 from decimal import Decimal
 
@@ -22,13 +23,28 @@ def stored_past_the_limits(engine) -> Invoice:
     """A draft of MAX_LINES + 100 lines whose descriptions add up to more than the free text allows,
     written straight into the database as an earlier version of the service would have."""
     amounts = line_amounts(Decimal(1), 100, Decimal(0))
-    lines = [LineItem(f"Line {i:03d} " + "x" * 100, Decimal(1), 100, Decimal(0), amounts) for i in range(MAX_LINES + 100)]
+    lines = [
+        LineItem(f"Line {i:03d} " + "x" * 100, Decimal(1), 100, Decimal(0), amounts) for i in range(MAX_LINES + 100)
+    ]
     assert sum(len(line.description) for line in lines) > MAX_FREE_TEXT
-    invoice = Invoice(id="inv_old", organization_id="org_a", number="INV-2100-01-001", type="b2c_single",
-                      status="draft", issue_date=4102444800000, due_date=4102444800000, payment_terms="due_on_receipt",
-                      currency="EUR", line_items=lines, totals=totals([line.amounts for line in lines]),
-                      bill_to=BillTo(name="Zoë", email="zoe@example.com"), created_by="key_a", created_at=1,
-                      updated_at=1, notes="n" * 10_000)
+    invoice = Invoice(
+        id="inv_old",
+        organization_id="org_a",
+        number="INV-2100-01-001",
+        type="b2c_single",
+        status="draft",
+        issue_date=4102444800000,
+        due_date=4102444800000,
+        payment_terms="due_on_receipt",
+        currency="EUR",
+        line_items=lines,
+        totals=totals([line.amounts for line in lines]),
+        bill_to=BillTo(name="Zoë", email="zoe@example.com"),
+        created_by="key_a",
+        created_at=1,
+        updated_at=1,
+        notes="n" * 10_000,
+    )
     with engine.begin() as connection:
         InvoiceRepository(connection, invoice_view).add(invoice)
     return invoice

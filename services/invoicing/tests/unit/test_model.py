@@ -1,11 +1,29 @@
 """Invoice rules: numbering, payment terms and due dates, overdue, the lifecycle table."""
+
 from decimal import Decimal
 
 import pytest
 
 from invoicing.domain.model import (
-    AWAITING_EMPLOYER_PAYMENT, B2B_CONSOLIDATED, B2C_SINGLE, CANCELLED, DAY_MS, DRAFT, OVERDUE, PAID, SENT,
-    MAX_TIMESTAMP, STATUSES, TRANSITIONS, BillTo, Invoice, LineItem, due_date, invoice_number, invoice_period, overdue_from,
+    AWAITING_EMPLOYER_PAYMENT,
+    B2B_CONSOLIDATED,
+    B2C_SINGLE,
+    CANCELLED,
+    DAY_MS,
+    DRAFT,
+    MAX_TIMESTAMP,
+    OVERDUE,
+    PAID,
+    SENT,
+    STATUSES,
+    TRANSITIONS,
+    BillTo,
+    Invoice,
+    LineItem,
+    due_date,
+    invoice_number,
+    invoice_period,
+    overdue_from,
 )
 from invoicing.domain.money import line_amounts, totals
 from portal_common.domain_errors import Conflict, InvalidArgument
@@ -25,8 +43,9 @@ def test_the_period_is_the_utc_month_of_the_issue_date():
     assert invoice_period(JAN_1_2025 + 31 * DAY_MS - 1) == "2025-01"
 
 
-@pytest.mark.parametrize("terms,days", [("due_on_receipt", 0), ("net7", 7), ("net15", 15), ("net30", 30),
-                                        ("net60", 60), ("net90", 90)])
+@pytest.mark.parametrize(
+    "terms,days", [("due_on_receipt", 0), ("net7", 7), ("net15", 15), ("net30", 30), ("net60", 60), ("net90", 90)]
+)
 def test_the_due_date_follows_from_the_issue_date_and_terms(terms, days):
     assert due_date(JAN_1_2025, terms, None) == JAN_1_2025 + days * DAY_MS
     # Any time on the due day is consistent; the day before or after is not.
@@ -48,10 +67,23 @@ def test_an_invoice_is_overdue_once_its_due_day_has_ended():
 
 def invoice(status=DRAFT, type_=B2C_SINGLE, due=JAN_1_2025 + 30 * DAY_MS) -> Invoice:
     line = LineItem("Work", Decimal(1), 100, Decimal(0), line_amounts(Decimal(1), 100, Decimal(0)))
-    return Invoice(id="inv_1", organization_id="org", number="INV-2025-01-001", type=type_, status=status,
-                   issue_date=JAN_1_2025, due_date=due, payment_terms="net30", currency="EUR", line_items=[line],
-                   totals=totals([line.amounts]), bill_to=BillTo(name="Zoë"), created_by="key", created_at=0,
-                   updated_at=0)
+    return Invoice(
+        id="inv_1",
+        organization_id="org",
+        number="INV-2025-01-001",
+        type=type_,
+        status=status,
+        issue_date=JAN_1_2025,
+        due_date=due,
+        payment_terms="net30",
+        currency="EUR",
+        line_items=[line],
+        totals=totals([line.amounts]),
+        bill_to=BillTo(name="Zoë"),
+        created_by="key",
+        created_at=0,
+        updated_at=0,
+    )
 
 
 BEFORE_DUE = JAN_1_2025 + DAY_MS
@@ -78,8 +110,11 @@ def test_the_lifecycle_table(status, action):
 
 
 def test_the_table_is_what_the_issue_asks():
-    assert TRANSITIONS == {"send": (DRAFT,), "pay": (SENT, OVERDUE, AWAITING_EMPLOYER_PAYMENT),
-                           "cancel": (DRAFT, SENT, OVERDUE, AWAITING_EMPLOYER_PAYMENT)}
+    assert TRANSITIONS == {
+        "send": (DRAFT,),
+        "pay": (SENT, OVERDUE, AWAITING_EMPLOYER_PAYMENT),
+        "cancel": (DRAFT, SENT, OVERDUE, AWAITING_EMPLOYER_PAYMENT),
+    }
 
 
 def test_a_sent_consolidated_invoice_awaits_the_employers_payment():

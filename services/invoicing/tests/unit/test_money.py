@@ -1,10 +1,12 @@
 """Money math: exact minor units, half-up per line, sums that add up, nothing rounded or wrapped up
 to 2^53-1; property-based where it can be."""
+
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from invoicing.domain.money import LineAmounts, exact_decimal, line_amounts, round_half_up, totals
 from portal_common.currencies import MAX_MINOR_UNITS
@@ -103,4 +105,5 @@ def test_a_total_past_the_largest_amount_is_refused_not_wrapped():
 def test_the_largest_quantity_times_the_largest_price_is_exact():
     # 999,999.9999 × (2^53-1) has 26 digits: beyond a double, and close to Decimal's default 28.
     assert line_amounts(Decimal("999999.9999"), MAX_MINOR_UNITS, Decimal("99.999")) == LineAmounts(
-        9007199253840271074526, 9007109181847732671815)
+        9007199253840271074526, 9007109181847732671815
+    )

@@ -1,5 +1,6 @@
 """The PDF's figures in each currency's own minor unit (ISO 4217), read back with pypdf; the
 largest invoice the limits allow; a render that stops when told to."""
+
 import dataclasses
 import io
 from decimal import Decimal
@@ -14,20 +15,39 @@ from invoicing.domain.money import line_amounts, totals
 
 def invoice_in(currency: str, unit_price: int) -> Invoice:
     line = LineItem("Work", Decimal(1), unit_price, Decimal(0), line_amounts(Decimal(1), unit_price, Decimal(0)))
-    return Invoice(id="inv_1", organization_id="org", number="INV-2025-01-001", type="b2c_single", status="sent",
-                   issue_date=1735689600000, due_date=1738281600000, payment_terms="net30", currency=currency,
-                   line_items=[line], totals=totals([line.amounts]), bill_to=BillTo(name="Zoë"), created_by="key",
-                   created_at=0, updated_at=0)
+    return Invoice(
+        id="inv_1",
+        organization_id="org",
+        number="INV-2025-01-001",
+        type="b2c_single",
+        status="sent",
+        issue_date=1735689600000,
+        due_date=1738281600000,
+        payment_terms="net30",
+        currency=currency,
+        line_items=[line],
+        totals=totals([line.amounts]),
+        bill_to=BillTo(name="Zoë"),
+        created_by="key",
+        created_at=0,
+        updated_at=0,
+    )
 
 
 def pdf_text(invoice: Invoice) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(render_invoice(invoice))).pages)
 
 
-@pytest.mark.parametrize("currency,unit_price,printed", [
-    ("USD", 107000, "USD 1,070.00"), ("JPY", 107000, "JPY 107,000"), ("KRW", 5, "KRW 5"),
-    ("KWD", 1070, "KWD 1.070"), ("BHD", 9_007_199_254_740_991, "BHD 9,007,199,254,740.991"),
-])
+@pytest.mark.parametrize(
+    "currency,unit_price,printed",
+    [
+        ("USD", 107000, "USD 1,070.00"),
+        ("JPY", 107000, "JPY 107,000"),
+        ("KRW", 5, "KRW 5"),
+        ("KWD", 1070, "KWD 1.070"),
+        ("BHD", 9_007_199_254_740_991, "BHD 9,007,199,254,740.991"),
+    ],
+)
 def test_totals_are_printed_with_the_currencys_minor_unit(currency, unit_price, printed):
     assert printed in pdf_text(invoice_in(currency, unit_price))
 
@@ -53,9 +73,14 @@ def test_a_render_asks_to_keep_going_between_rows_and_pages_and_stops_when_told(
     render_invoice(invoice, lambda: asked.append(1) or True)
     assert len(asked) > MAX_LINES  # every row, then every page
     for stop_at in (1, MAX_LINES // 2, len(asked)):
-        calls = []
+        calls: list[int] = []
+
+        def keep_going(calls=calls, stop_at=stop_at) -> bool:
+            calls.append(1)
+            return len(calls) < stop_at
+
         with pytest.raises(RenderStopped):
-            render_invoice(invoice, lambda: calls.append(1) or len(calls) < stop_at)
+            render_invoice(invoice, keep_going)
         assert len(calls) == stop_at  # stopped at the first "no"
 
 

@@ -1,4 +1,5 @@
 """The invoicing use cases against a fake unit of work: invoices in memory, written only on commit."""
+
 import copy
 
 import pytest
@@ -81,8 +82,15 @@ def invoicing(stored, clock, crm, delivery) -> InvoicingService:
 
 
 def b2c(**changes) -> InvoiceFields:
-    return InvoiceFields(**{"type": "b2c_single", "currency": "EUR", "bill_to": BillToFields(contact_id="ct_solo_org_a"),
-                            "line_items": [LineFields("Consulting", 1.5, 3333, 7.5)], **changes})
+    return InvoiceFields(
+        **{
+            "type": "b2c_single",
+            "currency": "EUR",
+            "bill_to": BillToFields(contact_id="ct_solo_org_a"),
+            "line_items": [LineFields("Consulting", 1.5, 3333, 7.5)],
+            **changes,
+        }
+    )
 
 
 def test_create_numbers_and_stores_a_draft_on_commit(invoicing, stored):
@@ -129,7 +137,9 @@ def test_the_overdue_job_stores_what_reads_derive(invoicing, stored, clock, deli
     assert stored["invoices"][invoice.id].status_at(clock.now) == "overdue"
     assert invoicing.mark_overdue(batch=1) == 1 and invoicing.mark_overdue() == 0
     assert (stored["invoices"][invoice.id].status, stored["invoices"][invoice.id].updated_at) == (
-        "overdue", sent.updated_at)
+        "overdue",
+        sent.updated_at,
+    )
     assert invoicing.pay_invoice(KEY, invoice.id, None, "card", None).status == "paid"
 
 
@@ -143,5 +153,6 @@ def test_a_pdf_shows_the_status_as_read_to_whom_may_see_it(invoicing, clock):
     pdf = invoicing.invoice_pdf(customer, invoice.id)
     assert (pdf.filename, pdf.data) == (f"{invoice.number}.pdf", f"%PDF {invoice.number} overdue".encode())
     with pytest.raises(NotFound):
-        invoicing.invoice_pdf(Principal(kind=PORTAL_USER, organization_id="org_a", crm_contact_id="ct_zoe_org_a"),
-                              invoice.id)
+        invoicing.invoice_pdf(
+            Principal(kind=PORTAL_USER, organization_id="org_a", crm_contact_id="ct_zoe_org_a"), invoice.id
+        )

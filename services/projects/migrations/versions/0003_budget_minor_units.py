@@ -10,11 +10,12 @@ was stored is kept among the project's free-form properties (budgetAmountBeforeM
 that nothing is lost. Every stored view (a serialized Project) is rebuilt from the columns: the
 message's customProperties became a Struct.
 """
-from decimal import ROUND_HALF_UP, Decimal
-import json
 
-from alembic import op
+import json
+from decimal import ROUND_HALF_UP, Decimal
+
 import sqlalchemy as sa
+from alembic import op
 
 from portal_common.currencies import MINOR_DIGITS
 from projects.api.mapping import project_message
@@ -31,11 +32,31 @@ KEPT_AMOUNT = "budgetAmountBeforeMigration"
 
 # The projects table as this revision leaves it (not the code's current tables.py, which later
 # revisions may change).
-_COLUMNS = ("id", "organization_id", "project_code", "subtype", "name", "description", "status", "start_date",
-            "target_end_date", "priority", "progress", "client_org_id", "detailed_description", "created_by",
-            "created_at", "updated_at")
-projects = sa.table("projects", *(sa.column(name) for name in (
-    *_COLUMNS, "budget_amount", "budget_minor_units", "budget_currency", "free_properties", "view")))
+_COLUMNS = (
+    "id",
+    "organization_id",
+    "project_code",
+    "subtype",
+    "name",
+    "description",
+    "status",
+    "start_date",
+    "target_end_date",
+    "priority",
+    "progress",
+    "client_org_id",
+    "detailed_description",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
+projects = sa.table(
+    "projects",
+    *(
+        sa.column(name)
+        for name in (*_COLUMNS, "budget_amount", "budget_minor_units", "budget_currency", "free_properties", "view")
+    ),
+)
 
 
 def minor_units(amount: float, currency: str) -> tuple[int, bool]:
@@ -54,7 +75,10 @@ def upgrade():
     while True:
         rows = connection.execute(
             sa.select(*(projects.c[name] for name in _COLUMNS), projects.c.budget_amount, projects.c.budget_currency)
-            .where(projects.c.id > last_id).order_by(projects.c.id).limit(BATCH)).all()
+            .where(projects.c.id > last_id)
+            .order_by(projects.c.id)
+            .limit(BATCH)
+        ).all()
         if not rows:
             break
         for row in rows:
@@ -66,15 +90,22 @@ def upgrade():
                 project.budget = Budget(units, currency)
                 if not exact:
                     project.free_properties[KEPT_AMOUNT] = amount
-            connection.execute(projects.update().where(projects.c.id == project.id).values(
-                budget_minor_units=project.budget.minor_units if project.budget else None,
-                free_properties=json.dumps(project.free_properties),
-                view=project_message(project).SerializeToString()))
+            connection.execute(
+                projects.update()
+                .where(projects.c.id == project.id)
+                .values(
+                    budget_minor_units=project.budget.minor_units if project.budget else None,
+                    free_properties=json.dumps(project.free_properties),
+                    view=project_message(project).SerializeToString(),
+                )
+            )
         last_id = rows[-1].id
     with op.batch_alter_table("projects") as batch:
         batch.drop_column("budget_amount")
 
 
 def downgrade():
-    raise NotImplementedError("the views of revision 0002 (a typed customProperties message) cannot be rebuilt "
-                              "by this code; restore a backup taken before the upgrade")
+    raise NotImplementedError(
+        "the views of revision 0002 (a typed customProperties message) cannot be rebuilt "
+        "by this code; restore a backup taken before the upgrade"
+    )

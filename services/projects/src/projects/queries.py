@@ -4,14 +4,15 @@ Each project row also holds `view`, its serialized API message, written with the
 record (see adapters/repository.py), so that reads return it without building messages field by
 field. These queries find the views a caller may see; the api layer turns them into responses.
 """
+
 import dataclasses
 import functools
 
 import sqlalchemy as sa
 
-from portal_common.principal import Principal
 from portal_common.db import Database, HotQuery, like_pattern
 from portal_common.domain_errors import NotFound
+from portal_common.principal import Principal
 from portal_common.validation import check_choice
 from projects.adapters.tables import project_counts, projects
 from projects.domain.model import DRAFT, PRIORITIES, STATUSES, SUBTYPES
@@ -21,8 +22,11 @@ _BY_ID = projects.c.id == sa.bindparam("project_id")
 _VIEW_BY_ID = HotQuery(sa.select(projects.c.view).where(_OF_ORGANIZATION, _BY_ID))
 # What a client's portal user may see: its CRM organization's projects, never drafts.
 _PUBLISHED = projects.c.status != DRAFT
-_CLIENT_VIEW_BY_ID = HotQuery(sa.select(projects.c.view).where(
-    _OF_ORGANIZATION, _BY_ID, projects.c.client_org_id == sa.bindparam("client_org_id"), _PUBLISHED))
+_CLIENT_VIEW_BY_ID = HotQuery(
+    sa.select(projects.c.view).where(
+        _OF_ORGANIZATION, _BY_ID, projects.c.client_org_id == sa.bindparam("client_org_id"), _PUBLISHED
+    )
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,7 @@ class ProjectFilter:
 @dataclasses.dataclass(frozen=True)
 class ProjectPage:
     """The views of a page of projects, newest first, and how many match in all."""
+
     views: list[bytes]
     total: int
 
@@ -68,8 +73,11 @@ class ProjectQueries:
         return rows[0][0]
 
     def project_page(self, principal: Principal, where: ProjectFilter, limit: int, offset: int) -> ProjectPage:
-        for value, allowed, field in ((where.status, STATUSES, "status"), (where.subtype, SUBTYPES, "subtype"),
-                                      (where.priority, PRIORITIES, "priority")):
+        for value, allowed, field in (
+            (where.status, STATUSES, "status"),
+            (where.subtype, SUBTYPES, "subtype"),
+            (where.priority, PRIORITIES, "priority"),
+        ):
             if value:
                 check_choice(value, allowed, field)
         if principal.is_portal_user:
@@ -78,16 +86,20 @@ class ProjectQueries:
                 return ProjectPage([], 0)
             where = dataclasses.replace(where, client_org_id=own, published_only=True)
         page, count = _list_queries(**where.given())
-        params = {**dataclasses.asdict(where), "search": like_pattern(where.search),
-                  "organization_id": principal.organization_id, "limit": limit, "offset": offset}
+        params = {
+            **dataclasses.asdict(where),
+            "search": like_pattern(where.search),
+            "organization_id": principal.organization_id,
+            "limit": limit,
+            "offset": offset,
+        }
         with self._database.hot() as connection:
-            views = [view for view, in page.rows(connection, params)]
+            views = [view for (view,) in page.rows(connection, params)]
             return ProjectPage(views, int(count.rows(connection, params)[0][0]))
 
 
 @functools.cache
-def _list_queries(status: bool, subtype: bool, priority: bool, client_org_id: bool, search: bool,
-                  published_only: bool):
+def _list_queries(status: bool, subtype: bool, priority: bool, client_org_id: bool, search: bool, published_only: bool):
     """(page, total) statements for one combination of filters, built once; values are bound later.
 
     Totals without a client or a search come from the project_counts counters, so that they cost
@@ -105,9 +117,13 @@ def _list_queries(status: bool, subtype: bool, priority: bool, client_org_id: bo
         conditions.append(projects.c.search_text.like(sa.bindparam("search"), escape="\\"))
     if published_only:
         conditions.append(_PUBLISHED)
-    page = (sa.select(projects.c.view).where(*conditions)
-            .order_by(projects.c.created_at.desc(), projects.c.id.desc())
-            .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+    page = (
+        sa.select(projects.c.view)
+        .where(*conditions)
+        .order_by(projects.c.created_at.desc(), projects.c.id.desc())
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
     if client_org_id or search or published_only:
         total = sa.select(sa.func.count()).select_from(projects).where(*conditions)
     else:

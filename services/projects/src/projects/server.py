@@ -23,16 +23,25 @@ def build(settings: Settings, address: str):
     credentials = remote_credentials(settings)
     database = db.Database(engine)
     # The repository stores each project's read model, which only the api layer can build.
-    projects = ProjectsService(lambda: ProjectsUnitOfWork(database, mapping.project_view),
-                               CrmClient(settings.crm_target, settings.crm_timeout_seconds))
+    projects = ProjectsService(
+        lambda: ProjectsUnitOfWork(database, mapping.project_view),
+        CrmClient(settings.crm_target, settings.crm_timeout_seconds),
+    )
     servicer = ProjectsServicer(projects, ProjectQueries(database))
     return create_server(
         address,
         [(projects_pb2_grpc.add_ProjectsServiceServicer_to_server, servicer, SERVICE_NAME)],
-        interceptors=[ErrorInterceptor(), AuthInterceptor(credentials, prefixes=(f"/{SERVICE_NAME}/",),
-                                                          portal_user_methods=PORTAL_USER_METHODS,
-                                                          failures=FailureBudget(settings.auth_failures_per_minute))],
-        max_workers=settings.grpc_threads, reflection=settings.grpc_reflection,
+        interceptors=[
+            ErrorInterceptor(),
+            AuthInterceptor(
+                credentials,
+                prefixes=(f"/{SERVICE_NAME}/",),
+                portal_user_methods=PORTAL_USER_METHODS,
+                failures=FailureBudget(settings.auth_failures_per_minute),
+            ),
+        ],
+        max_workers=settings.grpc_threads,
+        reflection=settings.grpc_reflection,
     )
 
 

@@ -1,4 +1,5 @@
 """The projects service over real gRPC, as internal callers use it, with real auth and CRM services."""
+
 import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2
@@ -14,9 +15,13 @@ from projects.server import build
 
 @pytest.fixture(scope="module")
 def servers(databases, grpc_peers):
-    settings = Settings(database_url=databases.new_url("projects"), address="127.0.0.1:0",
-                        auth_target=grpc_peers.auth_target, crm_target=grpc_peers.crm_target,
-                        internal_token=grpc_peers.internal_token)
+    settings = Settings(
+        database_url=databases.new_url("projects"),
+        address="127.0.0.1:0",
+        auth_target=grpc_peers.auth_target,
+        crm_target=grpc_peers.crm_target,
+        internal_token=grpc_peers.internal_token,
+    )
     projects_server, projects_port = build(settings, settings.address)
     projects_server.start()
     yield {
@@ -56,21 +61,38 @@ def test_create_answers_201_metadata_and_the_project(servers):
 
 def test_the_seeds_create_input_and_free_form_properties_over_grpc(servers):
     _, key = servers["accounts"].create_organization("Acme")
-    project = servers["projects"].CreateProject(new_project(
-        name="Website Redesign", subtype="client_project", startDate=1704067200000, priority="high",
-        budget={"amount": 50000, "currency": "USD"}, customProperties={"department": "Marketing", "budget": {
-            "amountInMinorUnits": 5_000_000, "currency": "USD"}}), metadata=bearer(key))
+    project = servers["projects"].CreateProject(
+        new_project(
+            name="Website Redesign",
+            subtype="client_project",
+            startDate=1704067200000,
+            priority="high",
+            budget={"amount": 50000, "currency": "USD"},
+            customProperties={
+                "department": "Marketing",
+                "budget": {"amountInMinorUnits": 5_000_000, "currency": "USD"},
+            },
+        ),
+        metadata=bearer(key),
+    )
     assert properties(project) == {
-        "projectCode": properties(project)["projectCode"], "startDate": 1704067200000, "priority": "high",
-        "progress": 0, "budget": {"amount": 50000, "amountInMinorUnits": 5_000_000, "currency": "USD"},
-        "department": "Marketing"}
+        "projectCode": properties(project)["projectCode"],
+        "startDate": 1704067200000,
+        "priority": "high",
+        "progress": 0,
+        "budget": {"amount": 50000, "amountInMinorUnits": 5_000_000, "currency": "USD"},
+        "department": "Marketing",
+    }
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"name": "P", "subtype": "internal", "priorty": "high"}, "priorty"),
-    ({"name": "P", "subtype": "internal", "budget": {"amont": 5, "currency": "USD"}}, "budget.amont"),
-    ({"name": "P", "subtype": "internal", "progress": 1, "customProperties": {"progress": 2}}, "progress"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"name": "P", "subtype": "internal", "priorty": "high"}, "priorty"),
+        ({"name": "P", "subtype": "internal", "budget": {"amont": 5, "currency": "USD"}}, "budget.amont"),
+        ({"name": "P", "subtype": "internal", "progress": 1, "customProperties": {"progress": 2}}, "progress"),
+    ],
+)
 def test_unknown_and_conflicting_fields_name_the_json_path(servers, body, field):
     _, key = servers["accounts"].create_organization("Acme")
     with pytest.raises(grpc.RpcError) as raised:
@@ -82,8 +104,10 @@ def test_unknown_and_conflicting_fields_name_the_json_path(servers, body, field)
 def test_the_client_is_checked_in_the_callers_crm(servers):
     _, key = servers["accounts"].create_organization("Acme")
     _, other_key = servers["accounts"].create_organization("Other")
-    contact = servers["crm"].UpsertContact(crm_pb2.UpsertContactRequest(contact=changes(
-        email="jo@acme.example", organizationInfo={"name": "Acme Corp"})), metadata=bearer(key))
+    contact = servers["crm"].UpsertContact(
+        crm_pb2.UpsertContactRequest(contact=changes(email="jo@acme.example", organizationInfo={"name": "Acme Corp"})),
+        metadata=bearer(key),
+    )
     client = contact.crm_organization_id
     request = new_project(name="Site", subtype="client_project", customProperties={"clientOrgId": client})
     assert properties(servers["projects"].CreateProject(request, metadata=bearer(key)))["clientOrgId"] == client
@@ -97,13 +121,18 @@ def test_updates_take_a_struct_and_illegal_transitions_are_conflicts(servers):
     _, key = servers["accounts"].create_organization("Acme")
     stub = servers["projects"]
     project = stub.CreateProject(new_project(name="Site", subtype="internal"), metadata=bearer(key))
-    updated = stub.UpdateProject(projects_pb2.UpdateProjectRequest(
-        project_id=project.id, changes=changes(status="planning", customProperties={"progress": 10})),
-        metadata=bearer(key))
+    updated = stub.UpdateProject(
+        projects_pb2.UpdateProjectRequest(
+            project_id=project.id, changes=changes(status="planning", customProperties={"progress": 10})
+        ),
+        metadata=bearer(key),
+    )
     assert (updated.status, properties(updated)["progress"]) == ("planning", 10)
     with pytest.raises(grpc.RpcError) as raised:
-        stub.UpdateProject(projects_pb2.UpdateProjectRequest(project_id=project.id, changes=changes(status="draft")),
-                           metadata=bearer(key))
+        stub.UpdateProject(
+            projects_pb2.UpdateProjectRequest(project_id=project.id, changes=changes(status="draft")),
+            metadata=bearer(key),
+        )
     assert error_info(raised.value).reason == "CONFLICT"
     trailers = dict(raised.value.trailing_metadata())
     assert trailers["x-portal-http-status"] == "409" and "from planning to draft" in trailers["x-portal-error"]
@@ -117,18 +146,33 @@ def test_updates_take_a_struct_and_illegal_transitions_are_conflicts(servers):
 def test_portal_users_may_only_read_their_clients_projects(servers):
     _, key = servers["accounts"].create_organization("Acme")
     stub = servers["projects"]
-    contact = servers["crm"].UpsertContact(crm_pb2.UpsertContactRequest(contact=changes(
-        email="user@acme.example", organizationInfo={"name": "Acme Corp"})), metadata=bearer(key))
-    mine = stub.CreateProject(new_project(name="Mine", subtype="client_project",
-                                          clientOrgId=contact.crm_organization_id), metadata=bearer(key))
+    contact = servers["crm"].UpsertContact(
+        crm_pb2.UpsertContactRequest(
+            contact=changes(email="user@acme.example", organizationInfo={"name": "Acme Corp"})
+        ),
+        metadata=bearer(key),
+    )
+    mine = stub.CreateProject(
+        new_project(name="Mine", subtype="client_project", clientOrgId=contact.crm_organization_id),
+        metadata=bearer(key),
+    )
     other = stub.CreateProject(new_project(name="Internal", subtype="internal"), metadata=bearer(key))
-    stub.UpdateProject(projects_pb2.UpdateProjectRequest(project_id=mine.id, changes=changes(status="planning")),
-                       metadata=bearer(key))
+    stub.UpdateProject(
+        projects_pb2.UpdateProjectRequest(project_id=mine.id, changes=changes(status="planning")), metadata=bearer(key)
+    )
     # The contact's portal user sees its CRM organization's projects once granted.
-    servers["crm"].UpdateContact(crm_pb2.UpdateContactRequest(
-        contact_id=contact.contact_id, changes=changes(portalAccess="organization")), metadata=bearer(key))
-    session = servers["auth"].SyncUser(auth_pb2.SyncUserRequest(user=changes(
-        email="user@acme.example", oauthProvider="google", oauthId="g-1")), metadata=bearer(key)).session_token
+    servers["crm"].UpdateContact(
+        crm_pb2.UpdateContactRequest(contact_id=contact.contact_id, changes=changes(portalAccess="organization")),
+        metadata=bearer(key),
+    )
+    session = (
+        servers["auth"]
+        .SyncUser(
+            auth_pb2.SyncUserRequest(user=changes(email="user@acme.example", oauthProvider="google", oauthId="g-1")),
+            metadata=bearer(key),
+        )
+        .session_token
+    )
     listed = stub.ListProjects(projects_pb2.ListProjectsRequest(), metadata=bearer(session))
     assert [p.id for p in listed.projects] == [mine.id] and listed.total == 1
     with pytest.raises(grpc.RpcError) as raised:

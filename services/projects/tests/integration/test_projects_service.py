@@ -1,4 +1,5 @@
 """The project use cases against a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE)."""
+
 import threading
 
 import pytest
@@ -61,50 +62,94 @@ def stored_properties(service, project_id: str) -> dict:
 
 
 def portal_user(crm_organization_id: str) -> Principal:
-    return Principal(kind=PORTAL_USER, organization_id="org_a", credential_id="ses_1",
-                     crm_organization_id=crm_organization_id)
+    return Principal(
+        kind=PORTAL_USER, organization_id="org_a", credential_id="ses_1", crm_organization_id=crm_organization_id
+    )
 
 
 def test_a_new_project_is_a_draft_with_the_next_code_and_its_creator(service):
-    first = create(service, description="Corporate site", customProperties={
-        "startDate": 1704067200000, "targetEndDate": 1709251200000, "budget": {"amount": 50000, "currency": "USD"},
-        "priority": "high", "progress": 45, "clientOrgId": "co_acme", "detailedDescription": "<p>Rich</p>"})
+    first = create(
+        service,
+        description="Corporate site",
+        customProperties={
+            "startDate": 1704067200000,
+            "targetEndDate": 1709251200000,
+            "budget": {"amount": 50000, "currency": "USD"},
+            "priority": "high",
+            "progress": 45,
+            "clientOrgId": "co_acme",
+            "detailedDescription": "<p>Rich</p>",
+        },
+    )
     second = create(service)
     assert (first.project_code, second.project_code) == (f"PRJ-{YEAR}-001", f"PRJ-{YEAR}-002")
     assert (first.status, first.created_by, first.organization_id) == ("draft", "key_a", "org_a")
     assert (first.budget.minor_units, first.budget.currency, first.priority, first.progress) == (
-        5_000_000, "USD", "high", 45)
+        5_000_000,
+        "USD",
+        "high",
+        45,
+    )
     assert (second.priority, second.progress, second.budget, second.client_org_id) == ("medium", 0, None, None)
     assert first.id.startswith("prj_") and first.created_at == first.updated_at
     assert stored_properties(service, first.id) == {
-        "projectCode": first.project_code, "startDate": 1704067200000, "targetEndDate": 1709251200000,
-        "budget": {"amount": 50000, "amountInMinorUnits": 5_000_000, "currency": "USD"}, "priority": "high",
-        "progress": 45, "clientOrgId": "co_acme", "detailedDescription": "<p>Rich</p>"}
+        "projectCode": first.project_code,
+        "startDate": 1704067200000,
+        "targetEndDate": 1709251200000,
+        "budget": {"amount": 50000, "amountInMinorUnits": 5_000_000, "currency": "USD"},
+        "priority": "high",
+        "progress": 45,
+        "clientOrgId": "co_acme",
+        "detailedDescription": "<p>Rich</p>",
+    }
 
 
 # The seed's createProject input: the properties at the top level beside name and subtype.
 SEED_CREATE_INPUT = {
-    "subtype": "client_project", "name": "Website Redesign", "description": "Complete redesign of corporate website",
-    "startDate": 1704067200000, "targetEndDate": 1709251200000, "budget": {"amount": 50000, "currency": "USD"},
-    "priority": "high", "clientOrgId": "co_acme", "customProperties": {"department": "Marketing"}}
+    "subtype": "client_project",
+    "name": "Website Redesign",
+    "description": "Complete redesign of corporate website",
+    "startDate": 1704067200000,
+    "targetEndDate": 1709251200000,
+    "budget": {"amount": 50000, "currency": "USD"},
+    "priority": "high",
+    "clientOrgId": "co_acme",
+    "customProperties": {"department": "Marketing"},
+}
 
 
 def test_the_seeds_create_input_sets_every_field_from_the_top_level(service):
     project = service.create_project(KEY, "pk", SEED_CREATE_INPUT)
     assert (project.name, project.subtype, project.description) == (
-        "Website Redesign", "client_project", "Complete redesign of corporate website")
+        "Website Redesign",
+        "client_project",
+        "Complete redesign of corporate website",
+    )
     assert stored_properties(service, project.id) == {
-        "projectCode": project.project_code, "startDate": 1704067200000, "targetEndDate": 1709251200000,
-        "budget": {"amount": 50000, "amountInMinorUnits": 5_000_000, "currency": "USD"}, "priority": "high",
-        "progress": 0, "clientOrgId": "co_acme", "department": "Marketing"}
+        "projectCode": project.project_code,
+        "startDate": 1704067200000,
+        "targetEndDate": 1709251200000,
+        "budget": {"amount": 50000, "amountInMinorUnits": 5_000_000, "currency": "USD"},
+        "priority": "high",
+        "progress": 0,
+        "clientOrgId": "co_acme",
+        "department": "Marketing",
+    }
 
 
 def test_a_property_in_both_places_must_have_one_value(service):
-    both = create(service, progress=45, budget={"amount": 10, "currency": "usd"},
-                  customProperties={"progress": 45.0, "budget": {"amountInMinorUnits": 1000, "currency": "USD"}})
+    both = create(
+        service,
+        progress=45,
+        budget={"amount": 10, "currency": "usd"},
+        customProperties={"progress": 45.0, "budget": {"amountInMinorUnits": 1000, "currency": "USD"}},
+    )
     assert (both.progress, both.budget.minor_units) == (45, 1000)
-    for top, inside in (({"progress": 45}, {"progress": 46}), ({"startDate": 1}, {"startDate": None}),
-                        ({"budget": {"amount": 10, "currency": "USD"}}, {"budget": {"amount": 10, "currency": "EUR"}})):
+    for top, inside in (
+        ({"progress": 45}, {"progress": 46}),
+        ({"startDate": 1}, {"startDate": None}),
+        ({"budget": {"amount": 10, "currency": "USD"}}, {"budget": {"amount": 10, "currency": "EUR"}}),
+    ):
         name = next(iter(top))
         with pytest.raises(InvalidArgument, match="given twice") as raised:
             create(service, **top, customProperties=inside)
@@ -116,27 +161,39 @@ def test_a_property_in_both_places_must_have_one_value(service):
 
 
 def test_free_form_properties_are_stored_merged_and_removed_by_null(service):
-    project = create(service, customProperties={"department": "Marketing", "tags": ["web", 2], "nested": {"a": [1]},
-                                                "empty": None})
+    project = create(
+        service, customProperties={"department": "Marketing", "tags": ["web", 2], "nested": {"a": [1]}, "empty": None}
+    )
     assert project.free_properties == {"department": "Marketing", "tags": ["web", 2], "nested": {"a": [1]}}
-    updated = service.update_project("org_a", "pk", project.id, {"customProperties": {
-        "tags": None, "owner": {"name": "Zoë"}, "progress": 10}})
+    updated = service.update_project(
+        "org_a", "pk", project.id, {"customProperties": {"tags": None, "owner": {"name": "Zoë"}, "progress": 10}}
+    )
     assert updated.free_properties == {"department": "Marketing", "nested": {"a": [1]}, "owner": {"name": "Zoë"}}
     props = stored_properties(service, project.id)
     assert {key: props[key] for key in ("department", "nested", "owner", "progress")} == {
-        "department": "Marketing", "nested": {"a": [1]}, "owner": {"name": "Zoë"}, "progress": 10}
+        "department": "Marketing",
+        "nested": {"a": [1]},
+        "owner": {"name": "Zoë"},
+        "progress": 10,
+    }
 
 
-@pytest.mark.parametrize("properties,field", [
-    ({"status": "active"}, "customProperties.status"),
-    ({"name": "x"}, "customProperties.name"),
-    ({"_id": "x"}, "customProperties._id"),
-    ({"customProperties": {}}, "customProperties.customProperties"),
-    ({"deep": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}}}, "customProperties.deep.a.a.a.a.a.a.a.a.a"),
-    ({"big": 2**53}, "customProperties.big"),
-    ({"list": [1, float("inf")]}, "customProperties.list[1]"),
-    ({"notes": "x" * 8200}, "customProperties"),
-])
+@pytest.mark.parametrize(
+    "properties,field",
+    [
+        ({"status": "active"}, "customProperties.status"),
+        ({"name": "x"}, "customProperties.name"),
+        ({"_id": "x"}, "customProperties._id"),
+        ({"customProperties": {}}, "customProperties.customProperties"),
+        (
+            {"deep": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {}}}}}}}}}}},
+            "customProperties.deep.a.a.a.a.a.a.a.a.a",
+        ),
+        ({"big": 2**53}, "customProperties.big"),
+        ({"list": [1, float("inf")]}, "customProperties.list[1]"),
+        ({"notes": "x" * 8200}, "customProperties"),
+    ],
+)
 def test_bad_free_form_properties_are_refused(service, properties, field):
     with pytest.raises(InvalidArgument) as raised:
         create(service, customProperties=properties)
@@ -153,8 +210,11 @@ def test_the_free_form_size_limit_counts_what_is_kept_after_a_patch(service):
 
 def test_a_new_project_can_only_be_a_draft_of_type_project(service):
     assert create(service, status="draft", type="project").status == "draft"
-    for fields, field in (({"status": "active"}, "status"), ({"type": "invoice"}, "type"),
-                          ({"status": "closed"}, "status")):
+    for fields, field in (
+        ({"status": "active"}, "status"),
+        ({"type": "invoice"}, "type"),
+        ({"status": "closed"}, "status"),
+    ):
         with pytest.raises(InvalidArgument) as raised:
             create(service, **fields)
         assert raised.value.field == field
@@ -169,6 +229,7 @@ def test_sixteen_concurrent_creates_take_sixteen_different_codes(service):
             codes.append(create(service).project_code)
         except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(error)
+
     threads = [threading.Thread(target=create_one) for _ in range(16)]
     for thread in threads:
         thread.start()
@@ -190,22 +251,26 @@ def test_codes_count_per_organization_and_year_and_are_never_reused(service, mon
 
 def test_codes_widen_past_999(service, engine):
     with engine.begin() as connection:
-        connection.execute(sa.insert(project_code_counters).values(
-            organization_id="org_a", year=YEAR, last_number=998))
+        connection.execute(sa.insert(project_code_counters).values(organization_id="org_a", year=YEAR, last_number=998))
     assert [create(service).project_code for _ in range(2)] == [f"PRJ-{YEAR}-999", f"PRJ-{YEAR}-1000"]
 
 
 def test_the_longest_texts_are_stored_and_searchable(service):
     words = " ".join(f"word{i:05d}" for i in range(1000))  # 9,999 characters
-    project = create(service, name="n" * 200, description=words,
-                     customProperties={"detailedDescription": f"<p>{words}</p>" * 9})
+    project = create(
+        service, name="n" * 200, description=words, customProperties={"detailedDescription": f"<p>{words}</p>" * 9}
+    )
     page = service.list_projects(KEY, ProjectFilter(search="word00999"), 50, 0)
     assert [p.id for p in page.projects] == [project.id] and page.total == 1
 
 
 def test_the_code_and_other_assigned_fields_cannot_be_given(service):
-    for fields in ({"customProperties": {"projectCode": "PRJ-1999-001"}}, {"_id": "prj_x"}, {"createdBy": "me"},
-                   {"projectCode": "PRJ-1999-001"}):
+    for fields in (
+        {"customProperties": {"projectCode": "PRJ-1999-001"}},
+        {"_id": "prj_x"},
+        {"createdBy": "me"},
+        {"projectCode": "PRJ-1999-001"},
+    ):
         with pytest.raises(InvalidArgument, match="set by the service"):
             create(service, **fields)
     project = create(service)
@@ -214,24 +279,30 @@ def test_the_code_and_other_assigned_fields_cannot_be_given(service):
     assert raised.value.field == "customProperties.projectCode"
 
 
-@pytest.mark.parametrize("fields,field", [
-    ({"name": ""}, "name"), ({"subtype": ""}, "subtype"), ({"subtype": "vip"}, "subtype"),
-    ({"name": "x" * 201}, "name"), ({"customProperties": {"priority": "urgent"}}, "customProperties.priority"),
-    ({"customProperties": {"progress": 101}}, "customProperties.progress"),
-    ({"customProperties": {"budget": {"amount": -5, "currency": "USD"}}}, "customProperties.budget.amount"),
-    ({"customProperties": {"budget": {"amount": 5, "currency": "ABC"}}}, "customProperties.budget.currency"),
-    ({"budget": {"amount": -5, "currency": "USD"}}, "budget.amount"),
-    ({"budget": {"amountInMinorUnits": -5, "currency": "USD"}}, "budget.amountInMinorUnits"),
-    ({"budget": {"amount": 5, "currency": "ABC"}}, "budget.currency"),
-    ({"budget": {"amont": 5, "currency": "USD"}}, "budget.amont"),
-    ({"budget": {"amountInMinorUnits": 2**53, "currency": "USD"}}, "budget.amountInMinorUnits"),
-    ({"customProperties": {"startDate": 2000, "targetEndDate": 1000}}, "customProperties.targetEndDate"),
-    ({"startDate": 2000, "targetEndDate": 1000}, "targetEndDate"),
-    ({"customProperties": {"clientOrgId": "co_unknown"}}, "customProperties.clientOrgId"),
-    ({"clientOrgId": "co_unknown"}, "clientOrgId"),
-    ({"priorty": "high"}, "priorty"),
-    ({"customProperties": "x"}, "customProperties"),
-])
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        ({"name": ""}, "name"),
+        ({"subtype": ""}, "subtype"),
+        ({"subtype": "vip"}, "subtype"),
+        ({"name": "x" * 201}, "name"),
+        ({"customProperties": {"priority": "urgent"}}, "customProperties.priority"),
+        ({"customProperties": {"progress": 101}}, "customProperties.progress"),
+        ({"customProperties": {"budget": {"amount": -5, "currency": "USD"}}}, "customProperties.budget.amount"),
+        ({"customProperties": {"budget": {"amount": 5, "currency": "ABC"}}}, "customProperties.budget.currency"),
+        ({"budget": {"amount": -5, "currency": "USD"}}, "budget.amount"),
+        ({"budget": {"amountInMinorUnits": -5, "currency": "USD"}}, "budget.amountInMinorUnits"),
+        ({"budget": {"amount": 5, "currency": "ABC"}}, "budget.currency"),
+        ({"budget": {"amont": 5, "currency": "USD"}}, "budget.amont"),
+        ({"budget": {"amountInMinorUnits": 2**53, "currency": "USD"}}, "budget.amountInMinorUnits"),
+        ({"customProperties": {"startDate": 2000, "targetEndDate": 1000}}, "customProperties.targetEndDate"),
+        ({"startDate": 2000, "targetEndDate": 1000}, "targetEndDate"),
+        ({"customProperties": {"clientOrgId": "co_unknown"}}, "customProperties.clientOrgId"),
+        ({"clientOrgId": "co_unknown"}, "clientOrgId"),
+        ({"priorty": "high"}, "priorty"),
+        ({"customProperties": "x"}, "customProperties"),
+    ],
+)
 def test_invalid_creates_name_the_field_and_take_no_code(service, fields, field):
     with pytest.raises(InvalidArgument) as raised:
         create(service, **fields)
@@ -252,14 +323,33 @@ def test_the_client_is_checked_with_the_crm_on_behalf_of_the_caller(service, crm
 
 
 def test_updates_change_only_the_given_fields_and_null_clears(service):
-    project = create(service, description="Old", customProperties={
-        "startDate": 1000, "budget": {"amount": 10, "currency": "EUR"}, "priority": "low", "clientOrgId": "co_acme"})
-    updated = service.update_project("org_a", "pk", project.id, {
-        "name": " New name ", "description": None,
-        "customProperties": {"progress": 50.0, "budget": None, "targetEndDate": 2000}})
+    project = create(
+        service,
+        description="Old",
+        customProperties={
+            "startDate": 1000,
+            "budget": {"amount": 10, "currency": "EUR"},
+            "priority": "low",
+            "clientOrgId": "co_acme",
+        },
+    )
+    updated = service.update_project(
+        "org_a",
+        "pk",
+        project.id,
+        {
+            "name": " New name ",
+            "description": None,
+            "customProperties": {"progress": 50.0, "budget": None, "targetEndDate": 2000},
+        },
+    )
     assert (updated.name, updated.description, updated.progress, updated.budget) == ("New name", None, 50, None)
     assert (updated.start_date, updated.target_end_date, updated.priority, updated.client_org_id) == (
-        1000, 2000, "low", "co_acme")
+        1000,
+        2000,
+        "low",
+        "co_acme",
+    )
     assert updated.updated_at >= project.updated_at and updated.project_code == project.project_code
     with pytest.raises(InvalidArgument) as raised:  # checked against the stored start date
         service.update_project("org_a", "pk", project.id, {"customProperties": {"targetEndDate": 999}})
@@ -270,8 +360,14 @@ def test_updates_change_only_the_given_fields_and_null_clears(service):
     seed_patches = service.update_project("org_a", "pk", project.id, {"progress": 45})
     seed_patches = service.update_project("org_a", "pk", project.id, {"detailedDescription": "<p>Scope</p>"})
     assert (seed_patches.progress, seed_patches.detailed_description) == (45, "<p>Scope</p>")
-    for null in ({"name": None}, {"subtype": None}, {"status": None}, {"customProperties": {"priority": None}},
-                 {"customProperties": {"progress": None}}, {"customProperties": None}):
+    for null in (
+        {"name": None},
+        {"subtype": None},
+        {"status": None},
+        {"customProperties": {"priority": None}},
+        {"customProperties": {"progress": None}},
+        {"customProperties": None},
+    ):
         with pytest.raises(InvalidArgument):
             service.update_project("org_a", "pk", project.id, null)
     with pytest.raises(InvalidArgument, match="unknown field colour"):
@@ -279,15 +375,18 @@ def test_updates_change_only_the_given_fields_and_null_clears(service):
 
 
 def test_detailed_description_is_sanitized(service):
-    dirty = ('<p onclick="steal()">Plan <script>alert(1)</script><a href="javascript:alert(1)">x</a>'
-             '<a href="https://example.com">site</a><img src=x onerror="alert(1)"></p>')
+    dirty = (
+        '<p onclick="steal()">Plan <script>alert(1)</script><a href="javascript:alert(1)">x</a>'
+        '<a href="https://example.com">site</a><img src=x onerror="alert(1)"></p>'
+    )
     project = create(service, customProperties={"detailedDescription": dirty})
     html = project.detailed_description
     for bad in ("script", "onclick", "onerror", "javascript:", "alert"):
         assert bad not in html
     assert '<a href="https://example.com"' in html and html.startswith("<p>Plan")
-    cleared = service.update_project("org_a", "pk", project.id,
-                                     {"customProperties": {"detailedDescription": "<script>x</script>"}})
+    cleared = service.update_project(
+        "org_a", "pk", project.id, {"customProperties": {"detailedDescription": "<script>x</script>"}}
+    )
     assert cleared.detailed_description is None
 
 
@@ -328,9 +427,11 @@ def test_other_organizations_projects_are_not_found(service):
     project = create(service)
     with pytest.raises(NotFound):
         service.get_project(OTHER, project.id)
-    for write in (lambda: service.update_project("org_b", "pk", project.id, {"name": "x"}),
-                  lambda: service.archive_project("org_b", project.id),
-                  lambda: service.delete_project("org_b", project.id)):
+    for write in (
+        lambda: service.update_project("org_b", "pk", project.id, {"name": "x"}),
+        lambda: service.archive_project("org_b", project.id),
+        lambda: service.delete_project("org_b", project.id),
+    ):
         with pytest.raises(NotFound):
             write()
     assert service.list_projects(OTHER, EVERYTHING, 50, 0).total == 0
@@ -338,8 +439,12 @@ def test_other_organizations_projects_are_not_found(service):
 
 
 def test_lists_filter_search_and_page_newest_first_with_exact_totals(service):
-    a = create(service, name="Alpha site", subtype="client_project", customProperties={"priority": "high",
-                                                                                         "clientOrgId": "co_acme"})
+    a = create(
+        service,
+        name="Alpha site",
+        subtype="client_project",
+        customProperties={"priority": "high", "clientOrgId": "co_acme"},
+    )
     b = create(service, name="Beta", description="100% of the_launch", subtype="campaign")
     c = create(service, name="Gamma", subtype="client_project", customProperties={"clientOrgId": "co_globex"})
     service.update_project("org_a", "pk", c.id, {"status": "planning", "customProperties": {"priority": "high"}})
@@ -348,6 +453,7 @@ def test_lists_filter_search_and_page_newest_first_with_exact_totals(service):
         page = service.list_projects(KEY, ProjectFilter(**filters), 50, 0)
         assert page.total == len(page.projects)
         return [p.id for p in page.projects]
+
     assert ids() == [c.id, b.id, a.id]
     assert ids(subtype="client_project") == [c.id, a.id]
     assert ids(status="planning") == [c.id] and ids(status="draft") == [b.id, a.id]

@@ -1,4 +1,5 @@
 """The migrations and the tables the code declares (adapters/tables.py) describe one schema."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -11,7 +12,12 @@ SQLITE_ONLY = {"projects_search"}
 
 def test_the_migrated_database_is_the_declared_schema(databases):
     with databases.migrated_engine("projects", MIGRATIONS) as engine, engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={
-            "compare_type": True, "compare_server_default": True,
-            "include_name": lambda name, kind, parent: name not in SQLITE_ONLY})
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_name": lambda name, kind, parent: name not in SQLITE_ONLY,
+            },
+        )
         assert compare_metadata(context, metadata) == []

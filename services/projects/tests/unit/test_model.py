@@ -2,14 +2,31 @@ import pytest
 
 from portal_common.domain_errors import Conflict, InvalidArgument
 from projects.domain.model import (
-    STATUSES, TRANSITIONS, Project, check_new_status, clean_name, clean_priority,
-    clean_progress, clean_subtype, clean_type, code_year, merged_free_properties, project_code,
+    STATUSES,
+    TRANSITIONS,
+    Project,
+    check_new_status,
+    clean_name,
+    clean_priority,
+    clean_progress,
+    clean_subtype,
+    clean_type,
+    code_year,
+    merged_free_properties,
+    project_code,
 )
 
 
 def project(**fields) -> Project:
-    return Project(id="prj_1", organization_id="org_1", project_code="PRJ-2026-001", subtype="internal",
-                   name="Website", created_by="key_1", **fields)
+    return Project(
+        id="prj_1",
+        organization_id="org_1",
+        project_code="PRJ-2026-001",
+        subtype="internal",
+        name="Website",
+        created_by="key_1",
+        **fields,
+    )
 
 
 def test_codes_have_at_least_three_digits_and_widen_past_999():
@@ -23,9 +40,18 @@ def test_the_code_year_is_the_utc_calendar_year():
     assert code_year(1735689600000) == 2025
 
 
-ALLOWED = {("draft", "planning"), ("draft", "cancelled"), ("planning", "active"), ("planning", "cancelled"),
-           ("active", "on_hold"), ("active", "completed"), ("active", "cancelled"), ("on_hold", "active"),
-           ("on_hold", "completed"), ("on_hold", "cancelled")}
+ALLOWED = {
+    ("draft", "planning"),
+    ("draft", "cancelled"),
+    ("planning", "active"),
+    ("planning", "cancelled"),
+    ("active", "on_hold"),
+    ("active", "completed"),
+    ("active", "cancelled"),
+    ("on_hold", "active"),
+    ("on_hold", "completed"),
+    ("on_hold", "cancelled"),
+}
 
 
 @pytest.mark.parametrize("start", STATUSES)
@@ -80,25 +106,41 @@ def test_search_text_covers_name_code_and_description():
     assert project(description="Corporate Site").search_text == "website prj-2026-001 corporate site"
 
 
-@pytest.mark.parametrize("clean,value,expected", [
-    (clean_name, "  Website  ", "Website"),
-    (clean_subtype, "client_project", "client_project"),
-    (clean_priority, " high ", "high"),
-    (clean_progress, 45.0, 45),
-    (clean_progress, 0, 0),
-])
+@pytest.mark.parametrize(
+    "clean,value,expected",
+    [
+        (clean_name, "  Website  ", "Website"),
+        (clean_subtype, "client_project", "client_project"),
+        (clean_priority, " high ", "high"),
+        (clean_progress, 45.0, 45),
+        (clean_progress, 0, 0),
+    ],
+)
 def test_valid_values_are_cleaned(clean, value, expected):
     assert clean(value, "f") == expected
 
 
-@pytest.mark.parametrize("clean,value,field", [
-    (clean_name, "", "name"), (clean_name, "   ", "name"), (clean_name, "x" * 201, "name"),
-    (clean_name, None, "name"), (clean_name, 5, "name"),
-    (clean_subtype, "vip", "subtype"), (clean_subtype, None, "subtype"), (clean_subtype, ["internal"], "subtype"),
-    (clean_priority, "urgent", "priority"), (clean_priority, "High", "priority"),
-    (clean_progress, 101, "progress"), (clean_progress, -1, "progress"), (clean_progress, 4.5, "progress"),
-    (clean_progress, True, "progress"), (clean_progress, "50", "progress"), (clean_progress, None, "progress"),
-])
+@pytest.mark.parametrize(
+    "clean,value,field",
+    [
+        (clean_name, "", "name"),
+        (clean_name, "   ", "name"),
+        (clean_name, "x" * 201, "name"),
+        (clean_name, None, "name"),
+        (clean_name, 5, "name"),
+        (clean_subtype, "vip", "subtype"),
+        (clean_subtype, None, "subtype"),
+        (clean_subtype, ["internal"], "subtype"),
+        (clean_priority, "urgent", "priority"),
+        (clean_priority, "High", "priority"),
+        (clean_progress, 101, "progress"),
+        (clean_progress, -1, "progress"),
+        (clean_progress, 4.5, "progress"),
+        (clean_progress, True, "progress"),
+        (clean_progress, "50", "progress"),
+        (clean_progress, None, "progress"),
+    ],
+)
 def test_invalid_values_are_refused_naming_the_field(clean, value, field):
     name = field.split(".")[0]
     with pytest.raises(InvalidArgument) as raised:

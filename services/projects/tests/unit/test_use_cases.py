@@ -1,5 +1,6 @@
 """The project use cases against a fake unit of work: in-memory projects and counters, committed
 only when the use case says so."""
+
 import pytest
 
 from portal_common.auth import API_KEY, Principal
@@ -96,13 +97,16 @@ def test_create_numbers_the_years_projects_and_stores_a_draft(service, store):
     assert store.rows[first.id] == first
 
 
-@pytest.mark.parametrize("changes,field", [
-    ({"name": ProjectChanges.name}, "name"),  # the class attribute: UNSET, not given
-    ({"status": "active"}, "status"),
-    ({"start_date": 10, "target_end_date": 5}, "target_end_date"),
-    ({"client_org_id": "co_unknown"}, "client_org_id"),
-    ({"free_properties": {"big": 2**53}}, "free_properties.big"),
-])
+@pytest.mark.parametrize(
+    "changes,field",
+    [
+        ({"name": ProjectChanges.name}, "name"),  # the class attribute: UNSET, not given
+        ({"status": "active"}, "status"),
+        ({"start_date": 10, "target_end_date": 5}, "target_end_date"),
+        ({"client_org_id": "co_unknown"}, "client_org_id"),
+        ({"free_properties": {"big": 2**53}}, "free_properties.big"),
+    ],
+)
 def test_a_refused_create_names_the_domain_field_and_writes_nothing(service, store, changes, field):
     with pytest.raises(InvalidArgument) as raised:
         create(service, **changes)
@@ -118,10 +122,19 @@ def test_the_client_is_asked_of_the_crm_on_behalf_of_the_caller(service, crm):
 
 def test_update_applies_only_what_is_given_and_moves_along_the_workflow(service, store):
     project = create(service, description="Old", priority="high", free_properties={"a": 1, "b": 2})
-    updated = service.update("org_a", "pk", project.id, ProjectChanges(
-        description=None, status="planning", progress=40, free_properties={"a": None, "c": 3}))
+    updated = service.update(
+        "org_a",
+        "pk",
+        project.id,
+        ProjectChanges(description=None, status="planning", progress=40, free_properties={"a": None, "c": 3}),
+    )
     assert (updated.description, updated.status, updated.progress, updated.priority, updated.name) == (
-        None, "planning", 40, "high", "Site")
+        None,
+        "planning",
+        40,
+        "high",
+        "Site",
+    )
     assert updated.free_properties == {"b": 2, "c": 3} and store.rows[project.id] == updated
     with pytest.raises(Conflict):
         service.update("org_a", "pk", project.id, ProjectChanges(status="draft", name="Changed"))
@@ -130,8 +143,10 @@ def test_update_applies_only_what_is_given_and_moves_along_the_workflow(service,
 
 def test_the_schedule_is_blamed_on_the_date_given(service):
     project = create(service, start_date=100, target_end_date=150)
-    for changes, field in ((ProjectChanges(target_end_date=50), "target_end_date"),
-                           (ProjectChanges(start_date=200, progress=1), "start_date")):
+    for changes, field in (
+        (ProjectChanges(target_end_date=50), "target_end_date"),
+        (ProjectChanges(start_date=200, progress=1), "start_date"),
+    ):
         with pytest.raises(InvalidArgument) as raised:
             service.update("org_a", "pk", project.id, changes)
         assert raised.value.field == field
@@ -149,7 +164,10 @@ def test_archive_cancels_and_delete_takes_only_drafts(service, store):
 
 def test_another_organizations_project_is_not_found(service):
     project = create(service)
-    for call in (lambda: service.update("org_b", "pk", project.id, ProjectChanges(name="x")),
-                 lambda: service.archive("org_b", project.id), lambda: service.delete("org_b", project.id)):
+    for call in (
+        lambda: service.update("org_b", "pk", project.id, ProjectChanges(name="x")),
+        lambda: service.archive("org_b", project.id),
+        lambda: service.delete("org_b", project.id),
+    ):
         with pytest.raises(NotFound):
             call()

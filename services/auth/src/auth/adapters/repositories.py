@@ -1,4 +1,5 @@
 """The auth service's records in its tables, and the unit of work that holds them."""
+
 import dataclasses
 
 import sqlalchemy as sa
@@ -34,12 +35,16 @@ class ApiKeys(Repository):
 
     def live(self, key_hash: str) -> ApiKey | None:
         """The unrevoked key with this hash."""
-        return self._one(sa.select(*_KEY_COLUMNS).where(api_keys.c.key_hash == key_hash,
-                                                       api_keys.c.revoked_at.is_(None)))
+        return self._one(
+            sa.select(*_KEY_COLUMNS).where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+        )
 
     def of_organization(self, organization_id: str) -> list[ApiKey]:
-        rows = self._connection.execute(sa.select(*_KEY_COLUMNS).where(api_keys.c.organization_id == organization_id)
-                                        .order_by(api_keys.c.created_at, api_keys.c.id))
+        rows = self._connection.execute(
+            sa.select(*_KEY_COLUMNS)
+            .where(api_keys.c.organization_id == organization_id)
+            .order_by(api_keys.c.created_at, api_keys.c.id)
+        )
         return [ApiKey(**row._mapping) for row in rows]
 
     # Each writes only what it is about: a use, recorded outside any lock, must never undo a
@@ -64,17 +69,28 @@ class PortalUsers(Repository):
 
     def with_identity(self, organization_id: str, provider: str, oauth_id: str) -> PortalUser | None:
         """The user bound to this provider account."""
-        bound = sa.select(portal_identities.c.user_id).where(
-            portal_identities.c.organization_id == organization_id, portal_identities.c.provider == provider,
-            portal_identities.c.oauth_id == oauth_id).scalar_subquery()
+        bound = (
+            sa.select(portal_identities.c.user_id)
+            .where(
+                portal_identities.c.organization_id == organization_id,
+                portal_identities.c.provider == provider,
+                portal_identities.c.oauth_id == oauth_id,
+            )
+            .scalar_subquery()
+        )
         return self._one(portal_users.c.id == bound)
 
     def add(self, user: PortalUser) -> None:
         """A new user, bound to the identity it signed in with."""
         self._connection.execute(portal_users.insert().values(**self._values(user)))
-        self._connection.execute(portal_identities.insert().values(
-            organization_id=user.organization_id, provider=user.oauth_provider, oauth_id=user.oauth_id,
-            user_id=user.id))
+        self._connection.execute(
+            portal_identities.insert().values(
+                organization_id=user.organization_id,
+                provider=user.oauth_provider,
+                oauth_id=user.oauth_id,
+                user_id=user.id,
+            )
+        )
 
     def save(self, user: PortalUser) -> None:
         self._connection.execute(portal_users.update().where(portal_users.c.id == user.id).values(**self._values(user)))
@@ -85,8 +101,12 @@ class PortalUsers(Repository):
         if status:
             conditions.append(portal_users.c.status == status)
         rows = self._connection.execute(
-            sa.select(*_USER_COLUMNS).where(*conditions)
-            .order_by(portal_users.c.created_at.desc(), portal_users.c.id.desc()).limit(limit).offset(offset))
+            sa.select(*_USER_COLUMNS)
+            .where(*conditions)
+            .order_by(portal_users.c.created_at.desc(), portal_users.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         total = self._connection.execute(sa.select(sa.func.count()).select_from(portal_users).where(*conditions))
         return [PortalUser(**row._mapping) for row in rows], total.scalar()
 
@@ -107,35 +127,61 @@ class PortalSessions(Repository):
         """The session with this token hash if it may be used now; sessions opened before they
         recorded their API key have none, and live until they expire."""
         row = self._connection.execute(
-            sa.select(portal_sessions.c.id, portal_sessions.c.user_id, portal_users.c.organization_id,
-                      portal_sessions.c.expires_at, portal_users.c.crm_contact_id)
+            sa.select(
+                portal_sessions.c.id,
+                portal_sessions.c.user_id,
+                portal_users.c.organization_id,
+                portal_sessions.c.expires_at,
+                portal_users.c.crm_contact_id,
+            )
             .join(portal_users, portal_users.c.id == portal_sessions.c.user_id)
             .outerjoin(api_keys, api_keys.c.id == portal_sessions.c.api_key_id)
-            .where(portal_sessions.c.token_hash == token_hash, portal_sessions.c.revoked_at.is_(None),
-                   portal_sessions.c.expires_at > now, portal_users.c.status == ACTIVE,
-                   api_keys.c.revoked_at.is_(None))).first()
+            .where(
+                portal_sessions.c.token_hash == token_hash,
+                portal_sessions.c.revoked_at.is_(None),
+                portal_sessions.c.expires_at > now,
+                portal_users.c.status == ACTIVE,
+                api_keys.c.revoked_at.is_(None),
+            )
+        ).first()
         return LiveSession(**row._mapping) if row else None
 
     def end(self, session_id: str, now: int) -> None:
-        self._connection.execute(portal_sessions.update().where(
-            portal_sessions.c.id == session_id, portal_sessions.c.revoked_at.is_(None)).values(revoked_at=now))
+        self._connection.execute(
+            portal_sessions.update()
+            .where(portal_sessions.c.id == session_id, portal_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
 
     def end_live(self, user_id: str, now: int, keeping: int = 0) -> int:
         """Ends the user's live sessions but the newest `keeping`; returns how many it ended."""
-        ending = self._connection.execute(
-            sa.select(portal_sessions.c.id).where(portal_sessions.c.user_id == user_id,
-                                                  portal_sessions.c.revoked_at.is_(None),
-                                                  portal_sessions.c.expires_at > now)
-            .order_by(portal_sessions.c.created_at.desc(), portal_sessions.c.id.desc()).offset(keeping)).scalars().all()
+        ending = (
+            self._connection.execute(
+                sa.select(portal_sessions.c.id)
+                .where(
+                    portal_sessions.c.user_id == user_id,
+                    portal_sessions.c.revoked_at.is_(None),
+                    portal_sessions.c.expires_at > now,
+                )
+                .order_by(portal_sessions.c.created_at.desc(), portal_sessions.c.id.desc())
+                .offset(keeping)
+            )
+            .scalars()
+            .all()
+        )
         if ending:
-            self._connection.execute(portal_sessions.update().where(portal_sessions.c.id.in_(ending))
-                                     .values(revoked_at=now))
+            self._connection.execute(
+                portal_sessions.update().where(portal_sessions.c.id.in_(ending)).values(revoked_at=now)
+            )
         return len(ending)
 
     def purge(self, now: int) -> int:
         """Deletes the expired and ended sessions: they can never be used again."""
-        return self._connection.execute(portal_sessions.delete().where(sa.or_(
-            portal_sessions.c.expires_at <= now, portal_sessions.c.revoked_at.is_not(None)))).rowcount
+        return self._connection.execute(
+            portal_sessions.delete().where(
+                sa.or_(portal_sessions.c.expires_at <= now, portal_sessions.c.revoked_at.is_not(None))
+            )
+        ).rowcount
 
 
 class AuthUnitOfWork(SqlUnitOfWork):

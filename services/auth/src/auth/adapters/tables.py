@@ -1,18 +1,21 @@
 """The auth service's tables: how the code sees what migrations/ creates (tests/integration/
 test_schema.py checks that the two agree)."""
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 organizations = sa.Table(
-    "organizations", metadata,
+    "organizations",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
 api_keys = sa.Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("organization_id", sa.String(40), sa.ForeignKey("organizations.id"), nullable=False, index=True),
     sa.Column("prefix", sa.String(16), nullable=False),
@@ -23,7 +26,8 @@ api_keys = sa.Table(
 )
 
 portal_users = sa.Table(
-    "portal_users", metadata,
+    "portal_users",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("organization_id", sa.String(40), sa.ForeignKey("organizations.id"), nullable=False),
     sa.Column("email", sa.String(254), nullable=False),
@@ -42,7 +46,8 @@ portal_users = sa.Table(
 
 # Which provider account belongs to which portal user: one account per provider and user.
 portal_identities = sa.Table(
-    "portal_identities", metadata,
+    "portal_identities",
+    metadata,
     sa.Column("organization_id", sa.String(40), primary_key=True),
     sa.Column("provider", sa.String(20), primary_key=True),
     sa.Column("oauth_id", sa.String(200), primary_key=True),
@@ -51,7 +56,8 @@ portal_identities = sa.Table(
 )
 
 portal_sessions = sa.Table(
-    "portal_sessions", metadata,
+    "portal_sessions",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("user_id", sa.String(40), sa.ForeignKey("portal_users.id"), nullable=False, index=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),

@@ -1,4 +1,5 @@
 """The auth service's gRPC methods: request → domain command → use case → domain result → response."""
+
 from auth.api import mapping
 from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
@@ -28,16 +29,18 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
 
     def SyncUser(self, request, context):
         with client_paths(auth_pb2.SyncUserInput.DESCRIPTOR):
-            sign_in = self._portal_users.sync_user(current_principal(), caller_credential(context),
-                                                   mapping.oauth_login(request))
+            sign_in = self._portal_users.sync_user(
+                current_principal(), caller_credential(context), mapping.oauth_login(request)
+            )
         if sign_in.created:
             context.send_initial_metadata((http_status_metadata(201),))
         return mapping.sync_user_response(sign_in.user, sign_in.session_token, sign_in.expires_at)
 
     def ValidateToken(self, request, context):
         user = self._portal_users.current_user(current_principal())
-        return auth_pb2.ValidateTokenResponse(valid=True, user=mapping.frontend_user(user),
-                                              crm_context=mapping.crm_context(user))
+        return auth_pb2.ValidateTokenResponse(
+            valid=True, user=mapping.frontend_user(user), crm_context=mapping.crm_context(user)
+        )
 
     def GetCurrentUser(self, request, context):
         return mapping.current_user(self._portal_users.current_user(current_principal()))
@@ -48,19 +51,21 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
 
     def ListPortalUsers(self, request, context):
         limit, offset = page_bounds(request)
-        users, total = self._portal_users.list_users(current_principal().organization_id, request.status, limit,
-                                                     offset)
-        return auth_pb2.ListPortalUsersResponse(portal_users=[mapping.frontend_user(user) for user in users],
-                                                total=total, limit=limit, offset=offset)
+        users, total = self._portal_users.list_users(current_principal().organization_id, request.status, limit, offset)
+        return auth_pb2.ListPortalUsersResponse(
+            portal_users=[mapping.frontend_user(user) for user in users], total=total, limit=limit, offset=offset
+        )
 
     def GetPortalUser(self, request, context):
-        return mapping.frontend_user(self._portal_users.get_user(current_principal().organization_id,
-                                                                 request.portal_user_id))
+        return mapping.frontend_user(
+            self._portal_users.get_user(current_principal().organization_id, request.portal_user_id)
+        )
 
     def UpdatePortalUser(self, request, context):
         with client_paths(auth_pb2.PortalUserChanges.DESCRIPTOR):
-            user = self._portal_users.update_user(current_principal().organization_id, request.portal_user_id,
-                                                  mapping.portal_user_changes(request))
+            user = self._portal_users.update_user(
+                current_principal().organization_id, request.portal_user_id, mapping.portal_user_changes(request)
+            )
         return mapping.frontend_user(user)
 
     def EndPortalUserSessions(self, request, context):

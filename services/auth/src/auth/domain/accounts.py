@@ -1,4 +1,5 @@
 """Organizations, the tenants of the portal, and the API keys through which they call it."""
+
 import dataclasses
 
 from portal_common.domain_errors import InvalidArgument
@@ -26,6 +27,7 @@ def clean_organization_name(name: str) -> str:
 @dataclasses.dataclass
 class ApiKey:
     """An organization's API key as it is kept: its secret is shown once and stored only as a hash."""
+
     id: str
     organization_id: str
     prefix: str

@@ -2,6 +2,7 @@
 
 API keys start with `pk_`, portal session tokens with `ps_`; both carry 256 random bits.
 """
+
 import dataclasses
 import secrets
 

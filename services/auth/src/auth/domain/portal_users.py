@@ -1,4 +1,5 @@
 """Portal users: the customers of an organization who sign in with Google or Microsoft."""
+
 import dataclasses
 
 from portal_common.domain_errors import Conflict, InvalidArgument, PermissionDenied
@@ -14,6 +15,7 @@ MAX_LIVE_SESSIONS = 20
 @dataclasses.dataclass(frozen=True)
 class OAuthLogin:
     """What the frontend learnt from the OAuth provider when the user signed in there."""
+
     email: str
     name: str
     oauth_provider: str
@@ -25,14 +27,18 @@ def clean_login(login: OAuthLogin) -> OAuthLogin:
     oauth_id = clean_text(login.oauth_id, "oauth_id")
     if not oauth_id:
         raise InvalidArgument("oauth_id is required", field="oauth_id")
-    return OAuthLogin(email=clean_email(login.email, "email"), name=clean_text(login.name, "name") or "",
-                      oauth_provider=check_choice(login.oauth_provider, OAUTH_PROVIDERS, "oauth_provider"),
-                      oauth_id=oauth_id)
+    return OAuthLogin(
+        email=clean_email(login.email, "email"),
+        name=clean_text(login.name, "name") or "",
+        oauth_provider=check_choice(login.oauth_provider, OAUTH_PROVIDERS, "oauth_provider"),
+        oauth_id=oauth_id,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class ContactLink:
     """The CRM contact with a portal user's email, as the CRM had it at sign-in."""
+
     contact_id: str
     crm_organization_id: str | None
     active: bool = True
@@ -41,6 +47,7 @@ class ContactLink:
 @dataclasses.dataclass(frozen=True)
 class ContactAccess:
     """A portal user's contact as the CRM has it now."""
+
     active: bool
     crm_organization_id: str
     organization_access: bool
@@ -50,6 +57,7 @@ class ContactAccess:
 class PortalUserChanges:
     """What an organization changes of a portal user. The status is the one thing it may change,
     so a change always names it; a wrong one is refused before the user is even looked up."""
+
     status: str
 
     def __post_init__(self):
@@ -107,14 +115,18 @@ def login_owner(login: OAuthLogin, by_identity: PortalUser | None, by_email: Por
             raise Conflict(f"{login.email} belongs to another portal user", field="email")
         return by_identity
     if by_email:
-        raise Conflict(f"{login.email} is already bound to another sign-in identity (provider and account); "
-                       "sign in with that account", field="oauth_id")
+        raise Conflict(
+            f"{login.email} is already bound to another sign-in identity (provider and account); "
+            "sign in with that account",
+            field="oauth_id",
+        )
     return None
 
 
 @dataclasses.dataclass(frozen=True)
 class PortalSession:
     """A portal user's session; its token is shown once and stored only as a hash."""
+
     id: str
     user_id: str
     created_at: int
@@ -128,6 +140,7 @@ class PortalSession:
 class LiveSession:
     """A session that may be used now (neither ended nor expired, its user active, its API key not
     revoked), with what its user is linked to."""
+
     id: str
     user_id: str
     organization_id: str

@@ -1,4 +1,5 @@
 """Use cases of organizations and API keys, for the `portal` command; one unit of work each."""
+
 from typing import Callable
 
 from auth.domain.accounts import DEMO_ORGANIZATION_NAME, ApiKey, Organization, clean_organization_name
@@ -61,7 +62,8 @@ class Accounts:
 
     def _add_key(self, uow, organization_id: str) -> str:
         credential = generate_credential(API_KEY_PREFIX)
-        key = ApiKey(id=new_id("key"), organization_id=organization_id, prefix=credential.prefix,
-                     created_at=self._clock())
+        key = ApiKey(
+            id=new_id("key"), organization_id=organization_id, prefix=credential.prefix, created_at=self._clock()
+        )
         uow.api_keys.add(key, credential.hash)
         return credential.secret

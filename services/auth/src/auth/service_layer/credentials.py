@@ -1,10 +1,11 @@
 """Who presents a bearer credential: the answer behind every service's credential cache."""
+
 import dataclasses
 from typing import Callable, Protocol
 
 from auth.domain.portal_users import ContactAccess
-from portal_common.principal import API_KEY, PORTAL_USER, Principal
 from portal_common.clock import now_ms
+from portal_common.principal import API_KEY, PORTAL_USER, Principal
 from portal_common.uow import UnitOfWork
 
 
@@ -13,8 +14,7 @@ class ContactAccessSource(Protocol):
 
 
 class Credentials:
-    def __init__(self, uow: Callable[..., UnitOfWork], crm: ContactAccessSource,
-                 clock: Callable[[], int] = now_ms):
+    def __init__(self, uow: Callable[..., UnitOfWork], crm: ContactAccessSource, clock: Callable[[], int] = now_ms):
         self._uow = uow
         self._crm = crm
         self._clock = clock
@@ -34,8 +34,13 @@ class Credentials:
             return Principal(kind=API_KEY, organization_id=key.organization_id, credential_id=key.id)
         if session is None:
             return None
-        principal = Principal(kind=PORTAL_USER, organization_id=session.organization_id, credential_id=session.id,
-                              portal_user_id=session.user_id, expires_at=session.expires_at)
+        principal = Principal(
+            kind=PORTAL_USER,
+            organization_id=session.organization_id,
+            credential_id=session.id,
+            portal_user_id=session.user_id,
+            expires_at=session.expires_at,
+        )
         if not session.crm_contact_id:
             return principal  # linked to no contact: sees nothing but itself
         # What the session may see follows its contact as the CRM has it now: archived, it sees
@@ -43,5 +48,8 @@ class Credentials:
         access = self._crm.contact_access(session.organization_id, session.crm_contact_id)
         if access is None or not access.active:
             return None
-        return dataclasses.replace(principal, crm_contact_id=session.crm_contact_id,
-                                   crm_organization_id=access.crm_organization_id if access.organization_access else "")
+        return dataclasses.replace(
+            principal,
+            crm_contact_id=session.crm_contact_id,
+            crm_organization_id=access.crm_organization_id if access.organization_access else "",
+        )

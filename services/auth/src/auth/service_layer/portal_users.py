@@ -1,16 +1,24 @@
 """Sign-in of portal users, their sessions and their administration; one unit of work each."""
+
 import dataclasses
 from typing import Callable, Protocol
 
 from auth.domain.credentials import SESSION_PREFIX, generate_credential
 from auth.domain.portal_users import (
-    MAX_LIVE_SESSIONS, STATUSES, ContactLink, OAuthLogin, PortalSession, PortalUser, PortalUserChanges, clean_login,
+    MAX_LIVE_SESSIONS,
+    STATUSES,
+    ContactLink,
+    OAuthLogin,
+    PortalSession,
+    PortalUser,
+    PortalUserChanges,
+    clean_login,
     login_owner,
 )
-from portal_common.principal import Principal
 from portal_common.clock import now_ms
 from portal_common.domain_errors import NotFound, PermissionDenied, Unavailable
 from portal_common.ids import new_id
+from portal_common.principal import Principal
 from portal_common.uow import UnitOfWork, retry_race
 from portal_common.validation import check_choice
 
@@ -28,8 +36,9 @@ class SignIn:
 
 
 class PortalUsers:
-    def __init__(self, uow: Callable[..., UnitOfWork], crm: ContactFinder, session_ttl_ms: int,
-                 clock: Callable[[], int] = now_ms):
+    def __init__(
+        self, uow: Callable[..., UnitOfWork], crm: ContactFinder, session_ttl_ms: int, clock: Callable[[], int] = now_ms
+    ):
         self._uow = uow
         self._crm = crm
         self._session_ttl_ms = session_ttl_ms
@@ -54,14 +63,22 @@ class PortalUsers:
         def sign_in() -> SignIn:
             with self._uow() as uow:
                 organization_id = caller.organization_id
-                user = login_owner(login, uow.portal_users.with_identity(organization_id, login.oauth_provider,
-                                                                         login.oauth_id),
-                                   uow.portal_users.with_email(organization_id, login.email))
+                user = login_owner(
+                    login,
+                    uow.portal_users.with_identity(organization_id, login.oauth_provider, login.oauth_id),
+                    uow.portal_users.with_email(organization_id, login.email),
+                )
                 created = user is None
                 if created:
-                    user = PortalUser(id=new_id("pu"), organization_id=organization_id, email=login.email,
-                                      display_name="", oauth_provider=login.oauth_provider, oauth_id=login.oauth_id,
-                                      created_at=now)
+                    user = PortalUser(
+                        id=new_id("pu"),
+                        organization_id=organization_id,
+                        email=login.email,
+                        display_name="",
+                        oauth_provider=login.oauth_provider,
+                        oauth_id=login.oauth_id,
+                        created_at=now,
+                    )
                 user.sign_in(login, now)
                 if linked:
                     user.link_contact(link)
@@ -70,12 +87,18 @@ class PortalUsers:
                 else:
                     uow.portal_users.save(user)
                 token = generate_credential(SESSION_PREFIX)
-                session = PortalSession(id=new_id("ses"), user_id=user.id, created_at=now,
-                                        expires_at=now + self._session_ttl_ms, api_key_id=caller.credential_id)
+                session = PortalSession(
+                    id=new_id("ses"),
+                    user_id=user.id,
+                    created_at=now,
+                    expires_at=now + self._session_ttl_ms,
+                    api_key_id=caller.credential_id,
+                )
                 uow.sessions.add(session, token.hash)
                 uow.sessions.end_live(user.id, now, keeping=MAX_LIVE_SESSIONS)
                 uow.commit()
             return SignIn(user, created, token.secret, session.expires_at)
+
         # Two first sign-ins of one person may race to create the user: the second run finds it.
         return retry_race(sign_in)
 

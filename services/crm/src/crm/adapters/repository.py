@@ -1,4 +1,5 @@
 """The write model: CRM records in their own columns, read and written within one unit of work."""
+
 import dataclasses
 from typing import Callable
 
@@ -15,12 +16,15 @@ ORGANIZATION_COLUMNS = [crm_organizations.c[name] for name in _ORGANIZATION_FIEL
 
 # Lookups built once: building a statement costs more than running it on a hot path.
 _CONTACT_BY_ID = sa.select(*_CONTACT_COLUMNS).where(
-    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key"))
+    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.id == sa.bindparam("key")
+)
 _CONTACT_BY_EMAIL = sa.select(*_CONTACT_COLUMNS).where(
-    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.email_key == sa.bindparam("key"))
+    contacts.c.organization_id == sa.bindparam("organization_id"), contacts.c.email_key == sa.bindparam("key")
+)
 CRM_ORGANIZATION_BY_ID = sa.select(*ORGANIZATION_COLUMNS).where(
     crm_organizations.c.organization_id == sa.bindparam("organization_id"),
-    crm_organizations.c.id == sa.bindparam("key"))
+    crm_organizations.c.id == sa.bindparam("key"),
+)
 
 
 def organization_from_row(row) -> CrmOrganization:
@@ -49,8 +53,7 @@ class ContactRepository(Repository):
 
     def save(self, contact: Contact) -> None:
         """Writes a contact read by this repository, and moves it between counters if it changed bucket."""
-        self._connection.execute(contacts.update().where(contacts.c.id == contact.id)
-                                 .values(**self._values(contact)))
+        self._connection.execute(contacts.update().where(contacts.c.id == contact.id).values(**self._values(contact)))
         counted_as = self._counted_as[contact.id]
         if contact.count_key != counted_as:
             self._count(contact.organization_id, counted_as, -1)
@@ -76,23 +79,32 @@ class ContactRepository(Repository):
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, source = key
-        increment(self._connection, contact_counts, {"organization_id": organization_id, "status": status,
-                                                     "subtype": subtype, "source": source}, "count", delta)
+        increment(
+            self._connection,
+            contact_counts,
+            {"organization_id": organization_id, "status": status, "subtype": subtype, "source": source},
+            "count",
+            delta,
+        )
 
 
 class CrmOrganizationRepository(Repository):
     def get(self, organization_id: str, crm_organization_id: str) -> CrmOrganization | None:
-        row = self._connection.execute(self._reading(CRM_ORGANIZATION_BY_ID),
-                                       {"organization_id": organization_id, "key": crm_organization_id}).first()
+        row = self._connection.execute(
+            self._reading(CRM_ORGANIZATION_BY_ID), {"organization_id": organization_id, "key": crm_organization_id}
+        ).first()
         return organization_from_row(row) if row else None
 
     def matching(self, organization_id: str, name_key: str | None, website_key: str | None) -> CrmOrganization | None:
         """The CRM organization with this name (case-insensitive) or, failing that, this website."""
         for column, key in ((crm_organizations.c.name_key, name_key), (crm_organizations.c.website_key, website_key)):
             if key:
-                query = sa.select(*ORGANIZATION_COLUMNS).where(
-                    crm_organizations.c.organization_id == organization_id, column == key
-                ).order_by(crm_organizations.c.created_at).limit(1)
+                query = (
+                    sa.select(*ORGANIZATION_COLUMNS)
+                    .where(crm_organizations.c.organization_id == organization_id, column == key)
+                    .order_by(crm_organizations.c.created_at)
+                    .limit(1)
+                )
                 row = self._connection.execute(self._reading(query)).first()
                 if row:
                     return organization_from_row(row)
@@ -100,5 +112,8 @@ class CrmOrganizationRepository(Repository):
 
     def add(self, organization: CrmOrganization) -> None:
         values = {name: getattr(organization, name) for name in _ORGANIZATION_FIELDS}
-        self._connection.execute(crm_organizations.insert().values(
-            **values, name_key=organization.name_key, website_key=organization.website_key))
+        self._connection.execute(
+            crm_organizations.insert().values(
+                **values, name_key=organization.name_key, website_key=organization.website_key
+            )
+        )

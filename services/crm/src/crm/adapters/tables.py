@@ -1,11 +1,13 @@
 """The CRM service's tables (created by migrations/; this is how the code sees them, and
 tests/integration/test_schema.py checks that the two agree)."""
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 crm_organizations = sa.Table(
-    "crm_organizations", metadata,
+    "crm_organizations",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("organization_id", sa.String(40), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
@@ -29,7 +31,8 @@ crm_organizations = sa.Table(
 )
 
 contacts = sa.Table(
-    "contacts", metadata,
+    "contacts",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("organization_id", sa.String(40), nullable=False),
     sa.Column("email", sa.String(254), nullable=False),
@@ -65,7 +68,8 @@ contacts = sa.Table(
 # How many contacts each organization has per (status, subtype, source), kept in the same
 # transaction as the contacts, so list totals stay cheap at millions of contacts.
 contact_counts = sa.Table(
-    "contact_counts", metadata,
+    "contact_counts",
+    metadata,
     sa.Column("organization_id", sa.String(40), primary_key=True),
     sa.Column("status", sa.String(20), primary_key=True),
     sa.Column("subtype", sa.String(20), primary_key=True),

@@ -1,6 +1,7 @@
 """The CRM's gRPC servicers: request -> command (api/mapping.py) -> use case or query -> response."""
-from crm.queries import ContactFilter, CrmQueries
+
 from crm.api import mapping
+from crm.queries import ContactFilter, CrmQueries
 from crm.service_layer.contacts import CrmService
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.auth import current_principal
@@ -37,15 +38,18 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
 
     def ListContacts(self, request, context):
         limit, offset = page_bounds(request)
-        where = ContactFilter(status=request.status, subtype=request.subtype, source=request.source,
-                              search=request.search)
-        return mapping.contact_page_message(self._queries.contact_page(_organization_id(), where, limit, offset),
-                                            limit, offset)
+        where = ContactFilter(
+            status=request.status, subtype=request.subtype, source=request.source, search=request.search
+        )
+        return mapping.contact_page_message(
+            self._queries.contact_page(_organization_id(), where, limit, offset), limit, offset
+        )
 
     def GetContact(self, request, context):
         principal = current_principal()
-        return mapping.contact_from_view(self._queries.contact_view(principal, request.contact_id),
-                                         customer_facing=principal.is_portal_user)
+        return mapping.contact_from_view(
+            self._queries.contact_view(principal, request.contact_id), customer_facing=principal.is_portal_user
+        )
 
     def UpdateContact(self, request, context):
         with client_paths(crm_pb2.Contact.DESCRIPTOR):
@@ -58,24 +62,29 @@ class CrmServicer(crm_pb2_grpc.CrmServiceServicer):
 
     def ListOrganizations(self, request, context):
         limit, offset = page_bounds(request)
-        found, total = self._queries.crm_organizations(_organization_id(), request.industry, request.search,
-                                                       limit, offset)
-        return crm_pb2.ListOrganizationsResponse(organizations=[mapping.organization_message(o) for o in found],
-                                                 total=total, limit=limit, offset=offset)
+        found, total = self._queries.crm_organizations(
+            _organization_id(), request.industry, request.search, limit, offset
+        )
+        return crm_pb2.ListOrganizationsResponse(
+            organizations=[mapping.organization_message(o) for o in found], total=total, limit=limit, offset=offset
+        )
 
     def GetOrganization(self, request, context):
-        return mapping.organization_message(self._queries.crm_organization(_organization_id(),
-                                                                           request.crm_organization_id))
+        return mapping.organization_message(
+            self._queries.crm_organization(_organization_id(), request.crm_organization_id)
+        )
 
     def ListOrganizationContacts(self, request, context):
         limit, offset = page_bounds(request)
         where = ContactFilter(status=request.status, crm_organization_id=request.crm_organization_id)
-        return mapping.contact_page_message(self._queries.contact_page(_organization_id(), where, limit, offset),
-                                            limit, offset)
+        return mapping.contact_page_message(
+            self._queries.contact_page(_organization_id(), where, limit, offset), limit, offset
+        )
 
     def FindContactByEmail(self, request, context):
-        return mapping.contact_from_view(self._queries.contact_view_by_email(_organization_id(), request.email),
-                                         customer_facing=False)
+        return mapping.contact_from_view(
+            self._queries.contact_view_by_email(_organization_id(), request.email), customer_facing=False
+        )
 
 
 class CrmInternalServicer(crm_pb2_grpc.CrmInternalServiceServicer):

@@ -1,4 +1,5 @@
 """What callers ask the CRM to do, as plain values built once at the api boundary. Standard library only."""
+
 import dataclasses
 from typing import Mapping
 
@@ -18,6 +19,7 @@ class _Sent:
 @dataclasses.dataclass(frozen=True)
 class ContactDetails(_Sent):
     """Contact fields given to an upsert; None (no tags, "" for the email) means "not given"."""
+
     email: str = ""
     first_name: str | None = None
     last_name: str | None = None
@@ -38,6 +40,7 @@ ADDRESS_FIELDS = ("street", "city", "state", "postal_code", "country")
 @dataclasses.dataclass(frozen=True)
 class OrganizationDetails(_Sent):
     """The CRM organization a new contact belongs to, found by name or website, else created."""
+
     name: str | None = None
     website: str | None = None
     industry: str | None = None
@@ -63,6 +66,7 @@ class ContactChanges:
     """A partial update of a contact: the attributes the client gave (`given`), each with its value;
     None clears an optional attribute, and attributes not given stay as they are. Built once at the
     boundary from what the client sent; Contact.apply checks the values."""
+
     given: tuple[str, ...] = ()
     first_name: str | None = None
     last_name: str | None = None

@@ -1,4 +1,5 @@
 """CRM entities and their rules. Plain Python: no I/O, no frameworks."""
+
 import dataclasses
 import json
 import re
@@ -33,8 +34,7 @@ def clean_tags(tags, field: str = "tags") -> list[str]:
             raise InvalidArgument(f"{field}[{index}] must be a string", field=f"{field}[{index}]")
         tag = tag.strip()
         if len(tag) > MAX_TAG:
-            raise InvalidArgument(f"{field}[{index}] must be at most {MAX_TAG} characters",
-                                  field=f"{field}[{index}]")
+            raise InvalidArgument(f"{field}[{index}] must be at most {MAX_TAG} characters", field=f"{field}[{index}]")
         if tag and tag not in cleaned:
             cleaned.append(tag)
     if len(cleaned) > MAX_TAGS:
@@ -121,8 +121,9 @@ class Contact:
 
     def grant_portal_access(self, access: str) -> None:
         if access == ORGANIZATION_ACCESS and not self.crm_organization_id:
-            raise InvalidArgument("portal_access can be organization only for a contact of a CRM organization",
-                                  field="portal_access")
+            raise InvalidArgument(
+                "portal_access can be organization only for a contact of a CRM organization", field="portal_access"
+            )
         self.portal_access = access
 
     def apply(self, changes: ContactChanges) -> None:
@@ -139,16 +140,26 @@ class Contact:
     def merge(self, details: ContactDetails) -> None:
         """An upsert's cleaned details: given fields overwrite; tags and custom fields are merged into
         what the contact has."""
-        for name in ("first_name", "last_name", "phone", "company", "job_title", "subtype", "source",
-                     "source_ref", "notes"):
+        for name in (
+            "first_name",
+            "last_name",
+            "phone",
+            "company",
+            "job_title",
+            "subtype",
+            "source",
+            "source_ref",
+            "notes",
+        ):
             value = getattr(details, name)
             if value is not None:
                 setattr(self, name, value)
         self.email = details.email
         self.tags = merge_tags(self.tags, details.tags)
         if details.custom_fields:
-            self.custom_fields = check_custom_fields({**self.custom_fields, **details.custom_fields},
-                                                     details.path("custom_fields"))
+            self.custom_fields = check_custom_fields(
+                {**self.custom_fields, **details.custom_fields}, details.path("custom_fields")
+            )
 
     def register_for_event(self, registration: EventRegistration) -> None:
         """Records a registration; registering again for the same event updates it. The newest
@@ -175,8 +186,18 @@ class CrmOrganization:
     created_at: int = 0
     updated_at: int = 0
 
-    FILLABLE = ("website", "industry", "street", "city", "state", "postal_code", "country",
-                "tax_id", "billing_email", "phone")
+    FILLABLE = (
+        "website",
+        "industry",
+        "street",
+        "city",
+        "state",
+        "postal_code",
+        "country",
+        "tax_id",
+        "billing_email",
+        "phone",
+    )
 
     @property
     def name_key(self) -> str:
@@ -233,24 +254,48 @@ def clean_details(details: ContactDetails) -> ContactDetails:
     if not details.email.strip():
         raise InvalidArgument(f"{path('email')} is required", field=path("email"))
     email = clean_email(details.email, path("email"))
-    texts = {name: clean_text(getattr(details, name), path(name)) for name in (
-        "first_name", "last_name", "phone", "company", "job_title", "source", "source_ref")}
+    texts = {
+        name: clean_text(getattr(details, name), path(name))
+        for name in ("first_name", "last_name", "phone", "company", "job_title", "source", "source_ref")
+    }
     return dataclasses.replace(
-        details, **texts, email=email,
-        notes=clean_text(details.notes, path("notes"), MAX_TEXT), tags=clean_tags(details.tags, path("tags")),
-        custom_fields=None if details.custom_fields is None else check_custom_fields(details.custom_fields,
-                                                                                     path("custom_fields")),
-        subtype=None if details.subtype is None else check_choice(details.subtype.strip(), SUBTYPES,
-                                                                  path("subtype")))
+        details,
+        **texts,
+        email=email,
+        notes=clean_text(details.notes, path("notes"), MAX_TEXT),
+        tags=clean_tags(details.tags, path("tags")),
+        custom_fields=None
+        if details.custom_fields is None
+        else check_custom_fields(details.custom_fields, path("custom_fields")),
+        subtype=None if details.subtype is None else check_choice(details.subtype.strip(), SUBTYPES, path("subtype")),
+    )
 
 
 def clean_organization(details: OrganizationDetails) -> OrganizationDetails:
     path = details.path
-    texts = {name: clean_text(getattr(details, name), path(name)) for name in (
-        "name", "website", "industry", "street", "city", "state", "postal_code", "country", "tax_id", "phone")}
+    texts = {
+        name: clean_text(getattr(details, name), path(name))
+        for name in (
+            "name",
+            "website",
+            "industry",
+            "street",
+            "city",
+            "state",
+            "postal_code",
+            "country",
+            "tax_id",
+            "phone",
+        )
+    }
     billing_email = details.billing_email
-    cleaned = dataclasses.replace(details, **texts, billing_email=clean_email(billing_email, path("billing_email"))
-                                  if billing_email and billing_email.strip() else None)
+    cleaned = dataclasses.replace(
+        details,
+        **texts,
+        billing_email=clean_email(billing_email, path("billing_email"))
+        if billing_email and billing_email.strip()
+        else None,
+    )
     if not cleaned.name and not website_key(cleaned.website):
         raise InvalidArgument(f"{path('name')} or {path('website')} is required", field=path("name"))
     return cleaned

@@ -1,11 +1,19 @@
 """CRM use cases (the writes): each runs in one unit of work, committed explicitly, and returns domain
 objects. Reads go through queries.py."""
+
 import dataclasses
 from typing import Callable
 
 from crm.domain.commands import ContactChanges, ContactDetails, EventDetails, OrganizationDetails
 from crm.domain.model import (
-    INACTIVE, Contact, CrmOrganization, EventRegistration, clean_details, clean_organization, email_key, website_key,
+    INACTIVE,
+    Contact,
+    CrmOrganization,
+    EventRegistration,
+    clean_details,
+    clean_organization,
+    email_key,
+    website_key,
 )
 from crm.service_layer.unit_of_work import CrmUnitOfWork
 from portal_common.clock import now_ms
@@ -30,15 +38,21 @@ class CrmService:
         self._uow = uow  # a new unit of work per call
         self._clock = clock
 
-    def upsert_contact(self, organization_id: str, details: ContactDetails,
-                       organization: OrganizationDetails | None) -> UpsertResult:
+    def upsert_contact(
+        self, organization_id: str, details: ContactDetails, organization: OrganizationDetails | None
+    ) -> UpsertResult:
         details = clean_details(details)
         organization = clean_organization(organization) if organization else None
         # The first upserts of one email race on its unique key: the second run finds the winner's contact.
         return retry_race(lambda: self._upsert(organization_id, details, organization, None))
 
-    def register_attendee(self, organization_id: str, event: EventDetails, details: ContactDetails,
-                          organization: OrganizationDetails | None) -> UpsertResult:
+    def register_attendee(
+        self,
+        organization_id: str,
+        event: EventDetails,
+        details: ContactDetails,
+        organization: OrganizationDetails | None,
+    ) -> UpsertResult:
         event_id = clean_text(event.event_id, event.path("event_id"))
         event_name = clean_text(event.event_name, event.path("event_name"))
         if not event_id:
@@ -51,15 +65,19 @@ class CrmService:
         registration = EventRegistration(event_id, event_name, event_date, self._clock())
         return retry_race(lambda: self._upsert(organization_id, details, organization, registration))
 
-    def _upsert(self, organization_id: str, details: ContactDetails, organization: OrganizationDetails | None,
-                registration: EventRegistration | None) -> UpsertResult:
+    def _upsert(
+        self,
+        organization_id: str,
+        details: ContactDetails,
+        organization: OrganizationDetails | None,
+        registration: EventRegistration | None,
+    ) -> UpsertResult:
         with self._uow() as uow:
             now = self._clock()
             contact = uow.contacts.by_email(organization_id, email_key(details.email))
             created = contact is None
             if created:
-                contact = Contact(id=new_id("ct"), organization_id=organization_id, email=details.email,
-                                  created_at=now)
+                contact = Contact(id=new_id("ct"), organization_id=organization_id, email=details.email, created_at=now)
             elif registration:  # an existing contact keeps where it first came from
                 details = dataclasses.replace(details, source=None, source_ref=None)
             contact.merge(details)
@@ -81,11 +99,13 @@ class CrmService:
 
     @staticmethod
     def _matching(uow: CrmUnitOfWork, organization_id: str, details: OrganizationDetails) -> CrmOrganization | None:
-        return uow.organizations.matching(organization_id, details.name.lower() if details.name else None,
-                                          website_key(details.website))
+        return uow.organizations.matching(
+            organization_id, details.name.lower() if details.name else None, website_key(details.website)
+        )
 
-    def _organization_for(self, uow: CrmUnitOfWork, organization_id: str, details: OrganizationDetails,
-                          now: int) -> str:
+    def _organization_for(
+        self, uow: CrmUnitOfWork, organization_id: str, details: OrganizationDetails, now: int
+    ) -> str:
         """The id of the CRM organization with this name or website, else of a new one. An existing
         organization is never changed: anyone who can fill in a public form could otherwise edit it."""
         found = self._matching(uow, organization_id, details)
@@ -93,8 +113,9 @@ class CrmService:
             return found.id
         name = details.name or details.website
         assert name, "clean_organization requires a name or a website"
-        organization = CrmOrganization(id=new_id("co"), organization_id=organization_id, name=name,
-                                       created_at=now, updated_at=now)
+        organization = CrmOrganization(
+            id=new_id("co"), organization_id=organization_id, name=name, created_at=now, updated_at=now
+        )
         organization.fill_in(dataclasses.asdict(details))
         uow.organizations.add(organization)
         return organization.id
@@ -109,14 +130,15 @@ class CrmService:
             original_email = contact.email_key
             moved_to = changes.crm_organization_id  # None when not given, or given to unlink the contact
             if moved_to is not None and not uow.organizations.get(organization_id, moved_to):
-                raise InvalidArgument(f"crm_organization_id {shown(moved_to)} is not a CRM organization of yours",
-                                      field="crm_organization_id")
+                raise InvalidArgument(
+                    f"crm_organization_id {shown(moved_to)} is not a CRM organization of yours",
+                    field="crm_organization_id",
+                )
             contact.apply(changes)
             if contact.email_key != original_email:
                 other = uow.contacts.by_email(organization_id, contact.email_key)
                 if other and other.id != contact.id:
-                    raise Conflict(f"another contact ({other.id}) already has the email {contact.email}",
-                                   field="email")
+                    raise Conflict(f"another contact ({other.id}) already has the email {contact.email}", field="email")
             contact.updated_at = self._clock()
             uow.contacts.save(contact)
             uow.commit()

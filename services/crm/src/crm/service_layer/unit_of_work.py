@@ -1,4 +1,5 @@
 """The CRM's unit of work: one write transaction and the repositories that work in it."""
+
 from typing import Callable
 
 import sqlalchemy as sa

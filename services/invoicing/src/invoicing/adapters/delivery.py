@@ -1,6 +1,7 @@
 """Where a sent invoice goes. Today nowhere: `send` records that the invoice was sent (the seed's
 markInvoiceSent), and the client delivers it. Email delivery plugs in here later (see
 service_layer/invoices.py, Delivery)."""
+
 from invoicing.domain.model import Invoice
 
 

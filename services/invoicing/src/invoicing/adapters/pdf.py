@@ -10,6 +10,7 @@ Droid Sans Fallback (Debian's fonts-droid-fallback), embedded as well (only the 
 every reader draws them. The output is deterministic (`invariant`): the same invoice gives the same bytes, so a stored PDF can
 be checked by its hash.
 """
+
 import datetime
 import io
 import pathlib
@@ -44,8 +45,10 @@ def _font_file(name: str) -> pathlib.Path:
     for directory in FONT_DIRS:
         if (directory / f"{name}.ttf").exists():
             return directory / f"{name}.ttf"
-    raise RuntimeError(f"font {name}.ttf not found in {', '.join(map(str, FONT_DIRS))}: "
-                       "install Debian's fonts-dejavu-core and fonts-droid-fallback (make setup does)")
+    raise RuntimeError(
+        f"font {name}.ttf not found in {', '.join(map(str, FONT_DIRS))}: "
+        "install Debian's fonts-dejavu-core and fonts-droid-fallback (make setup does)"
+    )
 
 
 def _register_fonts() -> frozenset[int]:
@@ -154,8 +157,9 @@ class _Page:
         self._text = canvas.beginText()
         self._font = None
 
-    def text(self, x: float, y: float, text: str, font: str = REGULAR, size: float = BODY_SIZE,
-             align: str = "left") -> None:
+    def text(
+        self, x: float, y: float, text: str, font: str = REGULAR, size: float = BODY_SIZE, align: str = "left"
+    ) -> None:
         runs = _runs(text, font)
         if align != "left":
             width = sum(pdfmetrics.stringWidth(piece, name, size) for name, piece in runs)
@@ -194,6 +198,7 @@ def render_invoice(invoice: Invoice, keep_going: Callable[[], bool] = _always) -
     `keep_going` is asked between rows and between pages (e.g. "is the client still there, and
     within its deadline?"); once it says no, RenderStopped is raised instead of finishing a PDF
     that nobody will read."""
+
     def check() -> None:
         if not keep_going():
             raise RenderStopped("the PDF was not rendered: the request was cancelled or its deadline passed")
@@ -202,8 +207,12 @@ def render_invoice(invoice: Invoice, keep_going: Callable[[], bool] = _always) -
     for line in invoice.line_items:
         check()
         rows.append(_row(invoice, line))
-    notes = [line for paragraph in (invoice.notes or "").splitlines() if paragraph.strip()
-             for line in _wrap(paragraph, REGULAR, BODY_SIZE, PAGE_WIDTH - 2 * MARGIN)]
+    notes = [
+        line
+        for paragraph in (invoice.notes or "").splitlines()
+        if paragraph.strip()
+        for line in _wrap(paragraph, REGULAR, BODY_SIZE, PAGE_WIDTH - 2 * MARGIN)
+    ]
     heights = [len(row[0]) * LINE + ROW_GAP for row in rows] + [TOTALS_HEIGHT]
     if notes:
         heights += [NOTES_HEADING_HEIGHT] + [LINE] * len(notes)
@@ -230,8 +239,7 @@ def render_invoice(invoice: Invoice, keep_going: Callable[[], bool] = _always) -
             else:
                 page.text(MARGIN, y, notes[i - len(rows) - 2])
             y -= heights[i]
-        page.text(PAGE_WIDTH / 2, FOOTER_Y, f"{invoice.number} · Page {number} of {len(pages)}", size=8,
-                  align="center")
+        page.text(PAGE_WIDTH / 2, FOOTER_Y, f"{invoice.number} · Page {number} of {len(pages)}", size=8, align="center")
         page.finish()
     canvas.save()
     return buffer.getvalue()
@@ -241,8 +249,13 @@ def _row(invoice: Invoice, line) -> tuple[list[str], str, str, str, str]:
     description = _wrap(line.description, REGULAR, BODY_SIZE, DESCRIPTION_WIDTH)
     if line.employee_name:
         description += _wrap(f"Employee: {line.employee_name}", REGULAR, BODY_SIZE, DESCRIPTION_WIDTH)
-    return (description, _decimal(line.quantity), _amount(line.unit_price_cents, invoice.currency),
-            f"{_decimal(line.tax_rate_percent)}%", _amount(line.amounts.total_cents, invoice.currency))
+    return (
+        description,
+        _decimal(line.quantity),
+        _amount(line.unit_price_cents, invoice.currency),
+        f"{_decimal(line.tax_rate_percent)}%",
+        _amount(line.amounts.total_cents, invoice.currency),
+    )
 
 
 def _draw_row(page: _Page, row, y: float) -> None:
@@ -291,10 +304,13 @@ def _first_page_header(page: _Page, invoice: Invoice) -> float:
     right = PAGE_WIDTH - MARGIN
     title = {DRAFT: "DRAFT INVOICE", CANCELLED: "CANCELLED INVOICE"}.get(invoice.status, "INVOICE")
     page.text(right, top, title, BOLD, 16, align="right")
-    facts = [("Invoice number", invoice.number), ("Issue date", _date(invoice.issue_date)),
-             ("Due date", _date(invoice.due_date)),
-             ("Payment terms", invoice.payment_terms.replace("_", " ").replace("net", "net ")),
-             ("Currency", invoice.currency)]
+    facts = [
+        ("Invoice number", invoice.number),
+        ("Issue date", _date(invoice.issue_date)),
+        ("Due date", _date(invoice.due_date)),
+        ("Payment terms", invoice.payment_terms.replace("_", " ").replace("net", "net ")),
+        ("Currency", invoice.currency),
+    ]
     for i, (label, value) in enumerate(facts):
         y = top - 22 - i * LINE
         page.text(right - 110, y, label, align="right")
@@ -334,8 +350,11 @@ def _table_header(page: _Page, invoice: Invoice, y: float) -> float:
 def _totals(page: _Page, invoice: Invoice, y: float) -> None:
     page.canvas.setLineWidth(0.5)
     page.canvas.line(330, y + 6, PAGE_WIDTH - MARGIN, y + 6)
-    figures = [("Subtotal", invoice.totals.subtotal_cents, REGULAR), ("Tax", invoice.totals.tax_cents, REGULAR),
-               ("Total", invoice.totals.total_cents, BOLD)]
+    figures = [
+        ("Subtotal", invoice.totals.subtotal_cents, REGULAR),
+        ("Tax", invoice.totals.tax_cents, REGULAR),
+        ("Total", invoice.totals.total_cents, BOLD),
+    ]
     for i, (label, cents, font) in enumerate(figures):
         line_y = y - 8 - i * 14
         page.text(UNIT_PRICE_RIGHT, line_y, label, font, 10, align="right")

@@ -9,6 +9,7 @@ A render still stops when its caller goes away: the caller's thread keeps asking
 while it waits, and raises a flag in memory shared with the worker, which the worker's renderer
 reads between rows and pages.
 """
+
 import concurrent.futures
 import multiprocessing
 import os
@@ -57,8 +58,9 @@ class ProcessRenderer:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        pool = concurrent.futures.ProcessPoolExecutor(self._workers, mp_context=self._context,
-                                                      initializer=_start_worker, initargs=(self._stops,))
+        pool = concurrent.futures.ProcessPoolExecutor(
+            self._workers, mp_context=self._context, initializer=_start_worker, initargs=(self._stops,)
+        )
         for _ in range(self._workers):
             pool.submit(_ready)
         return pool

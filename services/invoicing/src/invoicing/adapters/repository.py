@@ -5,6 +5,7 @@ document in the format below (DOCUMENT_VERSION; a change of it comes with a migr
 `view` is a derived cache for the hot reads, built from the record by the function the server
 gives (the API's serialization: only api/ knows protobuf); it is never read back here.
 """
+
 from decimal import Decimal
 from typing import Callable
 
@@ -31,24 +32,52 @@ def document(invoice: Invoice) -> dict:
     """The part of the record that has no column (format DOCUMENT_VERSION)."""
     issuer = invoice.issuer
     return {
-        "version": DOCUMENT_VERSION, "due_date": invoice.due_date, "payment_terms": invoice.payment_terms,
+        "version": DOCUMENT_VERSION,
+        "due_date": invoice.due_date,
+        "payment_terms": invoice.payment_terms,
         "currency": invoice.currency,
         # Decimals as their exact text ("1.5"), amounts as whole minor units.
-        "line_items": [{
-            "description": line.description, "quantity": str(line.quantity), "unit_price_cents": line.unit_price_cents,
-            "tax_rate_percent": str(line.tax_rate_percent), "total_cents": line.amounts.total_cents,
-            "tax_cents": line.amounts.tax_cents, "transaction_id": line.transaction_id,
-            "employee_contact_id": line.employee_contact_id, "employee_name": line.employee_name,
-        } for line in invoice.line_items],
-        "totals": {"subtotal_cents": invoice.totals.subtotal_cents, "tax_cents": invoice.totals.tax_cents,
-                   "total_cents": invoice.totals.total_cents},
-        "bill_to": {"name": invoice.bill_to.name, "email": invoice.bill_to.email,
-                    "address": _address(invoice.bill_to.address)},
-        "issuer": issuer and {"name": issuer.name, "email": issuer.email, "address": _address(issuer.address),
-                              "tax_id": issuer.tax_id},
-        **{name: getattr(invoice, name) for name in (
-            "notes", "custom_fields", "created_by", "sent_date", "sent_to", "paid_date", "payment_method",
-            "transaction_ref", "cancelled_date", "cancellation_reason")},
+        "line_items": [
+            {
+                "description": line.description,
+                "quantity": str(line.quantity),
+                "unit_price_cents": line.unit_price_cents,
+                "tax_rate_percent": str(line.tax_rate_percent),
+                "total_cents": line.amounts.total_cents,
+                "tax_cents": line.amounts.tax_cents,
+                "transaction_id": line.transaction_id,
+                "employee_contact_id": line.employee_contact_id,
+                "employee_name": line.employee_name,
+            }
+            for line in invoice.line_items
+        ],
+        "totals": {
+            "subtotal_cents": invoice.totals.subtotal_cents,
+            "tax_cents": invoice.totals.tax_cents,
+            "total_cents": invoice.totals.total_cents,
+        },
+        "bill_to": {
+            "name": invoice.bill_to.name,
+            "email": invoice.bill_to.email,
+            "address": _address(invoice.bill_to.address),
+        },
+        "issuer": issuer
+        and {"name": issuer.name, "email": issuer.email, "address": _address(issuer.address), "tax_id": issuer.tax_id},
+        **{
+            name: getattr(invoice, name)
+            for name in (
+                "notes",
+                "custom_fields",
+                "created_by",
+                "sent_date",
+                "sent_to",
+                "paid_date",
+                "payment_method",
+                "transaction_ref",
+                "cancelled_date",
+                "cancellation_reason",
+            )
+        },
     }
 
 
@@ -59,22 +88,49 @@ def _invoice(row) -> Invoice:
     issuer = doc["issuer"]
     return Invoice(
         **{name: getattr(row, name) for name in _COLUMNS},
-        due_date=doc["due_date"], payment_terms=doc["payment_terms"], currency=doc["currency"],
-        line_items=[LineItem(
-            description=line["description"], quantity=Decimal(line["quantity"]),
-            unit_price_cents=line["unit_price_cents"], tax_rate_percent=Decimal(line["tax_rate_percent"]),
-            amounts=LineAmounts(line["total_cents"], line["tax_cents"]), transaction_id=line["transaction_id"],
-            employee_contact_id=line["employee_contact_id"], employee_name=line["employee_name"],
-        ) for line in doc["line_items"]],
+        due_date=doc["due_date"],
+        payment_terms=doc["payment_terms"],
+        currency=doc["currency"],
+        line_items=[
+            LineItem(
+                description=line["description"],
+                quantity=Decimal(line["quantity"]),
+                unit_price_cents=line["unit_price_cents"],
+                tax_rate_percent=Decimal(line["tax_rate_percent"]),
+                amounts=LineAmounts(line["total_cents"], line["tax_cents"]),
+                transaction_id=line["transaction_id"],
+                employee_contact_id=line["employee_contact_id"],
+                employee_name=line["employee_name"],
+            )
+            for line in doc["line_items"]
+        ],
         totals=Totals(**doc["totals"]),
-        bill_to=BillTo(name=doc["bill_to"]["name"], contact_id=row.bill_to_contact_id,
-                       crm_organization_id=row.bill_to_crm_organization_id, email=doc["bill_to"]["email"],
-                       address=Address(**doc["bill_to"]["address"])),
-        issuer=issuer and Issuer(name=issuer["name"], email=issuer["email"], address=Address(**issuer["address"]),
-                                 tax_id=issuer["tax_id"]),
-        **{name: doc[name] for name in (
-            "notes", "custom_fields", "created_by", "sent_date", "sent_to", "paid_date", "payment_method",
-            "transaction_ref", "cancelled_date", "cancellation_reason")},
+        bill_to=BillTo(
+            name=doc["bill_to"]["name"],
+            contact_id=row.bill_to_contact_id,
+            crm_organization_id=row.bill_to_crm_organization_id,
+            email=doc["bill_to"]["email"],
+            address=Address(**doc["bill_to"]["address"]),
+        ),
+        issuer=issuer
+        and Issuer(
+            name=issuer["name"], email=issuer["email"], address=Address(**issuer["address"]), tax_id=issuer["tax_id"]
+        ),
+        **{
+            name: doc[name]
+            for name in (
+                "notes",
+                "custom_fields",
+                "created_by",
+                "sent_date",
+                "sent_to",
+                "paid_date",
+                "payment_method",
+                "transaction_ref",
+                "cancelled_date",
+                "cancellation_reason",
+            )
+        },
     )
 
 
@@ -90,18 +146,21 @@ class InvoiceRepository(db.Repository):
 
     def _row(self, invoice: Invoice) -> dict:
         return {
-            **{name: getattr(invoice, name) for name in _COLUMNS}, "overdue_at": invoice.overdue_at,
+            **{name: getattr(invoice, name) for name in _COLUMNS},
+            "overdue_at": invoice.overdue_at,
             "bill_to_contact_id": invoice.bill_to.contact_id,
             "bill_to_crm_organization_id": invoice.bill_to.crm_organization_id,
-            "record": document(invoice), "view": self._render_view(invoice),
+            "record": document(invoice),
+            "view": self._render_view(invoice),
         }
 
     def next_sequence(self, organization_id: str, period: str) -> int:
         """Takes the next number of the organization's period. The counter row stays locked (and
         its increment invisible) until this transaction ends, so concurrent creates queue on it and
         a rolled-back create gives its number back."""
-        return db.increment(self._connection, invoice_counters,
-                            {"organization_id": organization_id, "period": period}, "last_number", 1)
+        return db.increment(
+            self._connection, invoice_counters, {"organization_id": organization_id, "period": period}, "last_number", 1
+        )
 
     def add(self, invoice: Invoice) -> None:
         self._connection.execute(invoices.insert().values(**self._row(invoice)))
@@ -118,8 +177,13 @@ class InvoiceRepository(db.Repository):
 
     def _count(self, organization_id: str, key: tuple[str, str], delta: int) -> None:
         status, type_ = key
-        db.increment(self._connection, invoice_counts,
-                     {"organization_id": organization_id, "status": status, "type": type_}, "count", delta)
+        db.increment(
+            self._connection,
+            invoice_counts,
+            {"organization_id": organization_id, "status": status, "type": type_},
+            "count",
+            delta,
+        )
 
     def _loaded(self, row) -> Invoice:
         invoice = _invoice(row)
@@ -133,6 +197,9 @@ class InvoiceRepository(db.Repository):
 
     def past_due(self, now: int, batch: int) -> list[Invoice]:
         """Up to `batch` unpaid invoices of any organization whose due date has passed."""
-        query = (_RECORD.where(invoices.c.status.in_(UNPAID), invoices.c.overdue_at <= now)
-                 .order_by(invoices.c.overdue_at).limit(batch))
+        query = (
+            _RECORD.where(invoices.c.status.in_(UNPAID), invoices.c.overdue_at <= now)
+            .order_by(invoices.c.overdue_at)
+            .limit(batch)
+        )
         return [self._loaded(row) for row in self._connection.execute(self._reading(query))]

@@ -1,11 +1,13 @@
 """The invoicing service's tables as the code sees them; migrations/ creates them, and
 tests/integration/test_schema.py checks that the two agree."""
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 invoices = sa.Table(
-    "invoices", metadata,
+    "invoices",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("organization_id", sa.String(40), nullable=False),
     sa.Column("number", sa.String(40), nullable=False),
@@ -29,10 +31,20 @@ invoices = sa.Table(
 sa.Index("invoices_number", invoices.c.organization_id, invoices.c.number, unique=True)
 sa.Index("invoices_newest", invoices.c.organization_id, invoices.c.created_at, invoices.c.id)
 sa.Index("invoices_by_status", invoices.c.organization_id, invoices.c.status, invoices.c.created_at, invoices.c.id)
-sa.Index("invoices_by_contact", invoices.c.organization_id, invoices.c.bill_to_contact_id, invoices.c.created_at,
-         invoices.c.id)
-sa.Index("invoices_by_crm_organization", invoices.c.organization_id, invoices.c.bill_to_crm_organization_id,
-         invoices.c.created_at, invoices.c.id)
+sa.Index(
+    "invoices_by_contact",
+    invoices.c.organization_id,
+    invoices.c.bill_to_contact_id,
+    invoices.c.created_at,
+    invoices.c.id,
+)
+sa.Index(
+    "invoices_by_crm_organization",
+    invoices.c.organization_id,
+    invoices.c.bill_to_crm_organization_id,
+    invoices.c.created_at,
+    invoices.c.id,
+)
 # The overdue job's sweep over every organization.
 sa.Index("invoices_coming_due", invoices.c.status, invoices.c.overdue_at)
 # The status=overdue filter's "not stored as overdue yet" part, a range per unpaid status.
@@ -41,7 +53,8 @@ sa.Index("invoices_past_due", invoices.c.organization_id, invoices.c.status, inv
 # How many invoices each organization has per stored status and type, kept in the same
 # transaction as the invoices, so that list totals do not count 100k rows per request.
 invoice_counts = sa.Table(
-    "invoice_counts", metadata,
+    "invoice_counts",
+    metadata,
     sa.Column("organization_id", sa.String(40), primary_key=True),
     sa.Column("status", sa.String(30), primary_key=True),
     sa.Column("type", sa.String(20), primary_key=True),
@@ -51,7 +64,8 @@ invoice_counts = sa.Table(
 # The last number given out per organization and month of issue. Incremented in the transaction
 # that inserts the invoice, so numbers are never duplicated and never skipped.
 invoice_counters = sa.Table(
-    "invoice_counters", metadata,
+    "invoice_counters",
+    metadata,
     sa.Column("organization_id", sa.String(40), primary_key=True),
     sa.Column("period", sa.String(7), primary_key=True),
     sa.Column("last_number", sa.Integer, nullable=False),

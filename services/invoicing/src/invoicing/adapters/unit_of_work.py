@@ -1,4 +1,5 @@
 """The invoicing unit of work: one transaction and the invoices repository in it."""
+
 import sqlalchemy as sa
 
 from invoicing.adapters.repository import InvoiceRepository, RenderView

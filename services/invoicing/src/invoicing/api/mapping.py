@@ -8,6 +8,7 @@ or the Invoice Data Structure (`"type": "invoice"`, the type as `subtype`, the f
 (`line_items[0].quantity`); ClientPaths turns those into where the client wrote them
 (`customProperties.lineItems[0].quantity`).
 """
+
 import contextlib
 import re
 
@@ -37,6 +38,7 @@ def given(message, name):
 
 # Requests
 
+
 class ClientPaths(dict):
     """Where the client wrote each top-level field that moved to one place:
     {"lineItems": "customProperties.lineItems", "type": "subtype"}."""
@@ -45,7 +47,7 @@ class ClientPaths(dict):
         """A domain path as the client wrote it (`line_items[0]` → `customProperties.lineItems[0]`)."""
         path = json_path(path, _INPUT)
         root = re.match(r"\w*", path).group()
-        return self.get(root, root) + path[len(root):]
+        return self.get(root, root) + path[len(root) :]
 
     @contextlib.contextmanager
     def as_written(self):
@@ -60,8 +62,12 @@ class ClientPaths(dict):
                 def rename(match: re.Match) -> str:
                     path = match.group()
                     is_path = path == field or re.search(r"[_.\[]", path)
-                    return self.written(path) if is_path and re.match(r"\w*", path).group() in \
-                        _INPUT.fields_by_name else path
+                    return (
+                        self.written(path)
+                        if is_path and re.match(r"\w*", path).group() in _INPUT.fields_by_name
+                        else path
+                    )
+
                 error.message, error.field = _DOMAIN_PATH.sub(rename, error.message), self.written(field)
             raise
 
@@ -70,20 +76,33 @@ def invoice_fields(body: struct_pb2.Struct) -> tuple[InvoiceFields, ClientPaths]
     """The fields the caller gave, in either shape; those left out stay None (an empty lineItems
     counts as left out)."""
     message, paths = _flat(read_message(body, pb.InvoiceInput))
-    fields = InvoiceFields(**{name: given(message, name) for name in (
-        "type", "issue_date", "due_date", "currency", "payment_terms", "notes")},
-        subtotal_cents=given(message, "subtotal_in_cents"), tax_amount_cents=given(message, "tax_amount_in_cents"),
+    fields = InvoiceFields(
+        **{
+            name: given(message, name)
+            for name in ("type", "issue_date", "due_date", "currency", "payment_terms", "notes")
+        },
+        subtotal_cents=given(message, "subtotal_in_cents"),
+        tax_amount_cents=given(message, "tax_amount_in_cents"),
         total_amount_cents=given(message, "total_amount_in_cents"),
-        line_items=[_line(line) for line in message.line_items] or None)
+        line_items=[_line(line) for line in message.line_items] or None,
+    )
     if message.HasField("bill_to"):
         bill_to = message.bill_to
         fields.bill_to = BillToFields(
-            contact_id=given(bill_to, "contact_id"), crm_organization_id=given(bill_to, "crm_organization_id"),
-            name=given(bill_to, "name"), email=given(bill_to, "email"), address=_address_of(bill_to.address))
+            contact_id=given(bill_to, "contact_id"),
+            crm_organization_id=given(bill_to, "crm_organization_id"),
+            name=given(bill_to, "name"),
+            email=given(bill_to, "email"),
+            address=_address_of(bill_to.address),
+        )
     if message.HasField("issuer"):
         issuer = message.issuer
-        fields.issuer = Issuer(name=issuer.name if issuer.HasField("name") else "", email=given(issuer, "email"),
-                               address=_address_of(issuer.address), tax_id=given(issuer, "tax_id"))
+        fields.issuer = Issuer(
+            name=issuer.name if issuer.HasField("name") else "",
+            email=given(issuer, "email"),
+            address=_address_of(issuer.address),
+            tax_id=given(issuer, "tax_id"),
+        )
     if message.HasField("custom_fields"):
         fields.custom_fields = json_format.MessageToDict(message.custom_fields)
     return fields, paths
@@ -102,8 +121,9 @@ def _flat(message: pb.InvoiceInput) -> tuple[pb.InvoiceInput, ClientPaths]:
     for field, value in message.custom_properties.ListFields():
         path = f"customProperties.{field.json_name}"
         if field.name in _STRUCTURE_ONLY:
-            raise InvalidArgument(f"{path} is not taken inside customProperties; it belongs at the top level",
-                                  field=path)
+            raise InvalidArgument(
+                f"{path} is not taken inside customProperties; it belongs at the top level", field=path
+            )
         _merge(flat, field, value, path, paths)
     if message.HasField("subtype"):
         _merge(flat, _INPUT.fields_by_name["type"], message.subtype, "subtype", paths)
@@ -117,8 +137,7 @@ def _merge(flat: pb.InvoiceInput, field, value, path: str, paths: ClientPaths) -
     if given_before:
         if (list(current) if field.is_repeated else current) != (list(value) if field.is_repeated else value):
             before = paths.get(field.json_name, field.json_name)
-            raise InvalidArgument(f"{path} differs from {before}: give it once, or the same in both places",
-                                  field=path)
+            raise InvalidArgument(f"{path} differs from {before}: give it once, or the same in both places", field=path)
         return
     if field.is_repeated:
         current.extend(value)
@@ -131,11 +150,15 @@ def _merge(flat: pb.InvoiceInput, field, value, path: str, paths: ClientPaths) -
 
 def _line(message: pb.LineItemInput) -> LineFields:
     return LineFields(
-        description=given(message, "description"), quantity=given(message, "quantity"),
-        unit_price_cents=given(message, "unit_price_in_cents"), tax_rate_percent=given(message, "tax_rate_percent"),
+        description=given(message, "description"),
+        quantity=given(message, "quantity"),
+        unit_price_cents=given(message, "unit_price_in_cents"),
+        tax_rate_percent=given(message, "tax_rate_percent"),
         total_price_cents=given(message, "total_price_in_cents"),
-        tax_amount_cents=given(message, "tax_amount_in_cents"), transaction_id=given(message, "transaction_id"),
-        employee_contact_id=given(message, "employee_contact_id"))
+        tax_amount_cents=given(message, "tax_amount_in_cents"),
+        transaction_id=given(message, "transaction_id"),
+        employee_contact_id=given(message, "employee_contact_id"),
+    )
 
 
 def _address_of(message: pb.Address) -> Address:
@@ -143,12 +166,18 @@ def _address_of(message: pb.Address) -> Address:
 
 
 def invoice_filter(request: pb.ListInvoicesRequest) -> InvoiceFilter:
-    return InvoiceFilter(status=request.status, type=request.type, contact_id=request.contact_id,
-                         crm_organization_id=request.crm_organization_id, start_date=given(request, "start_date"),
-                         end_date=given(request, "end_date"))
+    return InvoiceFilter(
+        status=request.status,
+        type=request.type,
+        contact_id=request.contact_id,
+        crm_organization_id=request.crm_organization_id,
+        start_date=given(request, "start_date"),
+        end_date=given(request, "end_date"),
+    )
 
 
 # Answers
+
 
 def _address_message(address: Address) -> pb.Address:
     return pb.Address(**{name: getattr(address, name) for name in ADDRESS_FIELDS})
@@ -158,33 +187,66 @@ def invoice_message(invoice: Invoice) -> pb.Invoice:
     """The seed's Invoice Data Structure of an invoice, with its status as stored."""
     bill_to = invoice.bill_to
     properties = pb.InvoiceProperties(
-        invoice_number=invoice.number, type=invoice.type, issue_date=invoice.issue_date,
-        due_date=invoice.due_date, sent_date=invoice.sent_date, currency=invoice.currency,
-        subtotal_in_cents=invoice.totals.subtotal_cents, tax_amount_in_cents=invoice.totals.tax_cents,
+        invoice_number=invoice.number,
+        type=invoice.type,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        sent_date=invoice.sent_date,
+        currency=invoice.currency,
+        subtotal_in_cents=invoice.totals.subtotal_cents,
+        tax_amount_in_cents=invoice.totals.tax_cents,
         total_amount_in_cents=invoice.totals.total_cents,
-        line_items=[pb.LineItem(
-            transaction_id=line.transaction_id, description=line.description, quantity=float(line.quantity),
-            unit_price_in_cents=line.unit_price_cents, total_price_in_cents=line.amounts.total_cents,
-            tax_rate_percent=float(line.tax_rate_percent), tax_amount_in_cents=line.amounts.tax_cents,
-            employee_contact_id=line.employee_contact_id, employee_name=line.employee_name,
-        ) for line in invoice.line_items],
-        bill_to=pb.BillTo(contact_id=bill_to.contact_id, crm_organization_id=bill_to.crm_organization_id,
-                          name=bill_to.name, email=bill_to.email, address=_address_message(bill_to.address)),
-        payment_terms=invoice.payment_terms, notes=invoice.notes, sent_to=invoice.sent_to,
-        paid_date=invoice.paid_date, payment_method=invoice.payment_method,
-        transaction_ref=invoice.transaction_ref, cancelled_date=invoice.cancelled_date,
+        line_items=[
+            pb.LineItem(
+                transaction_id=line.transaction_id,
+                description=line.description,
+                quantity=float(line.quantity),
+                unit_price_in_cents=line.unit_price_cents,
+                total_price_in_cents=line.amounts.total_cents,
+                tax_rate_percent=float(line.tax_rate_percent),
+                tax_amount_in_cents=line.amounts.tax_cents,
+                employee_contact_id=line.employee_contact_id,
+                employee_name=line.employee_name,
+            )
+            for line in invoice.line_items
+        ],
+        bill_to=pb.BillTo(
+            contact_id=bill_to.contact_id,
+            crm_organization_id=bill_to.crm_organization_id,
+            name=bill_to.name,
+            email=bill_to.email,
+            address=_address_message(bill_to.address),
+        ),
+        payment_terms=invoice.payment_terms,
+        notes=invoice.notes,
+        sent_to=invoice.sent_to,
+        paid_date=invoice.paid_date,
+        payment_method=invoice.payment_method,
+        transaction_ref=invoice.transaction_ref,
+        cancelled_date=invoice.cancelled_date,
         cancellation_reason=invoice.cancellation_reason,
     )
     if invoice.custom_fields:
         properties.custom_fields.update(invoice.custom_fields)
     if invoice.issuer:
         issuer = invoice.issuer
-        properties.issuer.CopyFrom(pb.Issuer(name=issuer.name, email=issuer.email, tax_id=issuer.tax_id,
-                                             address=_address_message(issuer.address)))
+        properties.issuer.CopyFrom(
+            pb.Issuer(
+                name=issuer.name, email=issuer.email, tax_id=issuer.tax_id, address=_address_message(issuer.address)
+            )
+        )
     return pb.Invoice(
-        id=invoice.id, organization_id=invoice.organization_id, type="invoice", subtype=invoice.type,
-        name=invoice.number, status=invoice.status, custom_properties=properties,
-        created_by=invoice.created_by, created_at=invoice.created_at, updated_at=invoice.updated_at)
+        id=invoice.id,
+        organization_id=invoice.organization_id,
+        type="invoice",
+        subtype=invoice.type,
+        name=invoice.number,
+        status=invoice.status,
+        custom_properties=properties,
+        created_by=invoice.created_by,
+        created_at=invoice.created_at,
+        updated_at=invoice.updated_at,
+    )
 
 
 def invoice_view(invoice: Invoice) -> bytes:

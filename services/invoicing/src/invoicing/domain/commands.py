@@ -1,6 +1,7 @@
 """What a client asks of an invoice, as the api layer reads it from either of the seed's shapes:
 typed, with None meaning "not given". Field paths in errors are these names (`line_items[0].quantity`);
 the api layer turns them into the client's JSON paths."""
+
 import dataclasses
 
 from invoicing.domain.model import Address, Invoice, Issuer, LineItem
@@ -9,6 +10,7 @@ from invoicing.domain.model import Address, Invoice, Issuer, LineItem
 @dataclasses.dataclass
 class LineFields:
     """A line as a request gives it."""
+
     description: str | None = None
     quantity: float | None = None
     unit_price_cents: int | None = None
@@ -21,8 +23,14 @@ class LineFields:
     @classmethod
     def of(cls, line: LineItem) -> "LineFields":
         """A stored line as if a client had given it again."""
-        return cls(line.description, float(line.quantity), line.unit_price_cents, float(line.tax_rate_percent),
-                   transaction_id=line.transaction_id, employee_contact_id=line.employee_contact_id)
+        return cls(
+            line.description,
+            float(line.quantity),
+            line.unit_price_cents,
+            float(line.tax_rate_percent),
+            transaction_id=line.transaction_id,
+            employee_contact_id=line.employee_contact_id,
+        )
 
 
 @dataclasses.dataclass
@@ -37,6 +45,7 @@ class BillToFields:
 @dataclasses.dataclass
 class InvoiceFields:
     """The invoice fields a create gives, or the changes an update gives: one typed object for both."""
+
     type: str | None = None
     issue_date: float | None = None
     due_date: float | None = None
@@ -56,11 +65,19 @@ class InvoiceFields:
         of it again, so that it is checked again as a whole."""
         bill_to = invoice.bill_to
         merged = InvoiceFields(
-            type=invoice.type, issue_date=invoice.issue_date, due_date=invoice.due_date, currency=invoice.currency,
-            payment_terms=invoice.payment_terms, issuer=invoice.issuer, notes=invoice.notes,
-            custom_fields=invoice.custom_fields, line_items=[LineFields.of(line) for line in invoice.line_items],
-            bill_to=BillToFields(bill_to.contact_id, bill_to.crm_organization_id, bill_to.name, bill_to.email,
-                                 bill_to.address))
+            type=invoice.type,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            currency=invoice.currency,
+            payment_terms=invoice.payment_terms,
+            issuer=invoice.issuer,
+            notes=invoice.notes,
+            custom_fields=invoice.custom_fields,
+            line_items=[LineFields.of(line) for line in invoice.line_items],
+            bill_to=BillToFields(
+                bill_to.contact_id, bill_to.crm_organization_id, bill_to.name, bill_to.email, bill_to.address
+            ),
+        )
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if value is not None:

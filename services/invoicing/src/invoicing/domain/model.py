@@ -1,4 +1,5 @@
 """Invoices and their rules: types, payment terms, numbering, the lifecycle. Plain Python."""
+
 import dataclasses
 import datetime
 from decimal import Decimal
@@ -10,7 +11,13 @@ from portal_common.timestamps import DAY_MS, MAX_TIMESTAMP
 B2B_CONSOLIDATED, B2B_SINGLE, B2C_SINGLE = TYPES = ("b2b_consolidated", "b2b_single", "b2c_single")
 
 DRAFT, SENT, AWAITING_EMPLOYER_PAYMENT, OVERDUE, PAID, CANCELLED = STATUSES = (
-    "draft", "sent", "awaiting_employer_payment", "overdue", "paid", "cancelled")
+    "draft",
+    "sent",
+    "awaiting_employer_payment",
+    "overdue",
+    "paid",
+    "cancelled",
+)
 # Sent and not yet paid: what turns overdue once the due date has passed.
 UNPAID = (SENT, AWAITING_EMPLOYER_PAYMENT)
 
@@ -42,15 +49,18 @@ def due_date(issue_date: int, payment_terms: str, given: int | None) -> int:
     days = PAYMENT_TERMS[payment_terms]
     expected = issue_date + days * DAY_MS
     if expected > MAX_TIMESTAMP:
-        raise InvalidArgument(f"the due date, {days} days after issue_date ({payment_terms}), would fall after the "
-                              "year 9999", field="issue_date")
+        raise InvalidArgument(
+            f"the due date, {days} days after issue_date ({payment_terms}), would fall after the year 9999",
+            field="issue_date",
+        )
     if given is None:
         return expected
     if utc_day(given) != utc_day(expected):
         raise InvalidArgument(
             f"due_date does not match payment_terms {payment_terms}: it must fall on "
             f"{_day_text(expected)} ({days} days after issue_date); leave it out to have it computed",
-            field="due_date")
+            field="due_date",
+        )
     return given
 
 
@@ -130,6 +140,7 @@ class LineItem:
 @dataclasses.dataclass(frozen=True)
 class InvoiceContent:
     """Everything a client decides about an invoice, checked; the rest is identity and lifecycle."""
+
     type: str
     issue_date: int
     due_date: int
@@ -191,15 +202,21 @@ class Invoice:
         """Whether a portal user linked to these CRM records may read it: once sent, when billed to
         them (queries.py filters lists by the same rule in SQL)."""
         return self.status != DRAFT and (
-            bool(contact_id) and self.bill_to.contact_id == contact_id
-            or bool(crm_organization_id) and self.bill_to.crm_organization_id == crm_organization_id)
+            bool(contact_id)
+            and self.bill_to.contact_id == contact_id
+            or bool(crm_organization_id)
+            and self.bill_to.crm_organization_id == crm_organization_id
+        )
 
     def revise(self, content: "InvoiceContent", now: int) -> None:
         """Replaces the content of a draft; its number stays, so its issue month must too."""
         self.require_draft()
         if invoice_period(content.issue_date) != invoice_period(self.issue_date):
-            raise InvalidArgument(f"issue_date must stay in {invoice_period(self.issue_date)}: the invoice's "
-                                  f"number {self.number} belongs to that month", field="issue_date")
+            raise InvalidArgument(
+                f"issue_date must stay in {invoice_period(self.issue_date)}: the invoice's "
+                f"number {self.number} belongs to that month",
+                field="issue_date",
+            )
         for field in dataclasses.fields(InvoiceContent):
             setattr(self, field.name, getattr(content, field.name))
         self.updated_at = max(now, self.updated_at + 1)  # a change always moves updatedAt
@@ -207,8 +224,9 @@ class Invoice:
     def _leave(self, transition: str, now: int) -> None:
         current = self.status_at(now)
         if current not in TRANSITIONS[transition]:
-            raise Conflict(f"invoice {self.number} is {current}; {transition} needs one of "
-                           f"{', '.join(TRANSITIONS[transition])}")
+            raise Conflict(
+                f"invoice {self.number} is {current}; {transition} needs one of {', '.join(TRANSITIONS[transition])}"
+            )
         self.status = current
         self.updated_at = now
 

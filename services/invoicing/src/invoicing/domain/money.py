@@ -6,6 +6,7 @@ sums of those whole units, so every figure on an invoice adds up exactly as prin
 stays within MAX_MINOR_UNITS (2^53-1, exact as a JSON number in every client): anything larger is
 refused, never wrapped or rounded.
 """
+
 import dataclasses
 import decimal
 from decimal import ROUND_HALF_UP, Decimal
@@ -59,6 +60,9 @@ def totals(lines: list[LineAmounts]) -> Totals:
     subtotal = sum(line.total_cents for line in lines)
     tax = sum(line.tax_cents for line in lines)
     if subtotal + tax > MAX_MINOR_UNITS:
-        raise InvalidArgument(f"line_items add up to more than {MAX_MINOR_UNITS} minor units with their tax, the "
-                              f"largest total an invoice can hold; split them into several invoices", field="line_items")
+        raise InvalidArgument(
+            f"line_items add up to more than {MAX_MINOR_UNITS} minor units with their tax, the "
+            f"largest total an invoice can hold; split them into several invoices",
+            field="line_items",
+        )
     return Totals(subtotal, tax, subtotal + tax)

@@ -4,6 +4,7 @@ returns domain objects.
 Calls to the CRM happen before the write transaction opens, so no database lock is held across
 the network; the transaction then only numbers and stores what was checked.
 """
+
 import dataclasses
 import json
 from decimal import Decimal
@@ -11,16 +12,32 @@ from typing import Callable, Protocol
 
 from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
 from invoicing.domain.model import (
-    ADDRESS_FIELDS, B2B_CONSOLIDATED, B2C_SINGLE, DEFAULT_PAYMENT_TERMS, DRAFT, MAX_FREE_TEXT, MAX_LINES, PAYMENT_TERMS,
-    TYPES, Address, BillTo, Invoice, InvoiceContent, Issuer, LineItem, due_date, invoice_number, invoice_period,
+    ADDRESS_FIELDS,
+    B2B_CONSOLIDATED,
+    B2C_SINGLE,
+    DEFAULT_PAYMENT_TERMS,
+    DRAFT,
+    MAX_FREE_TEXT,
+    MAX_LINES,
+    PAYMENT_TERMS,
+    TYPES,
+    Address,
+    BillTo,
+    Invoice,
+    InvoiceContent,
+    Issuer,
+    LineItem,
+    due_date,
+    invoice_number,
+    invoice_period,
 )
 from invoicing.domain.money import MAX_QUANTITY, QUANTITY_PLACES, TAX_RATE_PLACES, exact_decimal, line_amounts, totals
 from invoicing.service_layer.renders import InvoicePdfs
-from portal_common.principal import Principal
 from portal_common.clock import now_ms
 from portal_common.currencies import MAX_MINOR_UNITS, check_currency, check_minor_units
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
+from portal_common.principal import Principal
 from portal_common.timestamps import check_timestamp
 from portal_common.uow import UnitOfWork
 from portal_common.validation import check_choice, clean_email, clean_text
@@ -98,48 +115,78 @@ def _timestamp(value: float | None, field: str) -> int | None:
 
 def _check_given_total(given: int | None, computed: int, field: str) -> None:
     if given is not None and given != computed:
-        raise InvalidArgument(f"{field} is {given} but the lines add up to {computed}; totals are computed "
-                              f"by the server (leave them out, or send the computed values)", field=field)
+        raise InvalidArgument(
+            f"{field} is {given} but the lines add up to {computed}; totals are computed "
+            f"by the server (leave them out, or send the computed values)",
+            field=field,
+        )
 
 
 def _line(fields: LineFields, index: int, employee: CrmContact | None) -> LineItem:
     field = f"line_items[{index}].{{}}".format
-    description = _required(clean_text(fields.description, field("description"), MAX_DESCRIPTION),
-                            field("description"))
-    quantity = exact_decimal(_required(fields.quantity, field("quantity")), field("quantity"), QUANTITY_PLACES,
-                             Decimal(1).scaleb(-QUANTITY_PLACES), MAX_QUANTITY)
-    unit_price = check_minor_units(_required(fields.unit_price_cents, field("unit_price_in_cents")),
-                                   field("unit_price_in_cents"))
-    rate = exact_decimal(fields.tax_rate_percent or 0.0, field("tax_rate_percent"), TAX_RATE_PLACES,
-                         Decimal(0), Decimal(100))
+    description = _required(clean_text(fields.description, field("description"), MAX_DESCRIPTION), field("description"))
+    quantity = exact_decimal(
+        _required(fields.quantity, field("quantity")),
+        field("quantity"),
+        QUANTITY_PLACES,
+        Decimal(1).scaleb(-QUANTITY_PLACES),
+        MAX_QUANTITY,
+    )
+    unit_price = check_minor_units(
+        _required(fields.unit_price_cents, field("unit_price_in_cents")), field("unit_price_in_cents")
+    )
+    rate = exact_decimal(
+        fields.tax_rate_percent or 0.0, field("tax_rate_percent"), TAX_RATE_PLACES, Decimal(0), Decimal(100)
+    )
     amounts = line_amounts(quantity, unit_price, rate)
     if amounts.total_cents > MAX_MINOR_UNITS:
-        raise InvalidArgument(f"{field('quantity')} × {field('unit_price_in_cents')} exceeds {MAX_MINOR_UNITS} "
-                              f"minor units, the largest amount an invoice can hold", field=field("quantity"))
+        raise InvalidArgument(
+            f"{field('quantity')} × {field('unit_price_in_cents')} exceeds {MAX_MINOR_UNITS} "
+            f"minor units, the largest amount an invoice can hold",
+            field=field("quantity"),
+        )
     _check_given_total(fields.total_price_cents, amounts.total_cents, field("total_price_in_cents"))
     _check_given_total(fields.tax_amount_cents, amounts.tax_cents, field("tax_amount_in_cents"))
-    return LineItem(description=description, quantity=quantity, unit_price_cents=unit_price,
-                    tax_rate_percent=rate, amounts=amounts,
-                    transaction_id=clean_text(fields.transaction_id, field("transaction_id")),
-                    employee_contact_id=employee.id if employee else None,
-                    employee_name=employee.name if employee else None)
+    return LineItem(
+        description=description,
+        quantity=quantity,
+        unit_price_cents=unit_price,
+        tax_rate_percent=rate,
+        amounts=amounts,
+        transaction_id=clean_text(fields.transaction_id, field("transaction_id")),
+        employee_contact_id=employee.id if employee else None,
+        employee_name=employee.name if employee else None,
+    )
 
 
 def _check_free_text(lines: list[LineItem], notes: str | None, custom_fields: dict | None) -> None:
     """The invoice's free text together within MAX_FREE_TEXT characters (see model.py), counted in
     the order the client wrote it; the error names the field that goes past the limit."""
-    texts = [(f"line_items[{i}].{name}", text) for i, line in enumerate(lines) for name, text in (
-        ("description", line.description), ("transaction_id", line.transaction_id),
-        ("employee_contact_id", line.employee_name))]
-    texts += [("notes", notes), ("custom_fields", json.dumps(custom_fields, ensure_ascii=False,
-                                                             separators=(",", ":")) if custom_fields else None)]
+    texts = [
+        (f"line_items[{i}].{name}", text)
+        for i, line in enumerate(lines)
+        for name, text in (
+            ("description", line.description),
+            ("transaction_id", line.transaction_id),
+            ("employee_contact_id", line.employee_name),
+        )
+    ]
+    texts += [
+        ("notes", notes),
+        (
+            "custom_fields",
+            json.dumps(custom_fields, ensure_ascii=False, separators=(",", ":")) if custom_fields else None,
+        ),
+    ]
     total = 0
     for field, text in texts:
         total += len(text or "")
         if total > MAX_FREE_TEXT:
             raise InvalidArgument(
                 f"{field} takes the invoice past {MAX_FREE_TEXT:,} characters of free text (line descriptions, "
-                f"transaction ids and employee names, notes and custom fields together)", field=field)
+                f"transaction ids and employee names, notes and custom fields together)",
+                field=field,
+            )
 
 
 def _found(invoice: Invoice | None, invoice_id: str) -> Invoice:
@@ -149,8 +196,14 @@ def _found(invoice: Invoice | None, invoice_id: str) -> Invoice:
 
 
 class InvoicingService:
-    def __init__(self, uow: Callable[..., InvoicingUnitOfWork], crm: Crm, delivery: Delivery, pdfs: InvoicePdfs,
-                 clock: Callable[[], int] = now_ms):
+    def __init__(
+        self,
+        uow: Callable[..., InvoicingUnitOfWork],
+        crm: Crm,
+        delivery: Delivery,
+        pdfs: InvoicePdfs,
+        clock: Callable[[], int] = now_ms,
+    ):
         self._uow = uow
         self._crm = crm
         self._delivery = delivery
@@ -164,22 +217,27 @@ class InvoicingService:
         period = invoice_period(content.issue_date)
         with self._uow() as uow:
             now = self._clock()
-            invoice = Invoice(id=new_id("inv"), organization_id=principal.organization_id,
-                              number=invoice_number(period, uow.invoices.next_sequence(principal.organization_id,
-                                                                                       period)),
-                              status=DRAFT, created_by=principal.credential_id, created_at=now, updated_at=now,
-                              **content.as_fields())
+            invoice = Invoice(
+                id=new_id("inv"),
+                organization_id=principal.organization_id,
+                number=invoice_number(period, uow.invoices.next_sequence(principal.organization_id, period)),
+                status=DRAFT,
+                created_by=principal.credential_id,
+                created_at=now,
+                updated_at=now,
+                **content.as_fields(),
+            )
             uow.invoices.add(invoice)
             uow.commit()
         return invoice
 
-    def update_invoice(self, principal: Principal, invoice_id: str, changes: InvoiceFields,
-                       credential: str) -> Invoice:
+    def update_invoice(self, principal: Principal, invoice_id: str, changes: InvoiceFields, credential: str) -> Invoice:
         with self._uow(read_only=True) as uow:  # read, then checked (the CRM asked) outside the transaction
             current = _found(uow.invoices.get(principal.organization_id, invoice_id), invoice_id)
         current.require_draft()
-        content = self._content(changes.over(current), credential,
-                                current=None if changes.rechecks_parties else current)
+        content = self._content(
+            changes.over(current), credential, current=None if changes.rechecks_parties else current
+        )
         with self._uow() as uow:
             invoice = _found(uow.invoices.get(principal.organization_id, invoice_id), invoice_id)
             invoice.require_draft()
@@ -190,8 +248,9 @@ class InvoicingService:
             uow.commit()
         return invoice
 
-    def send_invoice(self, principal: Principal, invoice_id: str, sent_date: float | None,
-                     sent_to: str | None) -> Invoice:
+    def send_invoice(
+        self, principal: Principal, invoice_id: str, sent_date: float | None, sent_to: str | None
+    ) -> Invoice:
         when = _timestamp(sent_date, "sent_date")
         recipient = clean_email(sent_to, "sent_to") if sent_to and sent_to.strip() else None
         with self._uow() as uow:
@@ -206,8 +265,14 @@ class InvoicingService:
         self._delivery.deliver(invoice)
         return invoice
 
-    def pay_invoice(self, principal: Principal, invoice_id: str, paid_date: float | None, method: str | None,
-                    transaction_ref: str | None) -> Invoice:
+    def pay_invoice(
+        self,
+        principal: Principal,
+        invoice_id: str,
+        paid_date: float | None,
+        method: str | None,
+        transaction_ref: str | None,
+    ) -> Invoice:
         when = _timestamp(paid_date, "paid_date")
         method = _required(clean_text(method, "payment_method"), "payment_method")
         reference = clean_text(transaction_ref, "transaction_ref")
@@ -246,28 +311,35 @@ class InvoicingService:
 
     # Reads that are not hot (the hot ones are queries.py)
 
-    def invoice_pdf(self, principal: Principal, invoice_id: str, keep_going: Callable[[], bool] = lambda: True
-                    ) -> Pdf:
+    def invoice_pdf(self, principal: Principal, invoice_id: str, keep_going: Callable[[], bool] = lambda: True) -> Pdf:
         """The invoice's PDF, as it reads now; `keep_going` says whether anybody still waits for it
         (see renders.py)."""
         with self._uow(read_only=True) as uow:
             invoice = uow.invoices.get(principal.organization_id, invoice_id)
-        if invoice is None or principal.is_portal_user and not invoice.visible_to_customer(
-                principal.crm_contact_id, principal.crm_organization_id):
+        if (
+            invoice is None
+            or principal.is_portal_user
+            and not invoice.visible_to_customer(principal.crm_contact_id, principal.crm_organization_id)
+        ):
             raise NotFound(f"invoice {invoice_id} not found")
         invoice.status = invoice.status_at(self._clock())  # as read, never saved
         return Pdf(f"{invoice.number}.pdf", self._pdfs.pdf(principal.organization_id, invoice, keep_going))
 
-    def check_billed_party(self, principal: Principal, contact_id: str, crm_organization_id: str,
-                           credential: str) -> None:
+    def check_billed_party(
+        self, principal: Principal, contact_id: str, crm_organization_id: str, credential: str
+    ) -> None:
         """Before listing the invoices billed to one contact or one CRM organization: as on every
         route, an id that is not the caller's is 404. An API key's ids are asked of the CRM on its
         behalf; a portal user may name only its own contact or CRM organization."""
         if contact_id:
             kind, wanted, own, lookup = "contact", contact_id, principal.crm_contact_id, self._crm.contact
         elif crm_organization_id:
-            kind, wanted, own, lookup = ("CRM organization", crm_organization_id, principal.crm_organization_id,
-                                         self._crm.organization)
+            kind, wanted, own, lookup = (
+                "CRM organization",
+                crm_organization_id,
+                principal.crm_organization_id,
+                self._crm.organization,
+            )
         else:
             raise InvalidArgument("name a contact or a CRM organization", field="contact_id")
         if not (wanted == own if principal.is_portal_user else lookup(wanted, credential) is not None):
@@ -293,7 +365,9 @@ class InvoicingService:
             bill_to, line_items = current.bill_to, current.line_items
         else:
             bill_to, employees = self._bill_to(type_, _required(fields.bill_to, "bill_to"), lines, credential)
-            line_items = [_line(line, i, employee) for i, (line, employee) in enumerate(zip(lines, employees))]
+            line_items = [
+                _line(line, i, employee) for i, (line, employee) in enumerate(zip(lines, employees, strict=True))
+            ]
         notes = clean_text(fields.notes, "notes", MAX_NOTES)
         _check_free_text(line_items, notes, fields.custom_fields)
         invoice_totals = totals([line.amounts for line in line_items])
@@ -301,12 +375,22 @@ class InvoicingService:
         _check_given_total(fields.tax_amount_cents, invoice_totals.tax_cents, "tax_amount_in_cents")
         _check_given_total(fields.total_amount_cents, invoice_totals.total_cents, "total_amount_in_cents")
         return InvoiceContent(
-            type=type_, issue_date=issue, due_date=due_date(issue, terms, given_due), payment_terms=terms,
-            currency=currency, line_items=line_items, totals=invoice_totals, bill_to=bill_to,
-            issuer=_issuer(fields.issuer), notes=notes, custom_fields=fields.custom_fields or {})
+            type=type_,
+            issue_date=issue,
+            due_date=due_date(issue, terms, given_due),
+            payment_terms=terms,
+            currency=currency,
+            line_items=line_items,
+            totals=invoice_totals,
+            bill_to=bill_to,
+            issuer=_issuer(fields.issuer),
+            notes=notes,
+            custom_fields=fields.custom_fields or {},
+        )
 
-    def _bill_to(self, type_: str, given: BillToFields, lines: list[LineFields], credential: str
-                 ) -> tuple[BillTo, list[CrmContact | None]]:
+    def _bill_to(
+        self, type_: str, given: BillToFields, lines: list[LineFields], credential: str
+    ) -> tuple[BillTo, list[CrmContact | None]]:
         """The billTo snapshot, checked against the CRM, and the employees the lines name.
 
         Both ids are optional, as in the seed, except that b2b_single and b2b_consolidated bill a
@@ -322,15 +406,20 @@ class InvoicingService:
             _required(organization_id, "bill_to.crm_organization_id")
         organization = self._crm.organization(organization_id, credential) if organization_id else None
         if organization_id and organization is None:
-            raise InvalidArgument(f"bill_to.crm_organization_id {organization_id!r} is not a CRM organization of "
-                                  "yours", field="bill_to.crm_organization_id")
+            raise InvalidArgument(
+                f"bill_to.crm_organization_id {organization_id!r} is not a CRM organization of yours",
+                field="bill_to.crm_organization_id",
+            )
         contact = self._crm.contact(contact_id, credential) if contact_id else None
         if contact_id and contact is None:
-            raise InvalidArgument(f"bill_to.contact_id {contact_id!r} is not a contact of yours",
-                                  field="bill_to.contact_id")
+            raise InvalidArgument(
+                f"bill_to.contact_id {contact_id!r} is not a contact of yours", field="bill_to.contact_id"
+            )
         if contact and organization and contact.crm_organization_id != organization.id:
-            raise InvalidArgument(f"bill_to.contact_id {contact_id!r} is not a contact of CRM organization "
-                                  f"{organization_id}", field="bill_to.contact_id")
+            raise InvalidArgument(
+                f"bill_to.contact_id {contact_id!r} is not a contact of CRM organization {organization_id}",
+                field="bill_to.contact_id",
+            )
         employees = self._employees(type_, organization, lines, credential)
         name = clean_text(given.name, "bill_to.name")
         email = given.email.strip() if given.email and given.email.strip() else None
@@ -343,15 +432,19 @@ class InvoicingService:
             _required(email, "bill_to.email")
             crm_name = crm_email = None
         bill_to = BillTo(
-            name=name or crm_name, contact_id=contact_id, crm_organization_id=organization_id,
+            name=name or crm_name,
+            contact_id=contact_id,
+            crm_organization_id=organization_id,
             email=clean_email(email, "bill_to.email") if email else crm_email,
-            address=_clean_address(given.address, "bill_to.address") if any(
-                dataclasses.astuple(given.address)) else (organization.address if organization else Address()),
+            address=_clean_address(given.address, "bill_to.address")
+            if any(dataclasses.astuple(given.address))
+            else (organization.address if organization else Address()),
         )
         return bill_to, employees
 
-    def _employees(self, type_: str, organization: CrmOrganization | None, lines: list[LineFields],
-                   credential: str) -> list[CrmContact | None]:
+    def _employees(
+        self, type_: str, organization: CrmOrganization | None, lines: list[LineFields], credential: str
+    ) -> list[CrmContact | None]:
         """The employee each line names (None for every line of the other types), each asked once."""
         found: dict[str, CrmContact] = {}
         employees: list[CrmContact | None] = []
@@ -360,16 +453,18 @@ class InvoicingService:
             contact_id = clean_text(line.employee_contact_id, field)
             if type_ != B2B_CONSOLIDATED:
                 if contact_id:
-                    raise InvalidArgument(f"only b2b_consolidated lines name an employee; leave {field} out",
-                                          field=field)
+                    raise InvalidArgument(
+                        f"only b2b_consolidated lines name an employee; leave {field} out", field=field
+                    )
                 employees.append(None)
                 continue
             _required(contact_id, field)
             if contact_id not in found:
                 employee = self._crm.contact(contact_id, credential)
                 if employee is None or employee.crm_organization_id != organization.id:
-                    raise InvalidArgument(f"{field} {contact_id!r} is not a contact of CRM organization "
-                                          f"{organization.id}", field=field)
+                    raise InvalidArgument(
+                        f"{field} {contact_id!r} is not a contact of CRM organization {organization.id}", field=field
+                    )
                 found[contact_id] = employee
             employees.append(found[contact_id])
         return employees
@@ -379,10 +474,12 @@ def _issuer(issuer: Issuer | None) -> Issuer | None:
     if issuer is None:
         return None
     email = issuer.email.strip() if issuer.email and issuer.email.strip() else None
-    return Issuer(name=_required(clean_text(issuer.name, "issuer.name"), "issuer.name"),
-                  email=clean_email(email, "issuer.email") if email else None,
-                  address=_clean_address(issuer.address, "issuer.address"),
-                  tax_id=clean_text(issuer.tax_id, "issuer.tax_id"))
+    return Issuer(
+        name=_required(clean_text(issuer.name, "issuer.name"), "issuer.name"),
+        email=clean_email(email, "issuer.email") if email else None,
+        address=_clean_address(issuer.address, "issuer.address"),
+        tax_id=clean_text(issuer.tax_id, "issuer.tax_id"),
+    )
 
 
 def _clean_address(address: Address, prefix: str) -> Address:

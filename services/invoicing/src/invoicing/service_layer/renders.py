@@ -7,6 +7,7 @@ organization asking for many at once must not take the CPU, the workers and the 
 everybody else, so the renders beyond the bounds are refused at once (503 with Retry-After)
 rather than queued on a thread.
 """
+
 import collections
 import contextlib
 import hashlib
@@ -44,11 +45,12 @@ class RenderSlots:
     def taken(self, organization_id: str):
         with self._lock:
             if self._running[organization_id] >= self._per_organization:
-                raise RendersBusy(f"{self._per_organization} PDFs of this organization are being rendered; "
-                                  f"retry in {RETRY_AFTER_SECONDS} s")
+                raise RendersBusy(
+                    f"{self._per_organization} PDFs of this organization are being rendered; "
+                    f"retry in {RETRY_AFTER_SECONDS} s"
+                )
             if self._running.total() >= self._in_all:
-                raise RendersBusy(f"the service is rendering {self._in_all} PDFs; "
-                                  f"retry in {RETRY_AFTER_SECONDS} s")
+                raise RendersBusy(f"the service is rendering {self._in_all} PDFs; retry in {RETRY_AFTER_SECONDS} s")
             self._running[organization_id] += 1
         try:
             yield
@@ -96,8 +98,13 @@ CACHE_BYTES = 64 * 1024 * 1024  # about 1,000 PDFs of the largest invoice the li
 
 
 class InvoicePdfs:
-    def __init__(self, render: RenderPdf, per_organization: int = RENDERS_PER_ORGANIZATION,
-                 in_all: int = RENDERS_IN_ALL, cache_bytes: int = CACHE_BYTES):
+    def __init__(
+        self,
+        render: RenderPdf,
+        per_organization: int = RENDERS_PER_ORGANIZATION,
+        in_all: int = RENDERS_IN_ALL,
+        cache_bytes: int = CACHE_BYTES,
+    ):
         self._render = render
         self._slots = RenderSlots(per_organization, in_all)
         self._cache = PdfCache(cache_bytes)

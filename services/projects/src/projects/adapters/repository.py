@@ -1,5 +1,6 @@
 """The write model: each project in its own row and columns, and the counters kept beside them,
 read and written within one unit of work."""
+
 import dataclasses
 import json
 from typing import Callable
@@ -16,17 +17,21 @@ ViewOf = Callable[[Project], bytes]
 
 # The attributes of Project stored in a column of the same name.
 _FIELDS = [f.name for f in dataclasses.fields(Project) if f.name not in ("budget", "free_properties")]
-_PROJECT_BY_ID = sa.select(*(projects.c[name] for name in _FIELDS), projects.c.budget_minor_units,
-                           projects.c.budget_currency, projects.c.free_properties).where(
-    projects.c.organization_id == sa.bindparam("organization_id"), projects.c.id == sa.bindparam("project_id"))
+_PROJECT_BY_ID = sa.select(
+    *(projects.c[name] for name in _FIELDS),
+    projects.c.budget_minor_units,
+    projects.c.budget_currency,
+    projects.c.free_properties,
+).where(projects.c.organization_id == sa.bindparam("organization_id"), projects.c.id == sa.bindparam("project_id"))
 
 
 def _project(row) -> Project:
     values = dict(row._mapping)
     minor_units, currency = values.pop("budget_minor_units"), values.pop("budget_currency")
     free_properties = json.loads(values.pop("free_properties"))
-    return Project(**values, budget=Budget(minor_units, currency) if currency else None,
-                   free_properties=free_properties)
+    return Project(
+        **values, budget=Budget(minor_units, currency) if currency else None, free_properties=free_properties
+    )
 
 
 def project_row(project: Project, view: bytes) -> dict:
@@ -62,8 +67,13 @@ class ProjectsRepository(Repository):
         """Takes the organization's next number of the year. The counter row stays locked until the
         transaction ends, so concurrent creates queue on it, and a deleted project's number is
         never given out again."""
-        return increment(self._connection, project_code_counters,
-                         {"organization_id": organization_id, "year": year}, "last_number", 1)
+        return increment(
+            self._connection,
+            project_code_counters,
+            {"organization_id": organization_id, "year": year},
+            "last_number",
+            1,
+        )
 
     def add(self, project: Project) -> None:
         self._connection.execute(projects.insert().values(**project_row(project, self._view_of(project))))
@@ -71,8 +81,9 @@ class ProjectsRepository(Repository):
 
     def save(self, project: Project) -> None:
         """Writes a project read by `get` and changed since."""
-        self._connection.execute(projects.update().where(projects.c.id == project.id)
-                                 .values(**project_row(project, self._view_of(project))))
+        self._connection.execute(
+            projects.update().where(projects.c.id == project.id).values(**project_row(project, self._view_of(project)))
+        )
         counted_as = self._counted_as[project.id]
         if project.count_key != counted_as:
             self._count(project.organization_id, counted_as, -1)
@@ -85,5 +96,10 @@ class ProjectsRepository(Repository):
 
     def _count(self, organization_id: str, key: tuple[str, str, str], delta: int) -> None:
         status, subtype, priority = key
-        increment(self._connection, project_counts, {"organization_id": organization_id, "status": status,
-                                                     "subtype": subtype, "priority": priority}, "count", delta)
+        increment(
+            self._connection,
+            project_counts,
+            {"organization_id": organization_id, "status": status, "subtype": subtype, "priority": priority},
+            "count",
+            delta,
+        )

@@ -1,10 +1,12 @@
 """The projects service's tables (created by migrations/; this is how the code sees them)."""
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 projects = sa.Table(
-    "projects", metadata,
+    "projects",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("organization_id", sa.String(40), nullable=False),
     sa.Column("project_code", sa.String(20), nullable=False),
@@ -42,7 +44,8 @@ projects = sa.Table(
 # How many projects each organization has per (status, subtype, priority), kept in the same
 # transaction as the projects, so that list totals stay cheap at any number of projects.
 project_counts = sa.Table(
-    "project_counts", metadata,
+    "project_counts",
+    metadata,
     sa.Column("organization_id", sa.String(40), primary_key=True),
     sa.Column("status", sa.String(20), primary_key=True),
     sa.Column("subtype", sa.String(30), primary_key=True),
@@ -53,7 +56,8 @@ project_counts = sa.Table(
 # The last project number given out per organization and calendar year. Taken in the creating
 # transaction and never decremented, so that codes are neither duplicated nor reused.
 project_code_counters = sa.Table(
-    "project_code_counters", metadata,
+    "project_code_counters",
+    metadata,
     sa.Column("organization_id", sa.String(40), primary_key=True),
     sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("last_number", sa.BigInteger, nullable=False),

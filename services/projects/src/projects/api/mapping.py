@@ -5,6 +5,7 @@ known property at the top level or inside customProperties), domain Projects bec
 the errors of the domain, which name its attributes (`target_end_date`), are renamed to the JSON
 path the client wrote (`customProperties.targetEndDate`).
 """
+
 import contextlib
 import re
 from typing import Callable, Iterator
@@ -41,10 +42,12 @@ def budget(value, field: str) -> Budget | None:
         raise InvalidArgument(f"{field} must be an object with amount and currency", field=field)
     for key in value:
         if key not in _BUDGET_KEYS:
-            raise InvalidArgument(f"unknown field {field}.{key}; a budget has {', '.join(_BUDGET_KEYS)}",
-                                  field=f"{field}.{key}")
-    currency_field, amount_field, minor_field = (f"{field}.{key}" for key in ("currency", "amount",
-                                                                              "amountInMinorUnits"))
+            raise InvalidArgument(
+                f"unknown field {field}.{key}; a budget has {', '.join(_BUDGET_KEYS)}", field=f"{field}.{key}"
+            )
+    currency_field, amount_field, minor_field = (
+        f"{field}.{key}" for key in ("currency", "amount", "amountInMinorUnits")
+    )
     if value.get("currency") is None:
         raise InvalidArgument(f"{currency_field} is required", field=currency_field)
     if not isinstance(value["currency"], str):
@@ -59,8 +62,11 @@ def budget(value, field: str) -> Budget | None:
         return Budget(minor_units, currency)
     given = Budget.of_amount(amount, currency, amount_field)
     if minor_units is not None and minor_units != given.minor_units:
-        raise InvalidArgument(f"{minor_field} {minor_units} and {amount_field} {amount!r} differ; give one of "
-                              "them, or both with the same value", field=minor_field)
+        raise InvalidArgument(
+            f"{minor_field} {minor_units} and {amount_field} {amount!r} differ; give one of "
+            "them, or both with the same value",
+            field=minor_field,
+        )
     return given
 
 
@@ -97,9 +103,11 @@ _PROPERTIES: dict[str, tuple[str, Reader]] = {
 _ASSIGNED = {"_id", "organizationId", "createdBy", "createdAt", "updatedAt", "projectCode"}
 # Where each attribute is in a project's JSON: what an error about an attribute that the request
 # did not give names.
-_JSON_PATHS = {**{attribute: key for key, (attribute, _) in _FIELDS.items() if attribute},
-               **{attribute: f"{_CUSTOM_PROPERTIES}.{key}" for key, (attribute, _) in _PROPERTIES.items()},
-               "free_properties": _CUSTOM_PROPERTIES}
+_JSON_PATHS = {
+    **{attribute: key for key, (attribute, _) in _FIELDS.items() if attribute},
+    **{attribute: f"{_CUSTOM_PROPERTIES}.{key}" for key, (attribute, _) in _PROPERTIES.items()},
+    "free_properties": _CUSTOM_PROPERTIES,
+}
 
 GivenAt = dict[str, str]
 """The JSON path at which a request gave each attribute of ProjectChanges."""
@@ -115,8 +123,11 @@ def project_changes(body: dict) -> tuple[ProjectChanges, GivenAt]:
     def set_value(attribute: str, value, path: str) -> None:
         if attribute in values and values[attribute] != value:
             first = given_at[attribute]
-            raise InvalidArgument(f"{first} is given twice with different values, as {first} and as {path}; give "
-                                  "it once, or the same value in both places", field=first)
+            raise InvalidArgument(
+                f"{first} is given twice with different values, as {first} and as {path}; give "
+                "it once, or the same value in both places",
+                field=first,
+            )
         values[attribute] = value
         given_at.setdefault(attribute, path)
 
@@ -132,8 +143,10 @@ def project_changes(body: dict) -> tuple[ProjectChanges, GivenAt]:
         elif key in _ASSIGNED:
             raise InvalidArgument(f"{key} is set by the service and cannot be given", field=key)
         else:
-            raise InvalidArgument(f"unknown field {key}; the fields are {', '.join([*_FIELDS, *_PROPERTIES])} and "
-                                  f"{_CUSTOM_PROPERTIES}", field=key)
+            raise InvalidArgument(
+                f"unknown field {key}; the fields are {', '.join([*_FIELDS, *_PROPERTIES])} and {_CUSTOM_PROPERTIES}",
+                field=key,
+            )
     return ProjectChanges(**values, free_properties=free_properties), given_at
 
 
@@ -149,8 +162,9 @@ def _read_custom_properties(properties, set_value: Callable[[str, object, str], 
             raise InvalidArgument(f"{path} is set by the service and cannot be given", field=path)
         elif name in _FIELDS or name in _ASSIGNED or name == _CUSTOM_PROPERTIES:
             # A free-form key named like a field of the project would look set but change nothing.
-            raise InvalidArgument(f"{path}: {name} is a field of the project, not a property; give it at the top "
-                                  "level", field=path)
+            raise InvalidArgument(
+                f"{path}: {name} is a field of the project, not a property; give it at the top level", field=path
+            )
         else:
             free_properties[name] = value
 
@@ -169,7 +183,7 @@ def client_paths(given_at: GivenAt) -> Iterator[None]:
         if error.field:
             head = _HEAD.match(error.field).group()
             path = given_at.get(head) or _JSON_PATHS.get(head, head)
-            path += error.field[len(head):]
+            path += error.field[len(head) :]
             error.message, error.field = error.message.replace(error.field, path), path
         raise
 
@@ -182,15 +196,27 @@ def no_fields(body: struct_pb2.Struct) -> None:
 
 
 def project_filter(request: projects_pb2.ListProjectsRequest) -> ProjectFilter:
-    return ProjectFilter(status=request.status, subtype=request.subtype, priority=request.priority,
-                         client_org_id=request.client_org_id, search=request.search)
+    return ProjectFilter(
+        status=request.status,
+        subtype=request.subtype,
+        priority=request.priority,
+        client_org_id=request.client_org_id,
+        search=request.search,
+    )
 
 
 def project_message(project: Project) -> projects_pb2.Project:
     message = projects_pb2.Project(
-        id=project.id, organization_id=project.organization_id, type="project", subtype=project.subtype,
-        name=project.name, description=project.description, status=project.status,
-        created_by=project.created_by, created_at=project.created_at, updated_at=project.updated_at,
+        id=project.id,
+        organization_id=project.organization_id,
+        type="project",
+        subtype=project.subtype,
+        name=project.name,
+        description=project.description,
+        status=project.status,
+        created_by=project.created_by,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
     )
     message.custom_properties.update(custom_properties(project))
     return message
@@ -201,11 +227,19 @@ def custom_properties(project: Project) -> dict:
     (A Struct holds numbers as doubles: whole numbers up to 2^53 stay exact.)"""
     budget = project.budget
     known = {
-        "projectCode": project.project_code, "startDate": project.start_date,
+        "projectCode": project.project_code,
+        "startDate": project.start_date,
         "targetEndDate": project.target_end_date,
-        "budget": {"amount": float(budget.amount), "amountInMinorUnits": budget.minor_units,
-                   "currency": budget.currency} if budget else None,
-        "priority": project.priority, "progress": project.progress, "clientOrgId": project.client_org_id,
+        "budget": {
+            "amount": float(budget.amount),
+            "amountInMinorUnits": budget.minor_units,
+            "currency": budget.currency,
+        }
+        if budget
+        else None,
+        "priority": project.priority,
+        "progress": project.progress,
+        "clientOrgId": project.client_org_id,
         "detailedDescription": project.detailed_description,
     }
     return {**project.free_properties, **{key: value for key, value in known.items() if value is not None}}

@@ -38,8 +38,7 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
     def UpdateProject(self, request, context):
         changes, given_at = mapping.project_changes(body_dict(request.changes))
         with mapping.client_paths(given_at):
-            project = self._projects.update(_organization_id(), caller_credential(context), request.project_id,
-                                            changes)
+            project = self._projects.update(_organization_id(), caller_credential(context), request.project_id, changes)
         return mapping.project_message(project)
 
     def DeleteProject(self, request, context):

@@ -4,6 +4,7 @@ The checks of single values take a value as it comes from JSON (a PATCH body hol
 and the path it came at, which every error names. The rules of a whole project name its attributes
 (`target_end_date`); the api layer renames those to where the client gave them.
 """
+
 import dataclasses
 import datetime
 import json
@@ -48,6 +49,7 @@ def code_year(timestamp_ms: int) -> int:
 
 
 # Checks of request values
+
 
 def _string(value, field: str) -> str | None:
     if value is not None and not isinstance(value, str):
@@ -98,8 +100,11 @@ def clean_status(value, field: str) -> str:
 def check_new_status(status: str, field: str) -> None:
     """A project starts as a draft; other statuses are reached along the workflow (PATCH)."""
     if status != DRAFT:
-        raise InvalidArgument(f"a new project starts as a draft, so {field} can only be {DRAFT!r}, got {status!r}; "
-                              "move it along the workflow with PATCH afterwards", field=field)
+        raise InvalidArgument(
+            f"a new project starts as a draft, so {field} can only be {DRAFT!r}, got {status!r}; "
+            "move it along the workflow with PATCH afterwards",
+            field=field,
+        )
 
 
 def clean_priority(value, field: str) -> str:
@@ -116,6 +121,7 @@ def clean_progress(value, field: str) -> int:
 @dataclasses.dataclass(frozen=True)
 class Budget:
     """An amount of money, exact: an integer number of the currency's minor unit (cents)."""
+
     minor_units: int
     currency: str
 
@@ -138,8 +144,11 @@ class Budget:
             allowed = f"at most {digits} decimal places" if digits else "no decimal places"
             raise InvalidArgument(f"{field} has {allowed} in {currency}, got {amount!r}", field=field)
         if minor_units > MAX_MINOR_UNITS:
-            raise InvalidArgument(f"{field} must be at most {to_major(MAX_MINOR_UNITS, currency)} {currency} "
-                                  f"({MAX_MINOR_UNITS} minor units), got {amount!r}", field=field)
+            raise InvalidArgument(
+                f"{field} must be at most {to_major(MAX_MINOR_UNITS, currency)} {currency} "
+                f"({MAX_MINOR_UNITS} minor units), got {amount!r}",
+                field=field,
+            )
         return cls(int(minor_units), currency)
 
 
@@ -150,8 +159,9 @@ def merged_free_properties(current: dict, given: dict, field: str = "free_proper
     check_free_form(given, field)
     merged = {key: value for key, value in {**current, **given}.items() if value is not None}
     if len(json.dumps(merged, ensure_ascii=False, separators=(",", ":")).encode()) > MAX_FREE_PROPERTIES_BYTES:
-        raise InvalidArgument(f"the free-form keys of {field} must be at most {MAX_FREE_PROPERTIES_BYTES} bytes "
-                              "as JSON", field=field)
+        raise InvalidArgument(
+            f"the free-form keys of {field} must be at most {MAX_FREE_PROPERTIES_BYTES} bytes as JSON", field=field
+        )
     return merged
 
 
@@ -178,11 +188,19 @@ class Project:
     updated_at: int = 0
 
     @classmethod
-    def new(cls, changes: "ProjectChanges", *, id: str, organization_id: str, project_code: str, created_by: str,
-            now: int) -> "Project":
+    def new(
+        cls, changes: "ProjectChanges", *, id: str, organization_id: str, project_code: str, created_by: str, now: int
+    ) -> "Project":
         """A draft project as `changes` (checked by check_new) describe it."""
-        project = cls(id=id, organization_id=organization_id, project_code=project_code, subtype=changes.subtype,
-                      name=changes.name, created_by=created_by, created_at=now)
+        project = cls(
+            id=id,
+            organization_id=organization_id,
+            project_code=project_code,
+            subtype=changes.subtype,
+            name=changes.name,
+            created_by=created_by,
+            created_at=now,
+        )
         project.apply(changes, now)
         return project
 
@@ -196,8 +214,9 @@ class Project:
         self.free_properties = merged_free_properties(self.free_properties, changes.free_properties)
         self.change_status(status)
         # An inconsistent schedule is blamed on the date this request gave.
-        self.check_schedule("start_date" if changes.start_date is not UNSET and changes.target_end_date is UNSET
-                            else "target_end_date")
+        self.check_schedule(
+            "start_date" if changes.start_date is not UNSET and changes.target_end_date is UNSET else "target_end_date"
+        )
         self.updated_at = now
 
     def archive(self, now: int) -> None:
@@ -223,8 +242,10 @@ class Project:
         if status not in TRANSITIONS[self.status]:
             allowed = TRANSITIONS[self.status]
             after = f"it can go to {', '.join(allowed)}" if allowed else f"{self.status} is final"
-            raise Conflict(f"project {self.project_code} cannot change status from {self.status} to {status}; "
-                           f"{after}", field="status")
+            raise Conflict(
+                f"project {self.project_code} cannot change status from {self.status} to {status}; {after}",
+                field="status",
+            )
         self.status = status
 
     def check_schedule(self, field: str = "target_end_date") -> None:
@@ -235,8 +256,10 @@ class Project:
     def check_deletable(self) -> None:
         if self.status != DRAFT:
             hint = "; archive it to cancel it" if CANCELLED in TRANSITIONS[self.status] else ""
-            raise Conflict(f"only draft projects can be deleted; project {self.project_code} is {self.status}{hint}",
-                           field="status")
+            raise Conflict(
+                f"only draft projects can be deleted; project {self.project_code} is {self.status}{hint}",
+                field="status",
+            )
 
 
 class _Unset:
@@ -252,6 +275,7 @@ UNSET: Any = _Unset()
 class ProjectChanges:
     """What a create or a partial update sets, its values checked: each attribute given (UNSET when
     not), and the free-form properties to set (None removes one)."""
+
     name: str = UNSET
     description: str | None = UNSET
     subtype: str = UNSET
@@ -267,8 +291,11 @@ class ProjectChanges:
 
     def given(self) -> dict[str, Any]:
         """The attributes given, free-form properties aside."""
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-                if field.name != "free_properties" and getattr(self, field.name) is not UNSET}
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name != "free_properties" and getattr(self, field.name) is not UNSET
+        }
 
     def check_new(self) -> None:
         """What a new project needs: a name, a subtype, the draft status, bounded free-form properties."""

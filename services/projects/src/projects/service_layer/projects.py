@@ -1,11 +1,12 @@
 """Project use cases: one unit of work (transaction) each, committed explicitly. They take checked
 changes (domain.model.ProjectChanges), raise domain errors and return domain Projects."""
+
 from typing import Callable, Protocol
 
-from portal_common.principal import Principal
 from portal_common.clock import now_ms
 from portal_common.domain_errors import InvalidArgument, NotFound
 from portal_common.ids import new_id
+from portal_common.principal import Principal
 from projects.domain.model import UNSET, Project, ProjectChanges, code_year, project_code
 from projects.service_layer.unit_of_work import ProjectsUnitOfWork
 
@@ -30,9 +31,14 @@ class ProjectsService:
             now = now_ms()
             year = code_year(now)
             number = uow.projects.next_project_number(principal.organization_id, year)
-            project = Project.new(changes, id=new_id("prj"), organization_id=principal.organization_id,
-                                  project_code=project_code(year, number), created_by=principal.credential_id,
-                                  now=now)
+            project = Project.new(
+                changes,
+                id=new_id("prj"),
+                organization_id=principal.organization_id,
+                project_code=project_code(year, number),
+                created_by=principal.credential_id,
+                now=now,
+            )
             uow.projects.add(project)
             uow.commit()
         return project
@@ -67,8 +73,9 @@ class ProjectsService:
         that no write lock is held while the CRM answers."""
         client = changes.client_org_id
         if client not in (UNSET, None) and not self._crm.has_organization(client, credential):
-            raise InvalidArgument(f"client_org_id {client!r} is not one of your CRM organizations",
-                                  field="client_org_id")
+            raise InvalidArgument(
+                f"client_org_id {client!r} is not one of your CRM organizations", field="client_org_id"
+            )
 
 
 def _existing(uow: ProjectsUnitOfWork, organization_id: str, project_id: str) -> Project:

@@ -1,4 +1,5 @@
 """The projects service's unit of work: one write transaction and the projects repository in it."""
+
 import sqlalchemy as sa
 
 from portal_common.db import Database

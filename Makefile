@@ -29,9 +29,20 @@ bench: setup
 # Invoice PDFs embed these fonts from Debian's packages.
 FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
 
-# Errors a reader should never meet: unused or undefined names, syntax errors.
-lint: setup
-	$(VENV)/bin/ruff check --select F,E9 --exclude build,.venv .
+# Formatting, import order and bug rules (ruff.toml), types (mypy.ini), and the protos: buf lint and
+# buf breaking against LINT_AGAINST (the previous commit by default; see docs/decisions.md, 35).
+BUF := build/tools/node_modules/.bin/buf
+LINT_AGAINST ?= HEAD~1
+
+lint: setup $(BUF)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) protos/lint.py $(BUF) $(LINT_AGAINST)
+
+# buf from the npm registry (its package carries the binary).
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix build/tools @bufbuild/buf@1.75.0
 
 setup: $(VENV)/.installed $(GEN)/.generated $(FONTS)
 

@@ -4,16 +4,21 @@ import contextlib
 import dataclasses
 import pathlib
 import re
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 WRITE = "portal_write"
-_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_UPSERT: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
 
 
@@ -75,7 +80,10 @@ class Database:
         sees the data committed when it runs."""
         pooled = self._engine.raw_connection()
         try:
-            yield HotConnection(pooled.driver_connection, self._engine.dialect)
+            driver_connection = pooled.driver_connection
+            if driver_connection is None:  # never, for a connection just checked out
+                raise RuntimeError("the pooled connection is closed")
+            yield HotConnection(driver_connection, self._engine.dialect)
         finally:
             pooled.close()
 
@@ -146,7 +154,7 @@ def like_pattern(term: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class HotConnection:
-    driver_connection: object
+    driver_connection: DBAPIConnection
     dialect: sa.Dialect
 
 
@@ -158,18 +166,21 @@ class HotQuery:
     bound by the names of the statement's bindparams; rows come back as the driver's tuples.
     """
 
-    def __init__(self, statement: sa.Executable):
+    def __init__(self, statement: sa.Select):
         self._statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict]] = {}
 
     def _for(self, dialect: sa.Dialect) -> tuple[str, tuple[str, ...] | None, dict]:
         if dialect.name not in self._compiled:
             compiled = self._statement.compile(dialect=dialect)
-            order = tuple(compiled.positiontup) if compiled.positional else None
+            if not isinstance(compiled, SQLCompiler):  # a SELECT always compiles with one
+                raise TypeError(f"{dialect.name} compiled {self._statement} with {type(compiled).__name__}")
+            positions = compiled.positiontup  # set when the dialect's parameters are positional
+            order = tuple(positions) if compiled.positional and positions is not None else None
             self._compiled[dialect.name] = (compiled.string, order, compiled.params)  # params: literals
         return self._compiled[dialect.name]
 
-    def rows(self, connection: HotConnection, params: dict) -> list[tuple]:
+    def rows(self, connection: HotConnection, params: dict) -> Sequence[tuple]:
         sql, order, literals = self._for(connection.dialect)
         values = {**literals, **params}
         cursor = connection.driver_connection.cursor()

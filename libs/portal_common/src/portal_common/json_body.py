@@ -13,7 +13,7 @@ take any key, bounded in depth and with numbers that stay exact.
 import contextlib
 import functools
 import re
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator, TypeVar
 
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -22,10 +22,15 @@ from google.protobuf.message import Message
 from portal_common.domain_errors import DomainError, InvalidArgument
 from portal_common.json_values import MAX_SAFE_INTEGER, check_free_form, join, number, whole_number
 
+if TYPE_CHECKING:  # a message class's DESCRIPTOR is either kind, as the protobuf stubs say
+    from google._upb._message import Descriptor as UpbDescriptor
+
 _INT32 = {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32}
 _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescriptor.TYPE_SFIXED64}
 _FLOATING = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT}
 _FREE_FORM = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
+
+M = TypeVar("M", bound=Message)
 
 
 def body_dict(body: struct_pb2.Struct) -> dict:
@@ -33,7 +38,7 @@ def body_dict(body: struct_pb2.Struct) -> dict:
     return json_format.MessageToDict(body)
 
 
-def read_message(body: struct_pb2.Struct | dict, message_class: type[Message], path: str = "") -> Message:
+def read_message(body: struct_pb2.Struct | dict, message_class: type[M], path: str = "") -> M:
     """The typed message `body` describes; unknown fields and wrong types are refused."""
     data = body_dict(body) if isinstance(body, struct_pb2.Struct) else body
     message = message_class()
@@ -123,15 +128,16 @@ def _fields_by_json_name(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
 _PATH_PART = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
 
 
-def json_path(path: str, descriptor: Descriptor) -> str:
+def json_path(path: str, descriptor: "Descriptor | UpbDescriptor") -> str:
     """A domain field path (attribute names: `line_items[2].unit_price_in_cents`) as the client
     wrote it in the JSON of `descriptor`'s message (`lineItems[2].unitPriceInCents`). Keys inside a
     free-form Struct are kept as they are."""
     parts = []
+    current: "Descriptor | UpbDescriptor | None" = descriptor  # None inside a free-form Struct
     for name, indexes in _PATH_PART.findall(path):
-        field = descriptor.fields_by_name.get(name) if descriptor is not None else None
+        field = current.fields_by_name.get(name) if current is not None else None
         parts.append((field.json_name if field else name) + indexes)
-        descriptor = (
+        current = (
             field.message_type
             if field and field.message_type and field.message_type.full_name not in _FREE_FORM
             else None
@@ -140,7 +146,7 @@ def json_path(path: str, descriptor: Descriptor) -> str:
 
 
 @contextlib.contextmanager
-def client_paths(descriptor: Descriptor) -> Iterator[None]:
+def client_paths(descriptor: "Descriptor | UpbDescriptor") -> Iterator[None]:
     """Renames the field of a domain error raised inside the block (a domain path) to the client's
     JSON path in `descriptor`'s message, in the error's message too."""
     try:

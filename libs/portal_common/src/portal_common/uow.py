@@ -51,14 +51,20 @@ class SqlUnitOfWork:
         return self
 
     def commit(self) -> None:
-        self.connection.commit()
+        self._open_connection().commit()
 
     def __exit__(self, *exc) -> None:
+        connection = self._open_connection()
         try:
-            self.connection.rollback()  # what was not committed
+            connection.rollback()  # what was not committed
         finally:
-            self.connection.close()
+            connection.close()
             self.connection = None
+
+    def _open_connection(self) -> sa.Connection:
+        if self.connection is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        return self.connection
 
 
 # PostgreSQL's answers to writers that raced: a deadlock between them, or a serialization failure.

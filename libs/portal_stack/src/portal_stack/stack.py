@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Callable
+from typing import Callable, NoReturn
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -120,7 +120,7 @@ class Stack:
         else:
             self.start_service(name)
 
-    def keep_running(self, say: Callable[[str], None]) -> None:
+    def keep_running(self, say: Callable[[str], None]) -> NoReturn:
         """Restarts every child that exits, as compose's restart policy or Kubernetes would, and
         says so; returns only through an exception (KeyboardInterrupt on Ctrl-C)."""
         started = dict.fromkeys(self.processes, time.monotonic())

@@ -103,9 +103,10 @@ def stack(databases, tmp_path_factory):
 class Api:
     """REST calls through the gateway, as a frontend would make them."""
 
-    def __init__(self, base: str, key: str | None):
+    def __init__(self, base: str, key: str | None, organization_id: str | None = None):
         self.base = base
         self.key = key
+        self.organization_id = organization_id  # of the API key, when the test knows it
         self.http = requests.Session()
 
     def request(self, method: str, path: str, *, key: str | None = "default", **kwargs) -> requests.Response:
@@ -144,9 +145,7 @@ def new_organization(stack: Stack, name: str = "Test Org") -> dict:
 def org_api(stack) -> Api:
     """The REST API as seen with the API key of a fresh organization."""
     created = new_organization(stack)
-    api = Api(f"http://127.0.0.1:{stack.config.http_port}", created["apiKey"])
-    api.organization_id = created["organizationId"]
-    return api
+    return Api(f"http://127.0.0.1:{stack.config.http_port}", created["apiKey"], created["organizationId"])
 
 
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:

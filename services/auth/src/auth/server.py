@@ -1,7 +1,7 @@
 import functools
 
 from auth.adapters.crm_client import CrmClient
-from auth.adapters.repositories import AuthUnitOfWork
+from auth.adapters.repositories import SqlAuthUnitOfWork
 from auth.api.servicers import CredentialServicer, PortalAuthServicer
 from auth.config import MIGRATIONS, Settings
 from auth.service_layer.accounts import Accounts
@@ -23,7 +23,7 @@ def units_of_work(settings: Settings):
     """Makes the units of work of the service's migrated database (`read_only=True` for reads)."""
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    return functools.partial(AuthUnitOfWork, db.Database(engine))
+    return functools.partial(SqlAuthUnitOfWork, db.Database(engine))
 
 
 def open_accounts(settings: Settings) -> Accounts:

@@ -3,7 +3,7 @@ import functools
 import pytest
 import sqlalchemy as sa
 
-from auth.adapters.repositories import AuthUnitOfWork
+from auth.adapters.repositories import SqlAuthUnitOfWork
 from auth.config import MIGRATIONS
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
@@ -20,7 +20,7 @@ def engine(databases):
 
 @pytest.fixture
 def uow(engine):
-    return functools.partial(AuthUnitOfWork, db.Database(engine))
+    return functools.partial(SqlAuthUnitOfWork, db.Database(engine))
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import functools
 
 import pytest
 
-from auth.adapters.repositories import AuthUnitOfWork
+from auth.adapters.repositories import SqlAuthUnitOfWork
 from auth.config import MIGRATIONS
 from auth.domain.portal_users import ContactAccess, ContactLink, OAuthLogin, PortalUserChanges
 from auth.service_layer.accounts import Accounts
@@ -50,7 +50,7 @@ class ContactDirectory:
 @pytest.fixture
 def world(databases):
     with databases.migrated_engine("auth", MIGRATIONS) as engine:
-        uow, clock, crm = functools.partial(AuthUnitOfWork, db.Database(engine)), Clock(), ContactDirectory()
+        uow, clock, crm = functools.partial(SqlAuthUnitOfWork, db.Database(engine)), Clock(), ContactDirectory()
         organization_id, key = Accounts(uow).create_organization("Acme")
         users = PortalUsers(uow, crm, session_ttl_ms=30 * DAY_MS, clock=clock)
         # Sign-ins come from the organization's API key, as the frontend's server makes them.

@@ -8,6 +8,7 @@ contact_counts counters where they can, so that they cost the same at a million 
 
 import dataclasses
 import functools
+from typing import Sequence
 
 import sqlalchemy as sa
 
@@ -66,7 +67,7 @@ class CrmQueries:
     def contact_view(self, principal: Principal, contact_id: str) -> bytes:
         """A contact of the principal's organization; a portal user reads only its own (and the api
         shows it only what a customer may see of it)."""
-        rows = []
+        rows: Sequence[tuple] = []
         if not principal.is_portal_user or contact_id == principal.crm_contact_id:
             with self._database.hot() as connection:
                 rows = _CONTACT_VIEW_BY_ID.rows(

@@ -55,11 +55,8 @@ class InvoiceFilter:
             check_choice(self.type, TYPES, "type")
         return dataclasses.replace(
             self,
-            **{
-                name: check_timestamp(getattr(self, name), name)
-                for name in ("start_date", "end_date")
-                if getattr(self, name) is not None
-            },
+            start_date=None if self.start_date is None else check_timestamp(self.start_date, "start_date"),
+            end_date=None if self.end_date is None else check_timestamp(self.end_date, "end_date"),
         )
 
 

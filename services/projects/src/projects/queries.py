@@ -7,6 +7,7 @@ field. These queries find the views a caller may see; the api layer turns them i
 
 import dataclasses
 import functools
+from typing import Sequence
 
 import sqlalchemy as sa
 
@@ -59,7 +60,7 @@ class ProjectQueries:
         self._database = database
 
     def project_view(self, principal: Principal, project_id: str) -> bytes:
-        rows = []
+        rows: Sequence[tuple] = []
         client = principal.crm_organization_id if principal.is_portal_user else None
         if client != "":  # "": a portal user linked to no CRM organization, who has no projects
             params = {"organization_id": principal.organization_id, "project_id": project_id}

@@ -108,7 +108,7 @@ class PortalUsers(Repository):
             .offset(offset)
         )
         total = self._connection.execute(sa.select(sa.func.count()).select_from(portal_users).where(*conditions))
-        return [PortalUser(**row._mapping) for row in rows], total.scalar()
+        return [PortalUser(**row._mapping) for row in rows], total.scalar_one()
 
     def _one(self, *conditions) -> PortalUser | None:
         row = self._connection.execute(self._reading(sa.select(*_USER_COLUMNS).where(*conditions))).first()
@@ -184,7 +184,7 @@ class PortalSessions(Repository):
         ).rowcount
 
 
-class AuthUnitOfWork(SqlUnitOfWork):
+class SqlAuthUnitOfWork(SqlUnitOfWork):
     """One transaction on the auth database. A read-only one takes no write lock (SQLite's BEGIN,
     not BEGIN IMMEDIATE) and locks no rows: credentials are resolved with one on every request."""
 

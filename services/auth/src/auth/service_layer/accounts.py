@@ -4,14 +4,14 @@ from typing import Callable
 
 from auth.domain.accounts import DEMO_ORGANIZATION_NAME, ApiKey, Organization, clean_organization_name
 from auth.domain.credentials import API_KEY_PREFIX, generate_credential
+from auth.service_layer.unit_of_work import AuthUnitOfWork
 from portal_common.clock import now_ms
 from portal_common.domain_errors import NotFound
 from portal_common.ids import new_id
-from portal_common.uow import UnitOfWork
 
 
 class Accounts:
-    def __init__(self, uow: Callable[..., UnitOfWork], clock: Callable[[], int] = now_ms):
+    def __init__(self, uow: Callable[..., AuthUnitOfWork], clock: Callable[[], int] = now_ms):
         self._uow = uow
         self._clock = clock
 

@@ -4,9 +4,9 @@ import dataclasses
 from typing import Callable, Protocol
 
 from auth.domain.portal_users import ContactAccess
+from auth.service_layer.unit_of_work import AuthUnitOfWork
 from portal_common.clock import now_ms
 from portal_common.principal import API_KEY, PORTAL_USER, Principal
-from portal_common.uow import UnitOfWork
 
 
 class ContactAccessSource(Protocol):
@@ -14,7 +14,7 @@ class ContactAccessSource(Protocol):
 
 
 class Credentials:
-    def __init__(self, uow: Callable[..., UnitOfWork], crm: ContactAccessSource, clock: Callable[[], int] = now_ms):
+    def __init__(self, uow: Callable[..., AuthUnitOfWork], crm: ContactAccessSource, clock: Callable[[], int] = now_ms):
         self._uow = uow
         self._crm = crm
         self._clock = clock

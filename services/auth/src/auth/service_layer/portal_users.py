@@ -15,11 +15,12 @@ from auth.domain.portal_users import (
     clean_login,
     login_owner,
 )
+from auth.service_layer.unit_of_work import AuthUnitOfWork
 from portal_common.clock import now_ms
 from portal_common.domain_errors import NotFound, PermissionDenied, Unavailable
 from portal_common.ids import new_id
 from portal_common.principal import Principal
-from portal_common.uow import UnitOfWork, retry_race
+from portal_common.uow import retry_race
 from portal_common.validation import check_choice
 
 
@@ -37,7 +38,11 @@ class SignIn:
 
 class PortalUsers:
     def __init__(
-        self, uow: Callable[..., UnitOfWork], crm: ContactFinder, session_ttl_ms: int, clock: Callable[[], int] = now_ms
+        self,
+        uow: Callable[..., AuthUnitOfWork],
+        crm: ContactFinder,
+        session_ttl_ms: int,
+        clock: Callable[[], int] = now_ms,
     ):
         self._uow = uow
         self._crm = crm
@@ -69,7 +74,7 @@ class PortalUsers:
                     uow.portal_users.with_email(organization_id, login.email),
                 )
                 created = user is None
-                if created:
+                if user is None:
                     user = PortalUser(
                         id=new_id("pu"),
                         organization_id=organization_id,

@@ -254,13 +254,15 @@ def clean_details(details: ContactDetails) -> ContactDetails:
     if not details.email.strip():
         raise InvalidArgument(f"{path('email')} is required", field=path("email"))
     email = clean_email(details.email, path("email"))
-    texts = {
-        name: clean_text(getattr(details, name), path(name))
-        for name in ("first_name", "last_name", "phone", "company", "job_title", "source", "source_ref")
-    }
     return dataclasses.replace(
         details,
-        **texts,
+        first_name=clean_text(details.first_name, path("first_name")),
+        last_name=clean_text(details.last_name, path("last_name")),
+        phone=clean_text(details.phone, path("phone")),
+        company=clean_text(details.company, path("company")),
+        job_title=clean_text(details.job_title, path("job_title")),
+        source=clean_text(details.source, path("source")),
+        source_ref=clean_text(details.source_ref, path("source_ref")),
         email=email,
         notes=clean_text(details.notes, path("notes"), MAX_TEXT),
         tags=clean_tags(details.tags, path("tags")),
@@ -273,25 +275,19 @@ def clean_details(details: ContactDetails) -> ContactDetails:
 
 def clean_organization(details: OrganizationDetails) -> OrganizationDetails:
     path = details.path
-    texts = {
-        name: clean_text(getattr(details, name), path(name))
-        for name in (
-            "name",
-            "website",
-            "industry",
-            "street",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "tax_id",
-            "phone",
-        )
-    }
     billing_email = details.billing_email
     cleaned = dataclasses.replace(
         details,
-        **texts,
+        name=clean_text(details.name, path("name")),
+        website=clean_text(details.website, path("website")),
+        industry=clean_text(details.industry, path("industry")),
+        street=clean_text(details.street, path("street")),
+        city=clean_text(details.city, path("city")),
+        state=clean_text(details.state, path("state")),
+        postal_code=clean_text(details.postal_code, path("postal_code")),
+        country=clean_text(details.country, path("country")),
+        tax_id=clean_text(details.tax_id, path("tax_id")),
+        phone=clean_text(details.phone, path("phone")),
         billing_email=clean_email(billing_email, path("billing_email"))
         if billing_email and billing_email.strip()
         else None,

@@ -76,7 +76,7 @@ class CrmService:
             now = self._clock()
             contact = uow.contacts.by_email(organization_id, email_key(details.email))
             created = contact is None
-            if created:
+            if contact is None:
                 contact = Contact(id=new_id("ct"), organization_id=organization_id, email=details.email, created_at=now)
             elif registration:  # an existing contact keeps where it first came from
                 details = dataclasses.replace(details, source=None, source_ref=None)

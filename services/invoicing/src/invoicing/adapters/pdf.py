@@ -155,7 +155,7 @@ class _Page:
     def __init__(self, canvas: Canvas):
         self.canvas = canvas
         self._text = canvas.beginText()
-        self._font = None
+        self._font: tuple[str, float] | None = None
 
     def text(
         self, x: float, y: float, text: str, font: str = REGULAR, size: float = BODY_SIZE, align: str = "left"

@@ -11,6 +11,7 @@ reads between rows and pages.
 """
 
 import concurrent.futures
+import ctypes
 import multiprocessing
 import os
 import queue
@@ -24,17 +25,20 @@ from portal_common.domain_errors import Unavailable
 POLL_SECONDS = 0.05  # how soon a caller that went away stops its render
 NICENESS = 10
 
-_stops = None  # in a worker: the shared stop flags, one per slot
+_stops: "ctypes.Array[ctypes.c_byte] | None" = None  # in a worker: the shared stop flags, one per slot
 
 
-def _start_worker(stops) -> None:
+def _start_worker(stops: "ctypes.Array[ctypes.c_byte]") -> None:
     global _stops
     _stops = stops
     os.nice(NICENESS)
 
 
 def _render_in_worker(invoice: Invoice, slot: int) -> bytes:
-    return render_invoice(invoice, lambda: not _stops[slot])
+    stops = _stops
+    if stops is None:
+        raise RuntimeError("renders run in the worker processes that _start_worker set up")
+    return render_invoice(invoice, lambda: not stops[slot])
 
 
 def _ready() -> None:

@@ -39,6 +39,11 @@ def given(message, name):
 # Requests
 
 
+def _root(path: str) -> str:
+    """The name a path starts with (`line_items` of `line_items[0].quantity`), maybe empty."""
+    return re.split(r"\W", path, maxsplit=1)[0]
+
+
 class ClientPaths(dict):
     """Where the client wrote each top-level field that moved to one place:
     {"lineItems": "customProperties.lineItems", "type": "subtype"}."""
@@ -46,7 +51,7 @@ class ClientPaths(dict):
     def written(self, path: str) -> str:
         """A domain path as the client wrote it (`line_items[0]` → `customProperties.lineItems[0]`)."""
         path = json_path(path, _INPUT)
-        root = re.match(r"\w*", path).group()
+        root = _root(path)
         return self.get(root, root) + path[len(root) :]
 
     @contextlib.contextmanager
@@ -62,11 +67,7 @@ class ClientPaths(dict):
                 def rename(match: re.Match) -> str:
                     path = match.group()
                     is_path = path == field or re.search(r"[_.\[]", path)
-                    return (
-                        self.written(path)
-                        if is_path and re.match(r"\w*", path).group() in _INPUT.fields_by_name
-                        else path
-                    )
+                    return self.written(path) if is_path and _root(path) in _INPUT.fields_by_name else path
 
                 error.message, error.field = _DOMAIN_PATH.sub(rename, error.message), self.written(field)
             raise

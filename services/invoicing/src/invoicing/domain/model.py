@@ -235,8 +235,11 @@ class Invoice:
         if self.status != DRAFT:
             raise Conflict(f"invoice {self.number} is {self.status}; only drafts can be changed")
 
-    def send(self, sent_date: int, sent_to: str, now: int) -> None:
+    def send(self, sent_date: int, sent_to: str | None, now: int) -> None:
+        """Sends a draft to `sent_to`, which a draft billed to no email address must give."""
         self._leave("send", now)
+        if not sent_to:
+            raise InvalidArgument("sent_to is required: the invoice is billed to no email address", field="sent_to")
         self.status = AWAITING_EMPLOYER_PAYMENT if self.type == B2B_CONSOLIDATED else SENT
         self.sent_date, self.sent_to = sent_date, sent_to
 

@@ -8,7 +8,7 @@ the network; the transaction then only numbers and stores what was checked.
 import dataclasses
 import json
 from decimal import Decimal
-from typing import Callable, Protocol
+from typing import Callable, Protocol, TypeVar
 
 from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
 from invoicing.domain.model import (
@@ -41,6 +41,8 @@ from portal_common.principal import Principal
 from portal_common.timestamps import check_timestamp
 from portal_common.uow import UnitOfWork
 from portal_common.validation import check_choice, clean_email, clean_text
+
+T = TypeVar("T")
 
 MAX_DESCRIPTION = 1000
 MAX_NOTES = 10_000
@@ -94,7 +96,8 @@ class Invoices(Protocol):
 
 
 class InvoicingUnitOfWork(UnitOfWork, Protocol):
-    invoices: Invoices
+    @property  # read-only, so that a unit of work may hold any implementation of Invoices
+    def invoices(self) -> Invoices: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +106,7 @@ class Pdf:
     data: bytes
 
 
-def _required(value, field: str):
+def _required(value: T | None, field: str) -> T:
     if value is None or value == "":
         raise InvalidArgument(f"{field} is required", field=field)
     return value
@@ -256,10 +259,7 @@ class InvoicingService:
         with self._uow() as uow:
             invoice = _found(uow.invoices.get(principal.organization_id, invoice_id), invoice_id)
             now = self._clock()
-            to = recipient or invoice.bill_to.email
-            if invoice.status == DRAFT and not to:
-                raise InvalidArgument("sent_to is required: the invoice is billed to no email address", field="sent_to")
-            invoice.send(when if when is not None else now, to, now)
+            invoice.send(when if when is not None else now, recipient or invoice.bill_to.email, now)
             uow.invoices.save(invoice)
             uow.commit()
         self._delivery.deliver(invoice)
@@ -331,6 +331,7 @@ class InvoicingService:
         """Before listing the invoices billed to one contact or one CRM organization: as on every
         route, an id that is not the caller's is 404. An API key's ids are asked of the CRM on its
         behalf; a portal user may name only its own contact or CRM organization."""
+        lookup: Callable[[str, str], CrmContact | CrmOrganization | None]
         if contact_id:
             kind, wanted, own, lookup = "contact", contact_id, principal.crm_contact_id, self._crm.contact
         elif crm_organization_id:
@@ -423,14 +424,15 @@ class InvoicingService:
         employees = self._employees(type_, organization, lines, credential)
         name = clean_text(given.name, "bill_to.name")
         email = given.email.strip() if given.email and given.email.strip() else None
+        crm_email: str | None
         if type_ == B2C_SINGLE and contact:
             crm_name, crm_email = contact.name, contact.email
         elif organization:
             crm_name, crm_email = organization.name, organization.billing_email or (contact.email if contact else None)
         else:  # no CRM record: the client names who is billed
-            _required(name, "bill_to.name")
+            crm_name = _required(name, "bill_to.name")
             _required(email, "bill_to.email")
-            crm_name = crm_email = None
+            crm_email = None
         bill_to = BillTo(
             name=name or crm_name,
             contact_id=contact_id,
@@ -446,6 +448,7 @@ class InvoicingService:
         self, type_: str, organization: CrmOrganization | None, lines: list[LineFields], credential: str
     ) -> list[CrmContact | None]:
         """The employee each line names (None for every line of the other types), each asked once."""
+        employer_id = organization.id if organization else None  # _bill_to requires it of b2b types
         found: dict[str, CrmContact] = {}
         employees: list[CrmContact | None] = []
         for i, line in enumerate(lines):
@@ -458,12 +461,12 @@ class InvoicingService:
                     )
                 employees.append(None)
                 continue
-            _required(contact_id, field)
+            contact_id = _required(contact_id, field)
             if contact_id not in found:
                 employee = self._crm.contact(contact_id, credential)
-                if employee is None or employee.crm_organization_id != organization.id:
+                if employee is None or employee.crm_organization_id != employer_id:
                     raise InvalidArgument(
-                        f"{field} {contact_id!r} is not a contact of CRM organization {organization.id}", field=field
+                        f"{field} {contact_id!r} is not a contact of CRM organization {employer_id}", field=field
                     )
                 found[contact_id] = employee
             employees.append(found[contact_id])

@@ -8,7 +8,7 @@ path the client wrote (`customProperties.targetEndDate`).
 
 import contextlib
 import re
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import nh3
 from google.protobuf import struct_pb2
@@ -53,15 +53,16 @@ def budget(value, field: str) -> Budget | None:
     if not isinstance(value["currency"], str):
         raise InvalidArgument(f"{currency_field} must be a string", field=currency_field)
     currency = check_currency(value["currency"], currency_field)
-    amount, minor_units = value.get("amount"), value.get("amountInMinorUnits")
-    if amount is None and minor_units is None:
-        raise InvalidArgument(f"{amount_field} (or {minor_field}) is required", field=amount_field)
-    if minor_units is not None:
-        minor_units = whole_number(minor_units, minor_field, 0, MAX_MINOR_UNITS)
+    amount, sent_minor_units = value.get("amount"), value.get("amountInMinorUnits")
+    if sent_minor_units is None:
+        if amount is None:
+            raise InvalidArgument(f"{amount_field} (or {minor_field}) is required", field=amount_field)
+        return Budget.of_amount(amount, currency, amount_field)
+    minor_units = whole_number(sent_minor_units, minor_field, 0, MAX_MINOR_UNITS)
     if amount is None:
         return Budget(minor_units, currency)
     given = Budget.of_amount(amount, currency, amount_field)
-    if minor_units is not None and minor_units != given.minor_units:
+    if minor_units != given.minor_units:
         raise InvalidArgument(
             f"{minor_field} {minor_units} and {amount_field} {amount!r} differ; give one of "
             "them, or both with the same value",
@@ -116,7 +117,8 @@ GivenAt = dict[str, str]
 def project_changes(body: dict) -> tuple[ProjectChanges, GivenAt]:
     """The checked changes of a POST or PATCH body (a JSON object), and where each was given; every
     key is known, or a 400 names it as the client wrote it."""
-    values: dict[str, object] = {}
+    # Each value as the reader of its attribute returned it: its type is that of the attribute.
+    values: dict[str, Any] = {}
     given_at: GivenAt = {}
     free_properties: dict[str, object] = {}
 
@@ -180,8 +182,8 @@ def client_paths(given_at: GivenAt) -> Iterator[None]:
     try:
         yield
     except DomainError as error:
-        if error.field:
-            head = _HEAD.match(error.field).group()
+        if error.field and (head_match := _HEAD.match(error.field)):
+            head = head_match.group()
             path = given_at.get(head) or _JSON_PATHS.get(head, head)
             path += error.field[len(head) :]
             error.message, error.field = error.message.replace(error.field, path), path

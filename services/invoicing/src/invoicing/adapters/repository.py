@@ -20,6 +20,19 @@ DOCUMENT_VERSION = 1
 # The invoice fields stored in columns of their own; the document holds the others.
 _COLUMNS = ("id", "organization_id", "number", "type", "status", "issue_date", "created_at", "updated_at")
 _RECORD = sa.select(*(column for column in invoices.c if column.name != "view"))
+# The invoice fields the document holds as they are (the others are nested or typed).
+_PLAIN_FIELDS = (
+    "notes",
+    "custom_fields",
+    "created_by",
+    "sent_date",
+    "sent_to",
+    "paid_date",
+    "payment_method",
+    "transaction_ref",
+    "cancelled_date",
+    "cancellation_reason",
+)
 
 RenderView = Callable[[Invoice], bytes]
 
@@ -63,21 +76,7 @@ def document(invoice: Invoice) -> dict:
         },
         "issuer": issuer
         and {"name": issuer.name, "email": issuer.email, "address": _address(issuer.address), "tax_id": issuer.tax_id},
-        **{
-            name: getattr(invoice, name)
-            for name in (
-                "notes",
-                "custom_fields",
-                "created_by",
-                "sent_date",
-                "sent_to",
-                "paid_date",
-                "payment_method",
-                "transaction_ref",
-                "cancelled_date",
-                "cancellation_reason",
-            )
-        },
+        **{name: getattr(invoice, name) for name in _PLAIN_FIELDS},
     }
 
 
@@ -116,21 +115,7 @@ def _invoice(row) -> Invoice:
         and Issuer(
             name=issuer["name"], email=issuer["email"], address=Address(**issuer["address"]), tax_id=issuer["tax_id"]
         ),
-        **{
-            name: doc[name]
-            for name in (
-                "notes",
-                "custom_fields",
-                "created_by",
-                "sent_date",
-                "sent_to",
-                "paid_date",
-                "payment_method",
-                "transaction_ref",
-                "cancelled_date",
-                "cancellation_reason",
-            )
-        },
+        **{name: doc[name] for name in _PLAIN_FIELDS},
     )
 
 

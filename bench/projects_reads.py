@@ -268,12 +268,8 @@ def report(results: dict[str, dict]) -> str:
 
 
 def main() -> int:
-    run.ensure_wrk()
-    run.RESULTS.mkdir(exist_ok=True)
-    text = report(run_cases())
-    (run.RESULTS / "projects.md").write_text(text)
-    print("\n" + text)
-    print(f"written to {run.RESULTS / 'projects.md'}")
+    run.prepare()
+    run.publish(report(run_cases()), "projects.md")
     return 0
 
 

@@ -281,14 +281,22 @@ def report(results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def prepare() -> None:
+    """What every benchmark needs before it runs: wrk, and bench/results/ for its data and logs."""
     ensure_wrk()
     RESULTS.mkdir(exist_ok=True)
-    results = run_cases()
-    text = report(results)
-    (RESULTS / "latest.md").write_text(text)
+
+
+def publish(text: str, name: str) -> None:
+    """Prints a benchmark's report and keeps it as bench/results/<name>."""
+    (RESULTS / name).write_text(text)
     print("\n" + text)
-    print(f"written to {RESULTS / 'latest.md'}")
+    print(f"written to {RESULTS / name}")
+
+
+def main() -> int:
+    prepare()
+    publish(report(run_cases()), "latest.md")
     return 0
 
 

@@ -127,12 +127,8 @@ def report(results: dict[str, dict]) -> str:
 
 
 def main() -> int:
-    run.ensure_wrk()
-    run.RESULTS.mkdir(exist_ok=True)
-    text = report(run_cases())
-    (run.RESULTS / "writes.md").write_text(text)
-    print("\n" + text)
-    print(f"written to {run.RESULTS / 'writes.md'}")
+    run.prepare()
+    run.publish(report(run_cases()), "writes.md")
     return 0
 
 

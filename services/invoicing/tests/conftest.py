@@ -1,5 +1,10 @@
 """Fixtures of the invoicing tests: a CRM and a delivery that live in memory, and the use cases on
-a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE=postgres)."""
+a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE=postgres). It also makes
+invoice_factory.py importable by the test modules (pytest runs with --import-mode=importlib, which
+does not put test directories on sys.path)."""
+
+import pathlib
+import sys
 
 import pytest
 
@@ -19,6 +24,8 @@ from portal_common.domain_errors import Unavailable
 
 # The tenant organizations of these tests; each test module names them the same way.
 ORG, OTHER_ORG = "org_a", "org_b"
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 
 class FakeCrm:

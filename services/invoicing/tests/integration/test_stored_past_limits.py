@@ -5,13 +5,14 @@ import io
 from decimal import Decimal
 
 import pytest
+from invoice_factory import an_invoice
 from pypdf import PdfReader
 
 from invoicing.adapters.repository import InvoiceRepository
 from invoicing.api.mapping import invoice_view
 from invoicing.domain.commands import InvoiceFields
 from invoicing.domain.model import MAX_FREE_TEXT, MAX_LINES, BillTo, Invoice, LineItem
-from invoicing.domain.money import line_amounts, totals
+from invoicing.domain.money import line_amounts
 from invoicing.queries import InvoiceFilter
 from portal_common.auth import API_KEY, Principal
 from portal_common.domain_errors import InvalidArgument
@@ -27,18 +28,11 @@ def stored_past_the_limits(engine) -> Invoice:
         LineItem(f"Line {i:03d} " + "x" * 100, Decimal(1), 100, Decimal(0), amounts) for i in range(MAX_LINES + 100)
     ]
     assert sum(len(line.description) for line in lines) > MAX_FREE_TEXT
-    invoice = Invoice(
+    invoice = an_invoice(
+        lines,
         id="inv_old",
         organization_id="org_a",
-        number="INV-2100-01-001",
-        type="b2c_single",
         status="draft",
-        issue_date=4102444800000,
-        due_date=4102444800000,
-        payment_terms="due_on_receipt",
-        currency="EUR",
-        line_items=lines,
-        totals=totals([line.amounts for line in lines]),
         bill_to=BillTo(name="Zoë", email="zoe@example.com"),
         created_by="key_a",
         created_at=1,

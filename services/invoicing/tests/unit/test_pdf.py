@@ -3,34 +3,23 @@ largest invoice the limits allow; a render that stops when told to."""
 
 import dataclasses
 import io
-from decimal import Decimal
 
 import pytest
+from invoice_factory import an_invoice, lines_of
 from pypdf import PdfReader
 
 from invoicing.adapters.pdf import RenderStopped, render_invoice
-from invoicing.domain.model import MAX_FREE_TEXT, MAX_LINES, BillTo, Invoice, LineItem
-from invoicing.domain.money import line_amounts, totals
+from invoicing.domain.model import MAX_FREE_TEXT, MAX_LINES, Invoice
 
 
 def invoice_in(currency: str, unit_price: int) -> Invoice:
-    line = LineItem("Work", Decimal(1), unit_price, Decimal(0), line_amounts(Decimal(1), unit_price, Decimal(0)))
-    return Invoice(
-        id="inv_1",
-        organization_id="org",
+    return an_invoice(
+        lines_of(1, "Work", unit_price),
         number="INV-2025-01-001",
-        type="b2c_single",
-        status="sent",
         issue_date=1735689600000,
         due_date=1738281600000,
         payment_terms="net30",
         currency=currency,
-        line_items=[line],
-        totals=totals([line.amounts]),
-        bill_to=BillTo(name="Zoë"),
-        created_by="key",
-        created_at=0,
-        updated_at=0,
     )
 
 

@@ -1,10 +1,9 @@
 """The bounds of PDF rendering: slots per organization and in all, and the cache by content."""
 
 import pytest
+from invoice_factory import an_invoice
 
 from invoicing.adapters.pdf import RenderStopped
-from invoicing.domain.model import BillTo, Invoice
-from invoicing.domain.money import Totals
 from invoicing.service_layer.renders import InvoicePdfs, PdfCache, RendersBusy, RenderSlots
 
 
@@ -43,22 +42,13 @@ def test_the_cache_drops_the_least_recently_served_beyond_its_bytes():
 def test_the_same_content_is_rendered_once_and_a_change_anew():
     renders = []
     pdfs = InvoicePdfs(lambda invoice, keep_going: renders.append(invoice.notes) or b"%PDF-" + invoice.notes.encode())
-    invoice = Invoice(
-        id="inv_1",
-        organization_id="org",
+    invoice = an_invoice(
         number="INV-2025-01-001",
-        type="b2c_single",
         status="draft",
         issue_date=0,
         due_date=0,
         payment_terms="net30",
-        currency="EUR",
-        line_items=[],
-        totals=Totals(0, 0, 0),
-        bill_to=BillTo(name="Zoë"),
         created_by="key_a",
-        created_at=0,
-        updated_at=0,
         notes="first",
     )
     assert pdfs.pdf("org", invoice, lambda: True) == b"%PDF-first"

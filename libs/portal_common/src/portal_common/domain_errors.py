@@ -47,6 +47,10 @@ class Conflict(DomainError):
     """The record's current state does not allow it (a status transition, a taken email)."""
 
 
+class DeadlineExceeded(DomainError):
+    """The caller's deadline passed, or it went away, before the work was done."""
+
+
 class Unavailable(DomainError):
     """A service this one needs did not answer: the same call may succeed shortly."""
 

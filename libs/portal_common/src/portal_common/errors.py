@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from portal_common.domain_errors import (
     Conflict,
+    DeadlineExceeded,
     DomainError,
     InvalidArgument,
     NotFound,
@@ -39,6 +40,7 @@ STATUSES: dict[type[DomainError], tuple[grpc.StatusCode, int, str]] = {
     Conflict: (grpc.StatusCode.FAILED_PRECONDITION, 409, "CONFLICT"),
     RateLimited: (grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "RATE_LIMITED"),
     Unavailable: (grpc.StatusCode.UNAVAILABLE, 503, "UNAVAILABLE"),
+    DeadlineExceeded: (grpc.StatusCode.DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"),
 }
 _INTERNAL = (grpc.StatusCode.INTERNAL, 500, "INTERNAL")
 

@@ -24,7 +24,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from invoicing.domain.model import B2B_CONSOLIDATED, CANCELLED, DRAFT, Invoice
 from portal_common.currencies import MINOR_DIGITS, format_money
-from portal_common.domain_errors import Unavailable
+from portal_common.domain_errors import DeadlineExceeded
 
 FONT_DIRS = (pathlib.Path("/usr/share/fonts/truetype/dejavu"), pathlib.Path("/usr/share/fonts/truetype/droid"))
 REGULAR, BOLD, FALLBACK = "DejaVuSans", "DejaVuSans-Bold", "DroidSansFallbackFull"
@@ -180,8 +180,10 @@ class _Page:
         self._font = None
 
 
-class RenderStopped(Unavailable):
-    """The render was given up: nobody is waiting for it any more."""
+class RenderStopped(DeadlineExceeded):
+    """The render was given up: nobody is waiting for it any more (its deadline passed, or its
+    caller went away). Answering DEADLINE_EXCEEDED agrees with what a caller whose own deadline fires
+    at the same moment sees."""
 
 
 def _always() -> bool:

@@ -59,7 +59,10 @@ def _children(pid: int) -> dict[str, int]:
     """The supervisor's children by what they run: the service's name, or envoy."""
     found = {}
     for child in pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        command = pathlib.Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        try:
+            command = pathlib.Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:  # a child that exited (and was reaped) since the listing
+            continue
         name = command[2].decode() if command[1:2] == [b"-m"] else "envoy"
         found[name] = int(child)
     return found

@@ -1,0 +1,18 @@
+"""idempotency keys (issue 11; filled by the idempotency work)
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass  # PLACEHOLDER: replaced by the work that owns this migration
+
+
+def downgrade():
+    pass

@@ -2,7 +2,12 @@ import functools
 
 from auth.adapters.crm_client import CrmClient
 from auth.adapters.repositories import SqlAuthUnitOfWork
-from auth.api.servicers import CredentialServicer, PortalAuthServicer
+from auth.api.servicers import (
+    CredentialServicer,
+    OrganizationInternalServicer,
+    OrganizationServicer,
+    PortalAuthServicer,
+)
 from auth.config import MIGRATIONS, Settings
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
@@ -17,6 +22,8 @@ from portal_common.server import create_server, serve_forever
 
 CREDENTIALS = auth_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name
 PORTAL_AUTH = auth_pb2.DESCRIPTOR.services_by_name["PortalAuthService"].full_name
+ORGANIZATIONS = auth_pb2.DESCRIPTOR.services_by_name["OrganizationService"].full_name
+ORGANIZATIONS_INTERNAL = auth_pb2.DESCRIPTOR.services_by_name["OrganizationInternalService"].full_name
 
 
 def units_of_work(settings: Settings):
@@ -32,6 +39,7 @@ def open_accounts(settings: Settings) -> Accounts:
 
 def build(settings: Settings, address: str):
     uow = units_of_work(settings)
+    accounts = Accounts(uow)
     crm = CrmClient(settings.crm_target, settings.crm_link_timeout_seconds, settings.internal_token)
     credentials = Credentials(uow, crm)
     portal_users = PortalUsers(uow, crm, session_ttl_ms=settings.session_ttl_seconds * 1000)
@@ -39,12 +47,23 @@ def build(settings: Settings, address: str):
     # The auth service owns the credentials: it checks those of its own endpoints in its database
     # on every call, uncached, so that a logout takes effect here at once.
     cache = CredentialCache(credentials.resolve, ttl_seconds=0)
-    internal_only = InternalCallerInterceptor(settings.internal_token, prefixes=(f"/{CREDENTIALS}/",))
+    internal_only = InternalCallerInterceptor(
+        settings.internal_token, prefixes=(f"/{CREDENTIALS}/", f"/{ORGANIZATIONS_INTERNAL}/")
+    )
+    # The organization's profile is the API key holder's: a portal session gets 403.
     sessions_and_keys = AuthInterceptor(
         cache,
-        prefixes=(f"/{PORTAL_AUTH}/",),
+        prefixes=(f"/{PORTAL_AUTH}/", f"/{ORGANIZATIONS}/"),
         api_key_methods=frozenset(
-            {"SyncUser", "ListPortalUsers", "GetPortalUser", "UpdatePortalUser", "EndPortalUserSessions"}
+            {
+                "SyncUser",
+                "ListPortalUsers",
+                "GetPortalUser",
+                "UpdatePortalUser",
+                "EndPortalUserSessions",
+                "GetOrganization",
+                "UpdateOrganization",
+            }
         ),
         portal_user_methods=frozenset({"ValidateToken", "GetCurrentUser", "Logout"}),
         failures=FailureBudget(settings.auth_failures_per_minute),
@@ -54,6 +73,12 @@ def build(settings: Settings, address: str):
         [
             (auth_pb2_grpc.add_CredentialServiceServicer_to_server, CredentialServicer(credentials), CREDENTIALS),
             (auth_pb2_grpc.add_PortalAuthServiceServicer_to_server, PortalAuthServicer(portal_users), PORTAL_AUTH),
+            (auth_pb2_grpc.add_OrganizationServiceServicer_to_server, OrganizationServicer(accounts), ORGANIZATIONS),
+            (
+                auth_pb2_grpc.add_OrganizationInternalServiceServicer_to_server,
+                OrganizationInternalServicer(accounts),
+                ORGANIZATIONS_INTERNAL,
+            ),
         ],
         interceptors=[ErrorInterceptor(), internal_only, sessions_and_keys],
         max_workers=settings.grpc_threads,

@@ -2,9 +2,12 @@ import functools
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from auth.adapters.repositories import SqlAuthUnitOfWork
 from auth.config import MIGRATIONS
+from auth.domain.accounts import ADDRESS_FIELDS, PostalAddress, ProfileChanges
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
 from portal_common import db
@@ -72,3 +75,38 @@ def test_bad_names_and_unknown_ids_are_refused(accounts):
         accounts.create_api_key("org_missing")
     with pytest.raises(NotFound):
         accounts.revoke_api_key("key_missing")
+
+
+def test_the_profile_is_stored_in_full_and_read_back(accounts):
+    organization_id, _ = accounts.create_organization("Acme")
+    every_field = {
+        "name": "Acme Consulting",
+        "legal_name": "Acme Consulting GmbH",
+        "email": "billing@acme.example",
+        "phone": "+49 30 1234567",
+        "website": "https://acme.example",
+        "tax_id": "DE123456789",
+        **{f"address.{name}": f"{name} ü" for name in ADDRESS_FIELDS},
+    }
+    changed = accounts.update_organization(organization_id, ProfileChanges(every_field))
+    assert accounts.organization(organization_id) == changed
+    assert changed.address == PostalAddress(**{name: f"{name} ü" for name in ADDRESS_FIELDS})
+    cleared = accounts.update_organization(organization_id, ProfileChanges({"legal_name": None, "address": None}))
+    assert accounts.organization(organization_id) == cleared
+    assert (cleared.legal_name, cleared.address, cleared.tax_id) == (None, PostalAddress(), "DE123456789")
+
+
+def test_organizations_made_before_the_profile_read_with_an_empty_one(databases):
+    """0004 adds the profile to existing organizations: updatedAt is their creation."""
+    engine = db.create_engine(databases.new_url("auth"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+        connection.execute(sa.text("INSERT INTO organizations (id, name, created_at) VALUES ('org_old', 'Old', 42)"))
+    db.migrate(engine, MIGRATIONS)
+    organization = Accounts(functools.partial(SqlAuthUnitOfWork, db.Database(engine))).organization("org_old")
+    assert (organization.name, organization.created_at, organization.updated_at) == ("Old", 42, 42)
+    assert (organization.email, organization.address) == (None, PostalAddress())
+    engine.dispose()

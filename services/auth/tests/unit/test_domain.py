@@ -1,5 +1,6 @@
 import pytest
 
+from auth.domain.accounts import Organization, PostalAddress, ProfileChanges
 from auth.domain.credentials import API_KEY_PREFIX, SESSION_PREFIX, generate_credential
 from auth.domain.portal_users import OAuthLogin, PortalUser, PortalUserChanges, clean_login, login_owner
 from portal_common.auth import CREDENTIAL_PATTERN, hash_credential
@@ -73,3 +74,34 @@ def test_changes_name_a_valid_status_and_apply_only_what_differs():
     user = _user(updated_at=1)
     assert not user.apply(PortalUserChanges("active"), now=2) and user.updated_at == 1
     assert user.apply(PortalUserChanges("disabled"), now=3) and (user.status, user.updated_at) == ("disabled", 3)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": None}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"email": "not an email"}, "email"),
+        ({"website": "w" * 201}, "website"),
+        ({"legal_name": "l" * 201}, "legal_name"),
+        ({"address.postal_code": "9" * 201}, "address.postal_code"),
+    ],
+)
+def test_profile_values_are_checked_and_each_error_names_its_field(changes, field):
+    organization = Organization("org_1", "Acme", created_at=1, updated_at=1, legal_name="Kept")
+    with pytest.raises(InvalidArgument) as raised:
+        organization.apply(ProfileChanges(changes), now=5)
+    assert raised.value.field == field
+    assert (organization.name, organization.legal_name, organization.updated_at) == ("Acme", "Kept", 1)
+
+
+def test_profile_text_is_trimmed_and_blank_clears():
+    organization = Organization("org_1", "Acme", created_at=1, updated_at=9, phone="+49 1", email="a@b.co")
+    organization.apply(
+        ProfileChanges({"phone": "   ", "email": " ", "website": " https://acme.example ", "address.city": " Köln "}),
+        now=5,
+    )
+    assert (organization.phone, organization.email, organization.website) == (None, None, "https://acme.example")
+    assert organization.address == PostalAddress(city="Köln")
+    assert organization.updated_at == 10  # never backwards, always moved by a change

@@ -5,6 +5,7 @@ import dataclasses
 
 import pytest
 
+from auth.domain.accounts import PostalAddress, ProfileChanges
 from auth.domain.portal_users import (
     ACTIVE,
     ContactAccess,
@@ -29,7 +30,13 @@ class FakeOrganizations:
         self.rows = {}
 
     def add(self, organization):
-        self.rows[organization.id] = organization
+        self.rows[organization.id] = copy(organization)
+
+    def get(self, organization_id):
+        return copy(self.rows[organization_id]) if organization_id in self.rows else None
+
+    def save(self, organization):
+        self.rows[organization.id] = copy(organization)
 
     def exists(self, organization_id):
         return organization_id in self.rows
@@ -333,3 +340,42 @@ def test_logout_ends_the_session_presented(users, credentials, caller):
         users.current_user(
             Principal(kind=PORTAL_USER, organization_id=caller.organization_id, portal_user_id="pu_missing")
         )
+
+
+def test_the_profile_starts_as_the_name_and_changes_by_what_is_given(accounts, uow, clock):
+    organization_id, _ = accounts.create_organization("Acme")
+    created = accounts.organization(organization_id)
+    assert (created.name, created.legal_name, created.address) == ("Acme", None, PostalAddress())
+    assert created.created_at == created.updated_at == clock.now
+    clock.now += 1000
+    changed = accounts.update_organization(
+        organization_id,
+        ProfileChanges(
+            {"legal_name": " Acme GmbH ", "email": "billing@acme.example", "tax_id": "DE123", "address.city": "Berlin"}
+        ),
+    )
+    assert accounts.organization(organization_id) == changed and changed.updated_at == clock.now
+    assert (changed.legal_name, changed.email, changed.tax_id, changed.address.city) == (
+        "Acme GmbH",
+        "billing@acme.example",
+        "DE123",
+        "Berlin",
+    )
+    # Only what is named changes; null clears; an address field given alone keeps the others.
+    changed = accounts.update_organization(
+        organization_id, ProfileChanges({"email": None, "address.country": "DE", "name": "Acme Two"})
+    )
+    assert (changed.name, changed.email, changed.legal_name) == ("Acme Two", None, "Acme GmbH")
+    assert changed.address == PostalAddress(city="Berlin", country="DE")
+    assert accounts.update_organization(organization_id, ProfileChanges({"address": None})).address == PostalAddress()
+
+
+def test_a_refused_profile_change_changes_nothing(accounts, uow):
+    organization_id, _ = accounts.create_organization("Acme")
+    before = accounts.organization(organization_id)
+    with pytest.raises(InvalidArgument) as raised:
+        accounts.update_organization(organization_id, ProfileChanges({"legal_name": "Fine", "email": "nope"}))
+    assert raised.value.field == "email"
+    assert accounts.organization(organization_id) == before
+    with pytest.raises(NotFound):
+        accounts.update_organization("org_missing", ProfileChanges({"name": "X"}))

@@ -5,7 +5,7 @@ import dataclasses
 import sqlalchemy as sa
 
 from auth.adapters.tables import api_keys, organizations, portal_identities, portal_sessions, portal_users
-from auth.domain.accounts import ApiKey, Organization
+from auth.domain.accounts import ADDRESS_FIELDS, ApiKey, Organization, PostalAddress
 from auth.domain.portal_users import ACTIVE, LiveSession, PortalSession, PortalUser
 from portal_common.db import Repository
 from portal_common.uow import SqlUnitOfWork
@@ -14,9 +14,34 @@ _KEY_COLUMNS = [api_keys.c[field.name] for field in dataclasses.fields(ApiKey)]
 _USER_COLUMNS = [portal_users.c[field.name] for field in dataclasses.fields(PortalUser)]
 
 
+def _organization_values(organization: Organization) -> dict:
+    """The row of an organization: its address in columns of their own."""
+    values = {field.name: getattr(organization, field.name) for field in dataclasses.fields(Organization)}
+    return values | dataclasses.asdict(values.pop("address"))
+
+
+def _organization(row) -> Organization:
+    values = dict(row._mapping)
+    address = PostalAddress(**{name: values.pop(name) for name in ADDRESS_FIELDS})
+    return Organization(**values, address=address)
+
+
 class Organizations(Repository):
     def add(self, organization: Organization) -> None:
-        self._connection.execute(organizations.insert().values(**dataclasses.asdict(organization)))
+        self._connection.execute(organizations.insert().values(**_organization_values(organization)))
+
+    def get(self, organization_id: str) -> Organization | None:
+        row = self._connection.execute(
+            self._reading(sa.select(organizations).where(organizations.c.id == organization_id))
+        ).first()
+        return _organization(row) if row else None
+
+    def save(self, organization: Organization) -> None:
+        self._connection.execute(
+            organizations.update()
+            .where(organizations.c.id == organization.id)
+            .values(**_organization_values(organization))
+        )
 
     def exists(self, organization_id: str) -> bool:
         query = sa.select(organizations.c.id).where(organizations.c.id == organization_id)

@@ -11,6 +11,18 @@ organizations = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    # The profile (migration 0004): the issuer of the organization's invoices.
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("legal_name", sa.String(200)),
+    sa.Column("email", sa.String(254)),
+    sa.Column("phone", sa.String(200)),
+    sa.Column("website", sa.String(200)),
+    sa.Column("tax_id", sa.String(200)),
+    sa.Column("street", sa.String(200)),
+    sa.Column("city", sa.String(200)),
+    sa.Column("state", sa.String(200)),
+    sa.Column("postal_code", sa.String(200)),
+    sa.Column("country", sa.String(200)),
 )
 
 api_keys = sa.Table(

@@ -1,11 +1,17 @@
 """The one module that knows both sides: auth.proto's messages and the auth domain."""
 
+import dataclasses
+
+from auth.domain.accounts import Organization, ProfileChanges
 from auth.domain.portal_users import OAuthLogin, PortalUser, PortalUserChanges
 from portal.auth.v1 import auth_pb2
 from portal_common.auth import API_KEY, Principal
-from portal_common.json_body import read_message
+from portal_common.json_body import body_dict, read_message
 
 FRONTEND_USER = "frontend_user"  # the seed's `type` of a portal user
+# The attribute each JSON name of a profile change stands for.
+_PROFILE_NAMES = {field.json_name: field.name for field in auth_pb2.OrganizationChanges.DESCRIPTOR.fields}
+_ADDRESS_NAMES = {field.json_name: field.name for field in auth_pb2.OrganizationAddress.DESCRIPTOR.fields}
 
 
 def oauth_login(request: auth_pb2.SyncUserRequest) -> OAuthLogin:
@@ -69,4 +75,39 @@ def current_user(user: PortalUser) -> auth_pb2.CurrentUser:
         display_name=user.display_name,
         oauth_provider=user.oauth_provider,
         crm_context=crm_context(user),
+    )
+
+
+def profile_changes(request: auth_pb2.UpdateOrganizationRequest) -> ProfileChanges:
+    """The body of PATCH /organization: read strictly as OrganizationChanges (an unknown field or a
+    wrong type is a 400 naming its JSON path), then every field the client named, null included
+    (which clears it)."""
+    data = body_dict(request.changes)
+    message = read_message(data, auth_pb2.OrganizationChanges)
+    values: dict[str, str | None] = {}
+    for key, value in data.items():
+        name = _PROFILE_NAMES[key]
+        if name != "address":
+            values[name] = None if value is None else getattr(message, name)
+        elif value is None:
+            values[name] = None
+        else:
+            for address_key, address_value in value.items():
+                part = _ADDRESS_NAMES[address_key]
+                values[f"address.{part}"] = None if address_value is None else getattr(message.address, part)
+    return ProfileChanges(values)
+
+
+def organization_message(organization: Organization) -> auth_pb2.Organization:
+    return auth_pb2.Organization(
+        id=organization.id,
+        name=organization.name,
+        legal_name=organization.legal_name,
+        email=organization.email,
+        phone=organization.phone,
+        website=organization.website,
+        tax_id=organization.tax_id,
+        address=auth_pb2.OrganizationAddress(**dataclasses.asdict(organization.address)),
+        created_at=organization.created_at,
+        updated_at=organization.updated_at,
     )

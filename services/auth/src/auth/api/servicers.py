@@ -1,6 +1,7 @@
 """The auth service's gRPC methods: request → domain command → use case → domain result → response."""
 
 from auth.api import mapping
+from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -71,3 +72,30 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
     def EndPortalUserSessions(self, request, context):
         ended = self._portal_users.end_sessions(current_principal().organization_id, request.portal_user_id)
         return auth_pb2.EndPortalUserSessionsResponse(ended_sessions=ended)
+
+
+class OrganizationServicer(auth_pb2_grpc.OrganizationServiceServicer):
+    """The caller's own organization (API keys only: see server.py)."""
+
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    def GetOrganization(self, request, context):
+        return mapping.organization_message(self._accounts.organization(current_principal().organization_id))
+
+    def UpdateOrganization(self, request, context):
+        with client_paths(auth_pb2.OrganizationChanges.DESCRIPTOR):
+            organization = self._accounts.update_organization(
+                current_principal().organization_id, mapping.profile_changes(request)
+            )
+        return mapping.organization_message(organization)
+
+
+class OrganizationInternalServicer(auth_pb2_grpc.OrganizationInternalServiceServicer):
+    """Any organization's profile, for the other services (the internal credential only)."""
+
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    def GetOrganizationProfile(self, request, context):
+        return mapping.organization_message(self._accounts.organization(request.organization_id))

@@ -1,8 +1,15 @@
-"""Use cases of organizations and API keys, for the `portal` command; one unit of work each."""
+"""Use cases of organizations (their profile included) and API keys, for the `portal` command and
+the organization endpoints; one unit of work each."""
 
 from typing import Callable
 
-from auth.domain.accounts import DEMO_ORGANIZATION_NAME, ApiKey, Organization, clean_organization_name
+from auth.domain.accounts import (
+    DEMO_ORGANIZATION_NAME,
+    ApiKey,
+    Organization,
+    ProfileChanges,
+    clean_organization_name,
+)
 from auth.domain.credentials import API_KEY_PREFIX, generate_credential
 from auth.service_layer.unit_of_work import AuthUnitOfWork
 from portal_common.clock import now_ms
@@ -17,7 +24,10 @@ class Accounts:
 
     def create_organization(self, name: str) -> tuple[str, str]:
         """Creates an organization with a first API key; returns (organization id, key secret)."""
-        organization = Organization(id=new_id("org"), name=clean_organization_name(name), created_at=self._clock())
+        now = self._clock()
+        organization = Organization(
+            id=new_id("org"), name=clean_organization_name(name), created_at=now, updated_at=now
+        )
         with self._uow() as uow:
             uow.organizations.add(organization)
             secret = self._add_key(uow, organization.id)
@@ -30,6 +40,19 @@ class Accounts:
             if uow.organizations.any():
                 return None
         return self.create_organization(DEMO_ORGANIZATION_NAME)
+
+    def organization(self, organization_id: str) -> Organization:
+        """The organization and its profile."""
+        with self._uow(read_only=True) as uow:
+            return self._found(uow, organization_id)
+
+    def update_organization(self, organization_id: str, changes: ProfileChanges) -> Organization:
+        with self._uow() as uow:
+            organization = self._found(uow, organization_id)
+            organization.apply(changes, self._clock())
+            uow.organizations.save(organization)
+            uow.commit()
+        return organization
 
     def create_api_key(self, organization_id: str) -> str:
         """A new API key of the organization; returns its secret, which is shown only this once."""
@@ -54,6 +77,13 @@ class Accounts:
             uow.api_keys.record_revocation(key)
             uow.commit()
         return key
+
+    @staticmethod
+    def _found(uow, organization_id: str) -> Organization:
+        organization = uow.organizations.get(organization_id)
+        if organization is None:
+            raise NotFound(f"organization {organization_id} not found")
+        return organization
 
     @staticmethod
     def _require_organization(uow, organization_id: str) -> None:

@@ -47,6 +47,10 @@ class Conflict(DomainError):
     """The record's current state does not allow it (a status transition, a taken email)."""
 
 
+class Unprocessable(DomainError):
+    """Well-formed, but contradicts an earlier request: an idempotency key reused for another one."""
+
+
 class DeadlineExceeded(DomainError):
     """The caller's deadline passed, or it went away, before the work was done."""
 

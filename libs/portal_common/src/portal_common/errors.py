@@ -23,6 +23,7 @@ from portal_common.domain_errors import (
     RateLimited,
     Unauthenticated,
     Unavailable,
+    Unprocessable,
 )
 from portal_common.interceptors import BehaviorInterceptor, Undecodable
 
@@ -38,6 +39,7 @@ STATUSES: dict[type[DomainError], tuple[grpc.StatusCode, int, str]] = {
     PermissionDenied: (grpc.StatusCode.PERMISSION_DENIED, 403, "PERMISSION_DENIED"),
     NotFound: (grpc.StatusCode.NOT_FOUND, 404, "NOT_FOUND"),
     Conflict: (grpc.StatusCode.FAILED_PRECONDITION, 409, "CONFLICT"),
+    Unprocessable: (grpc.StatusCode.FAILED_PRECONDITION, 422, "UNPROCESSABLE"),
     RateLimited: (grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "RATE_LIMITED"),
     Unavailable: (grpc.StatusCode.UNAVAILABLE, 503, "UNAVAILABLE"),
     DeadlineExceeded: (grpc.StatusCode.DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"),

@@ -12,7 +12,9 @@ committed. Each service subclasses SqlUnitOfWork to open its repositories on the
 its unit tests use a fake with in-memory repositories and the same two methods.
 """
 
-from typing import Callable, Protocol, Self, TypeVar
+import contextlib
+import contextvars
+from typing import Callable, Iterator, Protocol, Self, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -20,6 +22,24 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from portal_common.db import Database
 
 T = TypeVar("T")
+
+# What must be written in the same transaction as any change the current call commits: the
+# idempotency key's claim is marked used so (portal_common.idempotency), so that a crash between
+# the commit and storing the answer cannot let a retry make the change again.
+_commit_hook: contextvars.ContextVar[Callable[[sa.Connection], None] | None] = contextvars.ContextVar(
+    "commit_hook", default=None
+)
+
+
+@contextlib.contextmanager
+def committing_with(hook: Callable[[sa.Connection], None]) -> Iterator[None]:
+    """Within the block, every writing SqlUnitOfWork runs `hook` on its connection just before it
+    commits (in this thread or context); an error from `hook` refuses the commit."""
+    reset = _commit_hook.set(hook)
+    try:
+        yield
+    finally:
+        _commit_hook.reset(reset)
 
 
 class UnitOfWork(Protocol):
@@ -51,7 +71,11 @@ class SqlUnitOfWork:
         return self
 
     def commit(self) -> None:
-        self._open_connection().commit()
+        connection = self._open_connection()
+        hook = _commit_hook.get()
+        if hook is not None and not self.read_only:
+            hook(connection)
+        connection.commit()
 
     def __exit__(self, *exc) -> None:
         connection = self._open_connection()

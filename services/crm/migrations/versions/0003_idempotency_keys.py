@@ -1,8 +1,12 @@
-"""idempotency keys (issue 11; filled by the idempotency work)
+"""idempotency keys: the Idempotency-Key header's stored claims and answers (portal_common.idempotency)
 
 Revision ID: 0003
 Revises: 0002
 """
+
+from alembic import op
+
+from portal_common.idempotency import create_table_v1
 
 revision = "0003"
 down_revision = "0002"
@@ -11,8 +15,8 @@ depends_on = None
 
 
 def upgrade():
-    pass  # PLACEHOLDER: replaced by the work that owns this migration
+    create_table_v1(op)
 
 
 def downgrade():
-    pass
+    op.drop_table("idempotency_keys")

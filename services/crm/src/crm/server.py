@@ -1,3 +1,4 @@
+from crm.adapters.tables import idempotency_keys
 from crm.api import mapping
 from crm.api.servicers import CrmInternalServicer, CrmServicer
 from crm.config import MIGRATIONS, Settings
@@ -9,6 +10,7 @@ from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
+from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name
@@ -42,6 +44,7 @@ def build(settings: Settings, address: str):
                 portal_user_methods=frozenset({"GetContact"}),
                 failures=FailureBudget(settings.auth_failures_per_minute),
             ),
+            IdempotencyInterceptor(IdempotencyKeys(database, idempotency_keys), prefixes=(f"/{SERVICE_NAME}/",)),
         ],
         max_workers=settings.grpc_threads,
         reflection=settings.grpc_reflection,
@@ -51,4 +54,5 @@ def build(settings: Settings, address: str):
 def main() -> None:
     settings = Settings.from_env()
     server, port = build(settings, settings.address)
+    expired_keys_purge(settings.database_url, idempotency_keys).start()
     serve_forever(server, "crm", port)

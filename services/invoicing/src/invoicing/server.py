@@ -1,6 +1,7 @@
 from invoicing.adapters.crm_client import CrmClient
 from invoicing.adapters.delivery import RecordOnly
 from invoicing.adapters.render_processes import ProcessRenderer
+from invoicing.adapters.tables import idempotency_keys
 from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.api import mapping
 from invoicing.api.servicers import InvoicingServicer
@@ -13,6 +14,7 @@ from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
+from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
 from portal_common.periodic import Periodic
 from portal_common.server import create_server, serve_forever
 
@@ -21,6 +23,10 @@ SERVICE_NAME = invoicing_pb2.DESCRIPTOR.services_by_name["InvoicingService"].ful
 PORTAL_USER_METHODS = frozenset(
     {"ListInvoices", "GetInvoice", "GetInvoicePdf", "ListContactInvoices", "ListCrmOrganizationInvoices"}
 )
+# Every POST of the package's services takes an Idempotency-Key, except the public webhook receiver
+# (no organization calls it: providers retry with their own event ids, stored once).
+IDEMPOTENT_PREFIX = f"/{invoicing_pb2.DESCRIPTOR.package}."
+PUBLIC_METHODS = frozenset({f"{IDEMPOTENT_PREFIX}PaymentsService/ReceivePaymentWebhook"})
 
 
 def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingServicer:
@@ -51,6 +57,11 @@ def build(settings: Settings, address: str, servicer: InvoicingServicer | None =
                 portal_user_methods=PORTAL_USER_METHODS,
                 failures=FailureBudget(settings.auth_failures_per_minute),
             ),
+            IdempotencyInterceptor(
+                IdempotencyKeys.on(settings.database_url, idempotency_keys),
+                prefixes=(IDEMPOTENT_PREFIX,),
+                public_methods=PUBLIC_METHODS,
+            ),
         ],
         max_workers=settings.grpc_threads,
         reflection=settings.grpc_reflection,
@@ -63,4 +74,5 @@ def main() -> None:
     server, port = build(settings, settings.address, servicer)
     # Persists "overdue" for invoices whose due date has passed; reads derive it in between.
     Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue).start()
+    expired_keys_purge(settings.database_url, idempotency_keys).start()
     serve_forever(server, "invoicing", port)

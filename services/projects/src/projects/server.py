@@ -3,8 +3,10 @@ from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
+from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
 from portal_common.server import create_server, serve_forever
 from projects.adapters.crm_client import CrmClient
+from projects.adapters.tables import idempotency_keys
 from projects.api import mapping
 from projects.api.servicers import ProjectsServicer
 from projects.config import MIGRATIONS, Settings
@@ -39,6 +41,7 @@ def build(settings: Settings, address: str):
                 portal_user_methods=PORTAL_USER_METHODS,
                 failures=FailureBudget(settings.auth_failures_per_minute),
             ),
+            IdempotencyInterceptor(IdempotencyKeys(database, idempotency_keys), prefixes=(f"/{SERVICE_NAME}/",)),
         ],
         max_workers=settings.grpc_threads,
         reflection=settings.grpc_reflection,
@@ -48,4 +51,5 @@ def build(settings: Settings, address: str):
 def main() -> None:
     settings = Settings.from_env()
     server, port = build(settings, settings.address)
+    expired_keys_purge(settings.database_url, idempotency_keys).start()
     serve_forever(server, "projects", port)

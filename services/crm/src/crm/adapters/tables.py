@@ -3,6 +3,8 @@ tests/integration/test_schema.py checks that the two agree)."""
 
 import sqlalchemy as sa
 
+from portal_common.idempotency import idempotency_keys_table
+
 metadata = sa.MetaData()
 
 crm_organizations = sa.Table(
@@ -76,3 +78,6 @@ contact_counts = sa.Table(
     sa.Column("source", sa.String(200), primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False),
 )
+
+# The Idempotency-Key header's claims and stored answers (portal_common.idempotency).
+idempotency_keys = idempotency_keys_table(metadata)

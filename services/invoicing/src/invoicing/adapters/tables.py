@@ -3,6 +3,8 @@ tests/integration/test_schema.py checks that the two agree."""
 
 import sqlalchemy as sa
 
+from portal_common.idempotency import idempotency_keys_table
+
 metadata = sa.MetaData()
 
 invoices = sa.Table(
@@ -70,3 +72,6 @@ invoice_counters = sa.Table(
     sa.Column("period", sa.String(7), primary_key=True),
     sa.Column("last_number", sa.Integer, nullable=False),
 )
+
+# The Idempotency-Key header's claims and stored answers (portal_common.idempotency).
+idempotency_keys = idempotency_keys_table(metadata)

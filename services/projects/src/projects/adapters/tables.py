@@ -2,6 +2,8 @@
 
 import sqlalchemy as sa
 
+from portal_common.idempotency import idempotency_keys_table
+
 metadata = sa.MetaData()
 
 projects = sa.Table(
@@ -62,3 +64,6 @@ project_code_counters = sa.Table(
     sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("last_number", sa.BigInteger, nullable=False),
 )
+
+# The Idempotency-Key header's claims and stored answers (portal_common.idempotency).
+idempotency_keys = idempotency_keys_table(metadata)

@@ -41,6 +41,8 @@ class StackConfig:
     service_ports: dict[str, int]
     trusted_proxy_hops: int = 0
     """How many proxies (load balancers) in front of the gateway append to X-Forwarded-For."""
+    webhook_rate_per_minute: int = 1200
+    """Payment webhook deliveries (no credential) per client address and minute at the gateway."""
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     """Environment for the children beyond os.environ, such as database URLs."""
 
@@ -56,6 +58,7 @@ class StackConfig:
             cors_origins=[o.strip() for o in settings.env_str("PORTAL_CORS_ORIGINS", "").split(",") if o.strip()],
             service_ports={name: settings.grpc_port(name) for name in SERVICES},
             trusted_proxy_hops=settings.env_int("PORTAL_TRUSTED_PROXY_HOPS", 0),
+            webhook_rate_per_minute=settings.env_int("PORTAL_WEBHOOK_RATE_LIMIT_PER_MINUTE", 1200),
         )
 
     def internal_token(self) -> str:
@@ -152,6 +155,7 @@ class Stack:
             api_rate_per_minute=self.config.api_rate_per_minute,
             auth_rate_per_minute=self.config.auth_rate_per_minute,
             trusted_proxy_hops=self.config.trusted_proxy_hops,
+            webhook_rate_per_minute=self.config.webhook_rate_per_minute,
             cors_origins=self.config.cors_origins,
             service_ports=self.config.service_ports,
         )

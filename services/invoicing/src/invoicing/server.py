@@ -1,15 +1,19 @@
 from invoicing.adapters.crm_client import CrmClient
 from invoicing.adapters.delivery import RecordOnly
+from invoicing.adapters.payments_repository import SqlPaymentsUnitOfWork
+from invoicing.adapters.payments_secrets import SecretBox
 from invoicing.adapters.render_processes import ProcessRenderer
 from invoicing.adapters.tables import idempotency_keys
 from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.api import mapping
+from invoicing.api.payments import PaymentsServicer
 from invoicing.api.servicers import InvoicingServicer
 from invoicing.config import MIGRATIONS, Settings
 from invoicing.queries import InvoiceQueries
 from invoicing.service_layer.invoices import InvoicingService
+from invoicing.service_layer.payments import PaymentsService
 from invoicing.service_layer.renders import RENDERS_IN_ALL, InvoicePdfs
-from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc
+from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc, payments_pb2, payments_pb2_grpc
 from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, remote_credentials
@@ -27,6 +31,17 @@ PORTAL_USER_METHODS = frozenset(
 # (no organization calls it: providers retry with their own event ids, stored once).
 IDEMPOTENT_PREFIX = f"/{invoicing_pb2.DESCRIPTOR.package}."
 PUBLIC_METHODS = frozenset({f"{IDEMPOTENT_PREFIX}PaymentsService/ReceivePaymentWebhook"})
+PAYMENTS = payments_pb2.DESCRIPTOR.services_by_name["PaymentsService"]
+# What needs a credential: every method of the package's services but the public ones, so that a
+# method added later is not public by mistake.
+AUTHENTICATED = (
+    f"/{SERVICE_NAME}/",
+    *(
+        f"/{PAYMENTS.full_name}/{method.name}"
+        for method in PAYMENTS.methods
+        if f"/{PAYMENTS.full_name}/{method.name}" not in PUBLIC_METHODS
+    ),
+)
 
 
 def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingServicer:
@@ -43,17 +58,37 @@ def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> Invoi
     return InvoicingServicer(invoicing, InvoiceQueries(database))
 
 
-def build(settings: Settings, address: str, servicer: InvoicingServicer | None = None):
+def open_payments(settings: Settings) -> PaymentsServicer:
+    """The payment webhooks, on the invoicing database (open_invoicing migrates it)."""
+    database = db.Database(db.create_engine(settings.database_url))
+    box = SecretBox(settings.secrets_key)
+
+    def uow(read_only: bool = False) -> SqlPaymentsUnitOfWork:
+        return SqlPaymentsUnitOfWork(database, mapping.invoice_view, box, read_only)
+
+    return PaymentsServicer(PaymentsService(uow))
+
+
+def build(
+    settings: Settings,
+    address: str,
+    servicer: InvoicingServicer | None = None,
+    payments: PaymentsServicer | None = None,
+):
     servicer = servicer or open_invoicing(settings)
+    payments = payments or open_payments(settings)
     credentials = remote_credentials(settings)
     return create_server(
         address,
-        [(invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, servicer, SERVICE_NAME)],
+        [
+            (invoicing_pb2_grpc.add_InvoicingServiceServicer_to_server, servicer, SERVICE_NAME),
+            (payments_pb2_grpc.add_PaymentsServiceServicer_to_server, payments, PAYMENTS.full_name),
+        ],
         interceptors=[
             ErrorInterceptor(),
             AuthInterceptor(
                 credentials,
-                prefixes=(f"/{SERVICE_NAME}/",),
+                prefixes=AUTHENTICATED,
                 portal_user_methods=PORTAL_USER_METHODS,
                 failures=FailureBudget(settings.auth_failures_per_minute),
             ),

@@ -75,3 +75,59 @@ invoice_counters = sa.Table(
 
 # The Idempotency-Key header's claims and stored answers (portal_common.idempotency).
 idempotency_keys = idempotency_keys_table(metadata)
+
+# Payment webhooks (adapters/payments_repository.py). A connection's token is stored only as its
+# SHA-256; its signing secrets only encrypted (AES-GCM, adapters/payments_secrets.py), and erased
+# when it is revoked.
+payment_connections = sa.Table(
+    "payment_connections",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(40), nullable=False),
+    sa.Column("provider", sa.String(20), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("token_hint", sa.String(8), nullable=False),
+    sa.Column("secret", sa.LargeBinary),
+    sa.Column("previous_secret", sa.LargeBinary),
+    sa.Column("previous_secret_expires_at", sa.BigInteger),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("rotated_at", sa.BigInteger),
+    sa.Column("revoked_at", sa.BigInteger),
+)
+sa.Index("payment_connections_token", payment_connections.c.token_hash, unique=True)
+sa.Index(
+    "payment_connections_newest",
+    payment_connections.c.organization_id,
+    payment_connections.c.created_at,
+    payment_connections.c.id,
+)
+
+# Every verified event a connection received, stored before it is applied; a provider's event id
+# is stored once per connection, so a redelivery changes nothing.
+payment_events = sa.Table(
+    "payment_events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("connection_id", sa.String(40), nullable=False),
+    sa.Column("organization_id", sa.String(40), nullable=False),
+    sa.Column("provider_event_id", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(500)),
+    sa.Column("invoice_id", sa.String(40)),
+    sa.Column("amount_cents", sa.BigInteger),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("transaction_ref", sa.String(255)),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    # The body exactly as received (at most domain.payments.MAX_BODY_BYTES).
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+sa.Index("payment_events_once", payment_events.c.connection_id, payment_events.c.provider_event_id, unique=True)
+sa.Index("payment_events_newest", payment_events.c.connection_id, payment_events.c.received_at, payment_events.c.id)
+sa.Index(
+    "payment_events_by_status",
+    payment_events.c.connection_id,
+    payment_events.c.status,
+    payment_events.c.received_at,
+    payment_events.c.id,
+)

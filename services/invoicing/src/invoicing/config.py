@@ -12,6 +12,7 @@ MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 @dataclasses.dataclass(frozen=True)
 class Settings(ServiceSettings):
     crm_timeout_seconds: float = 2
+    auth_timeout_seconds: float = 2  # reading the organization's profile (the issuer)
     overdue_interval_seconds: float = 300
     # Memory for PDFs served again while their invoice is unchanged (0: every download renders).
     pdf_cache_mb: int = CACHE_BYTES // 2**20

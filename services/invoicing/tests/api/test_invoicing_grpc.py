@@ -8,6 +8,7 @@ import pytest
 from google.protobuf import struct_pb2
 from pypdf import PdfReader
 
+from auth.domain.accounts import ProfileChanges
 from invoicing.config import Settings
 from invoicing.server import build
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
@@ -182,3 +183,23 @@ def test_transitions_take_their_json_body_as_a_struct(tenant):
             pb.CancelInvoiceRequest(invoice_id=invoice.id, body=struct({"reson": "typo"})), metadata=bearer(key)
         )
     assert error_info(raised.value).metadata["field"] == "reson"
+
+
+def test_the_issuer_is_the_profile_the_auth_service_keeps_snapshotted_when_sent(servers):
+    accounts, crm, invoicing = servers
+    organization_id, key = accounts.create_organization("Profiled")
+    accounts.update_organization(organization_id, ProfileChanges({"tax_id": "DE111", "address.city": "Berlin"}))
+    contact = crm.UpsertContact(
+        crm_pb2.UpsertContactRequest(contact=struct({"email": "ann@example.com", "firstName": "Ann"})),
+        metadata=bearer(key),
+    )
+    invoice = invoicing.CreateInvoice(new_invoice(contact.contact_id), metadata=bearer(key))
+    assert not invoice.custom_properties.HasField("issuer")  # a draft has only the issuer fields it gives
+    draft_pdf = invoicing.GetInvoicePdf(pb.GetInvoicePdfRequest(invoice_id=invoice.id), metadata=bearer(key))
+    assert "Tax ID: DE111" in PdfReader(io.BytesIO(draft_pdf.data)).pages[0].extract_text()
+    sent = invoicing.SendInvoice(pb.SendInvoiceRequest(invoice_id=invoice.id, body=struct({})), metadata=bearer(key))
+    issuer = sent.custom_properties.issuer
+    assert (issuer.name, issuer.tax_id, issuer.address.city) == ("Profiled", "DE111", "Berlin")
+    accounts.update_organization(organization_id, ProfileChanges({"name": "Renamed", "tax_id": None}))
+    again = invoicing.GetInvoice(pb.GetInvoiceRequest(invoice_id=invoice.id), metadata=bearer(key))
+    assert again.custom_properties.issuer == issuer

@@ -9,7 +9,7 @@ from invoice_factory import an_invoice, lines_of
 from pypdf import PdfReader
 
 from invoicing.adapters.pdf import RenderStopped, render_invoice
-from invoicing.domain.model import MAX_FREE_TEXT, MAX_LINES, Invoice
+from invoicing.domain.model import MAX_FREE_TEXT, MAX_LINES, Address, BillTo, Invoice, Issuer
 
 
 def invoice_in(currency: str, unit_price: int) -> Invoice:
@@ -79,3 +79,54 @@ def test_the_largest_render_is_deterministic_and_readable():
     assert pdf == render_invoice(invoice)
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert text.count("a日a日") >= MAX_LINES
+
+
+def test_the_header_shows_the_whole_issuer_and_the_billed_organizations_tax_id_and_contact():
+    address = Address(street="Street 1", city="City", state="State", postal_code="12345", country="Country")
+    invoice = dataclasses.replace(
+        invoice_in("EUR", 100),
+        type="b2b_single",
+        issuer=Issuer(
+            name="Acme",
+            legal_name="Acme Consulting GmbH",
+            email="billing@acme.example",
+            phone="+49 30 1234567",
+            website="https://acme.example",
+            tax_id="DE123456789",
+            address=address,
+        ),
+        bill_to=BillTo(
+            name="Łódź Works",
+            email="ap@lodz.example",
+            address=address,
+            tax_id="PL5260250274",
+            contact_name="Zoë Müller",
+        ),
+    )
+    [first_page] = PdfReader(io.BytesIO(render_invoice(invoice))).pages
+    heights: dict[str, float] = {}  # where each piece of text starts, up from the page's bottom
+    text = first_page.extract_text(visitor_text=lambda piece, cm, tm, *_: heights.setdefault(piece.strip(), tm[5]))
+    for expected in (
+        "Acme Consulting GmbH",
+        "billing@acme.example",
+        "+49 30 1234567",
+        "https://acme.example",
+        "Tax ID: DE123456789",
+        "Łódź Works",
+        "Attn: Zoë Müller",
+        "Tax ID: PL5260250274",
+        "12345 City",
+        "Work",
+    ):
+        assert expected in text, expected
+    # The tallest header (nine lines for each party) ends above the line table's header band.
+    table_header = next(height for piece, height in heights.items() if piece.startswith("Description"))
+    assert heights["Tax ID: PL5260250274"] - table_header > 2 * 12
+
+
+def test_a_b2c_invoice_names_its_contact_once_and_no_tax_id_it_does_not_have():
+    invoice = dataclasses.replace(
+        invoice_in("EUR", 100), issuer=Issuer(name="Acme"), bill_to=BillTo(name="Zoë", contact_name="Zoë")
+    )
+    text = pdf_text(invoice)
+    assert "Attn" not in text and "Tax ID" not in text and text.count("Zoë") == 1

@@ -43,5 +43,9 @@ class CrmClient:
             **{name: getattr(found.address, name) if found.address.HasField(name) else None for name in ADDRESS_FIELDS}
         )
         return CrmOrganization(
-            found.id, found.name, found.billing_email if found.HasField("billing_email") else None, address
+            found.id,
+            found.name,
+            found.billing_email if found.HasField("billing_email") else None,
+            address,
+            found.tax_id if found.HasField("tax_id") else None,
         )

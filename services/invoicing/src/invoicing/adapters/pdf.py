@@ -22,7 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from invoicing.domain.model import B2B_CONSOLIDATED, CANCELLED, DRAFT, Invoice
+from invoicing.domain.model import B2B_CONSOLIDATED, CANCELLED, DRAFT, Invoice, Issuer
 from portal_common.currencies import MINOR_DIGITS, format_money
 from portal_common.domain_errors import DeadlineExceeded
 
@@ -270,7 +270,8 @@ def _draw_row(page: _Page, row, y: float) -> None:
     page.text(TOTAL_RIGHT, y, total, align="right")
 
 
-FIRST_PAGE_TABLE_TOP = PAGE_HEIGHT - 300.0
+# Below the tallest header: nine lines of issuer, then nine of bill-to (see _first_page_header).
+FIRST_PAGE_TABLE_TOP = PAGE_HEIGHT - 320.0
 OTHER_PAGE_TABLE_TOP = PAGE_HEIGHT - 90.0
 TABLE_HEADER_HEIGHT = 22.0
 ROW_GAP = 4.0
@@ -291,16 +292,38 @@ def _paginate(heights: list[float]) -> list[tuple[int, int]]:
     return pages
 
 
+def _tax_id(tax_id: str | None) -> str | None:
+    return f"Tax ID: {tax_id}" if tax_id else None
+
+
+def _issuer_lines(issuer: Issuer) -> list[str]:
+    """Under the issuer's name: at most nine lines (FIRST_PAGE_TABLE_TOP leaves room for them)."""
+    legal_name = issuer.legal_name if issuer.legal_name != issuer.name else None
+    lines = [legal_name, *issuer.address.lines(), issuer.email, issuer.phone, issuer.website, _tax_id(issuer.tax_id)]
+    return [line for line in lines if line]
+
+
+def _bill_to_lines(invoice: Invoice) -> list[str]:
+    """Who is billed: at most nine lines, the name first; the contact the invoice is for when it is
+    not the name itself (a b2b invoice), and the billed organization's tax id when the CRM knew it."""
+    bill_to = invoice.bill_to
+    attention = f"Attn: {bill_to.contact_name}" if bill_to.contact_name not in (None, bill_to.name) else None
+    lines = [bill_to.name, attention, *bill_to.address.lines(), bill_to.email, _tax_id(bill_to.tax_id)]
+    if invoice.type == B2B_CONSOLIDATED:
+        lines.append("Consolidated invoice for the employees named on each line")
+    return [line for line in lines if line]
+
+
 def _first_page_header(page: _Page, invoice: Invoice) -> float:
     top = PAGE_HEIGHT - MARGIN - 10
     issuer = invoice.issuer
     if issuer:
         page.text(MARGIN, top, issuer.name, BOLD, 13)
-        details = [*issuer.address.lines(), issuer.email, f"Tax ID: {issuer.tax_id}" if issuer.tax_id else None]
-    else:
+        details = _issuer_lines(issuer)
+    else:  # sent before organizations had a profile, without an issuer of its own
         page.text(MARGIN, top, f"Organization {invoice.organization_id}", BOLD, 11)
         details = []
-    for i, text in enumerate(filter(None, details)):
+    for i, text in enumerate(details):
         page.text(MARGIN, top - 16 - i * LINE, text)
 
     right = PAGE_WIDTH - MARGIN
@@ -318,13 +341,9 @@ def _first_page_header(page: _Page, invoice: Invoice) -> float:
         page.text(right - 110, y, label, align="right")
         page.text(right, y, value, BOLD, align="right")
 
-    y = top - 110
+    y = min(top - 110, top - 16 - len(details) * LINE - 10)
     page.text(MARGIN, y, "Bill to", BOLD, 10)
-    bill_to = invoice.bill_to
-    lines = [bill_to.name, *bill_to.address.lines(), bill_to.email]
-    if invoice.type == B2B_CONSOLIDATED:
-        lines.append("Consolidated invoice for the employees named on each line")
-    for i, text in enumerate(filter(None, lines)):
+    for i, text in enumerate(_bill_to_lines(invoice)):
         page.text(MARGIN, y - 14 - i * LINE, text, BOLD if i == 0 else REGULAR)
     return FIRST_PAGE_TABLE_TOP
 

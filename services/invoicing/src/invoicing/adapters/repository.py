@@ -16,6 +16,9 @@ from invoicing.domain.model import ADDRESS_FIELDS, UNPAID, Address, BillTo, Invo
 from invoicing.domain.money import LineAmounts, Totals
 from portal_common import db
 
+# Version 1 grew optional keys since (issue 11: bill_to's tax_id and contact_name, the issuer's
+# legal_name, phone and website), read as None where a document lacks them: documents written
+# before still read, so no migration was needed.
 DOCUMENT_VERSION = 1
 # The invoice fields stored in columns of their own; the document holds the others.
 _COLUMNS = ("id", "organization_id", "number", "type", "status", "issue_date", "created_at", "updated_at")
@@ -73,9 +76,19 @@ def document(invoice: Invoice) -> dict:
             "name": invoice.bill_to.name,
             "email": invoice.bill_to.email,
             "address": _address(invoice.bill_to.address),
+            "tax_id": invoice.bill_to.tax_id,
+            "contact_name": invoice.bill_to.contact_name,
         },
         "issuer": issuer
-        and {"name": issuer.name, "email": issuer.email, "address": _address(issuer.address), "tax_id": issuer.tax_id},
+        and {
+            "name": issuer.name,
+            "email": issuer.email,
+            "address": _address(issuer.address),
+            "tax_id": issuer.tax_id,
+            "legal_name": issuer.legal_name,
+            "phone": issuer.phone,
+            "website": issuer.website,
+        },
         **{name: getattr(invoice, name) for name in _PLAIN_FIELDS},
     }
 
@@ -110,10 +123,19 @@ def _invoice(row) -> Invoice:
             crm_organization_id=row.bill_to_crm_organization_id,
             email=doc["bill_to"]["email"],
             address=Address(**doc["bill_to"]["address"]),
+            # Added to version 1 by issue 11 (absent from documents written before: None).
+            tax_id=doc["bill_to"].get("tax_id"),
+            contact_name=doc["bill_to"].get("contact_name"),
         ),
         issuer=issuer
         and Issuer(
-            name=issuer["name"], email=issuer["email"], address=Address(**issuer["address"]), tax_id=issuer["tax_id"]
+            name=issuer["name"],
+            email=issuer["email"],
+            address=Address(**issuer["address"]),
+            tax_id=issuer["tax_id"],
+            legal_name=issuer.get("legal_name"),
+            phone=issuer.get("phone"),
+            website=issuer.get("website"),
         ),
         **{name: doc[name] for name in _PLAIN_FIELDS},
     )

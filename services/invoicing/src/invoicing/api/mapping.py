@@ -104,6 +104,9 @@ def invoice_fields(body: struct_pb2.Struct) -> tuple[InvoiceFields, ClientPaths]
             address=_address_of(issuer.address),
             tax_id=given(issuer, "tax_id"),
         )
+            legal_name=given(issuer, "legal_name"),
+            phone=given(issuer, "phone"),
+            website=given(issuer, "website"),
     if message.HasField("custom_fields"):
         fields.custom_fields = json_format.MessageToDict(message.custom_fields)
     return fields, paths
@@ -218,6 +221,8 @@ def invoice_message(invoice: Invoice) -> pb.Invoice:
             email=bill_to.email,
             address=_address_message(bill_to.address),
         ),
+            tax_id=bill_to.tax_id,
+            contact_name=bill_to.contact_name,
         payment_terms=invoice.payment_terms,
         notes=invoice.notes,
         sent_to=invoice.sent_to,
@@ -233,7 +238,13 @@ def invoice_message(invoice: Invoice) -> pb.Invoice:
         issuer = invoice.issuer
         properties.issuer.CopyFrom(
             pb.Issuer(
-                name=issuer.name, email=issuer.email, tax_id=issuer.tax_id, address=_address_message(issuer.address)
+                name=issuer.name,
+                email=issuer.email,
+                tax_id=issuer.tax_id,
+                address=_address_message(issuer.address),
+                legal_name=issuer.legal_name,
+                phone=issuer.phone,
+                website=issuer.website,
             )
         )
     return pb.Invoice(

@@ -115,6 +115,9 @@ class BillTo:
     crm_organization_id: str | None = None
     email: str | None = None
     address: Address = Address()
+    # The billed CRM organization's tax id and the billed contact's name, as the CRM had them.
+    tax_id: str | None = None
+    contact_name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +126,20 @@ class Issuer:
     email: str | None = None
     address: Address = Address()
     tax_id: str | None = None
+    legal_name: str | None = None
+    phone: str | None = None
+    website: str | None = None
+
+    def over(self, profile: "Issuer") -> "Issuer":
+        """These fields, given by an invoice, over the organization's profile: each field given
+        wins, the address as a whole (half of one address with half of another is nobody's)."""
+        given = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name != "address" and getattr(self, field.name)
+        }
+        address = self.address if any(dataclasses.astuple(self.address)) else profile.address
+        return dataclasses.replace(profile, **given, address=address)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,6 +264,18 @@ class Invoice:
         self._leave("pay", now)
         self.status = PAID
         self.paid_date, self.payment_method, self.transaction_ref = paid_date, method, transaction_ref
+    def issuer_with(self, profile: Issuer) -> Issuer | None:
+        """Who issues the invoice, given the organization's current profile: once sent, the issuer
+        snapshotted then; before, the profile under the fields the invoice gives. (An invoice sent
+        before profiles existed keeps the issuer it was sent with, if any.)"""
+        if self.sent_date is not None:
+            return self.issuer
+        return self.issuer.over(profile) if self.issuer else profile
+
+    def snapshot_issuer(self, profile: Issuer) -> None:
+        """Fixes the issuer as it is when the invoice is sent: later profile edits never rewrite it."""
+        self.issuer = self.issuer.over(profile) if self.issuer else profile
+
 
     def cancel(self, reason: str, now: int) -> None:
         self._leave("cancel", now)

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
 from google.protobuf import struct_pb2
 
 from portal.crm.v1 import crm_pb2
@@ -20,6 +21,7 @@ from portal_common.idempotency import (
     Answer,
     Claim,
     IdempotencyKeys,
+    KeyRef,
     idempotency_key,
     idempotency_keys_table,
     keyed_response_class,
@@ -154,9 +156,12 @@ def _claim(keys: IdempotencyKeys, key: str = "k1", organization: str = "org_a", 
 
 
 def _row(database, key: str = "k1", organization: str = "org_a"):
+    ref = KeyRef.of(organization, key)
     with database.read() as connection:
         return connection.execute(
-            sa.select(keys_table).where(keys_table.c.organization_id == organization, keys_table.c.key == key)
+            sa.select(keys_table).where(
+                keys_table.c.organization_id == organization, keys_table.c.key_hash == ref.key_hash
+            )
         ).first()
 
 
@@ -203,6 +208,18 @@ def test_an_answered_key_refuses_another_request_or_endpoint_with_422(keys):
         keys.claim("org_a", "k1", UPSERT_CONTACT, "f3")
 
 
+def test_neither_the_key_nor_the_answer_is_stored_in_the_clear(database, keys):
+    secret = Answer(b"whsec_shown_once_1234567890", (("x-portal-http-status", "201"),))
+    keys.complete(_claim(keys, key="key-visible-to-the-client"), secret)
+    row = _row(database, key="key-visible-to-the-client")
+    assert b"whsec_" not in bytes(row.answer) and b"201" not in bytes(row.answer)
+    assert "key-visible" not in "".join(str(value) for value in row)
+    assert _claim(keys, key="key-visible-to-the-client") == secret
+    sealed_for_another_key = KeyRef.of("org_a", "k2")
+    with pytest.raises(InvalidTag):  # another key opens nothing
+        sealed_for_another_key.open(bytes(row.answer))
+
+
 def test_keys_belong_to_an_organization(keys):
     keys.complete(_claim(keys), ANSWER)
     assert isinstance(_claim(keys, organization="org_b", fingerprint="f2"), Claim)
@@ -229,9 +246,11 @@ def test_a_rolled_back_change_leaves_no_committed_claim(database, keys):
 
 
 def test_a_key_committed_without_an_answer_is_never_run_again(database, keys, clock):
-    # The process stopped between the change's commit and storing the answer.
     _write_thing(database, keys, _claim(keys))
-    clock.now += 5_000  # its lease long over
+    with pytest.raises(Conflict) as storing:  # its call is storing its answer: retry shortly
+        _claim(keys)
+    assert storing.value.reason == "IDEMPOTENCY_KEY_IN_USE"
+    clock.now += 5_000  # its lease long over: the process stopped before storing the answer
     with pytest.raises(Conflict) as lost:
         _claim(keys)
     assert lost.value.reason == "IDEMPOTENCY_KEY_ANSWER_LOST" and _things(database) == 1
@@ -240,7 +259,7 @@ def test_a_key_committed_without_an_answer_is_never_run_again(database, keys, cl
 
 
 def _row_claim(database) -> Claim:
-    return Claim("org_a", "k1", _row(database).claim)
+    return Claim(KeyRef.of("org_a", "k1"), _row(database).claim)
 
 
 def test_a_claim_whose_lease_ran_out_is_taken_over_and_the_old_call_cannot_commit(database, keys, clock):
@@ -270,7 +289,9 @@ def test_an_expired_key_counts_as_absent_and_is_purged(database, keys, clock):
     clock.now += 2
     assert keys.purge(batch=2) == 6  # k1 and old0..old4, two at a time
     with database.read() as connection:
-        assert connection.execute(sa.select(keys_table.c.key)).scalars().all() == ["recent"]
+        assert connection.execute(sa.select(keys_table.c.key_hash)).scalars().all() == [
+            KeyRef.of("org_a", "recent").key_hash
+        ]
 
 
 def test_concurrent_calls_with_one_key_claim_it_once(database, keys):

@@ -12,10 +12,16 @@ answer (the response message and the initial metadata the handler sent, such as 
 HTTP status) is stored when the call returns; a call that fails before committing anything gives
 its claim back, so it can be retried with the same key.
 
+Answers may carry what is shown only once (a payment connection's webhook token and signing
+secret), so the table holds neither a key nor an answer in the clear: a row is found by a hash of
+its organization and key, and its answer is sealed (AES-256-GCM) under another hash of them. Only
+a caller presenting the key can read the answer back.
+
 Which methods take keys is read from their `google.api.http` rules: every `post` of the services
 an interceptor guards, less the public methods it is told to leave alone.
 """
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -25,6 +31,7 @@ from typing import Callable
 
 import grpc
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
@@ -58,7 +65,8 @@ def _columns_v1() -> list[sa.Column]:
     """The table's columns as first released (create_table_v1 must keep creating these)."""
     return [
         sa.Column("organization_id", sa.String(40), primary_key=True),
-        sa.Column("key", sa.String(MAX_KEY_LENGTH), primary_key=True),
+        # sha256 of the organization and the key (KeyRef): the key itself is not stored.
+        sa.Column("key_hash", sa.String(64), primary_key=True),
         sa.Column("method", sa.String(200), nullable=False),
         # sha256 of the method and the request's deterministic serialization (request_fingerprint).
         sa.Column("fingerprint", sa.String(64), nullable=False),
@@ -66,10 +74,9 @@ def _columns_v1() -> list[sa.Column]:
         # The token of the call that holds the claim: only it may commit under the key.
         sa.Column("claim", sa.String(32), nullable=False),
         sa.Column("lease_expires_at", sa.BigInteger, nullable=False),
-        # The answer, once stored (state "done"): the serialized response message and the initial
-        # metadata the handler sent, as a JSON list of [name, value] pairs.
-        sa.Column("response", sa.LargeBinary),
-        sa.Column("response_metadata", sa.Text),
+        # The answer, once stored (state "done"), sealed under the key (KeyRef.seal): the
+        # serialized response message and the initial metadata the handler sent.
+        sa.Column("answer", sa.LargeBinary),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("expires_at", sa.BigInteger, nullable=False),
     ]
@@ -104,13 +111,46 @@ class Answer:
     response: bytes
     metadata: tuple[tuple[str, str], ...]
 
+    def to_bytes(self) -> bytes:
+        return json.dumps({"metadata": self.metadata, "response": base64.b64encode(self.response).decode()}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Answer":
+        stored = json.loads(data)
+        return cls(base64.b64decode(stored["response"]), tuple((name, value) for name, value in stored["metadata"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRef:
+    """A caller's key as the table knows it: a hash to find its row, and a cipher key derived
+    from the key for its answer, which only the caller's key gives back."""
+
+    organization_id: str
+    key_hash: str
+    _cipher_key: bytes = dataclasses.field(repr=False)
+
+    @classmethod
+    def of(cls, organization_id: str, key: str) -> "KeyRef":
+        scoped = f"{organization_id}\0{key}".encode()
+        return cls(
+            organization_id,
+            hashlib.sha256(b"portal idempotency key\0" + scoped).hexdigest(),
+            hashlib.sha256(b"portal idempotency answer\0" + scoped).digest(),
+        )
+
+    def seal(self, answer: Answer) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self._cipher_key).encrypt(nonce, answer.to_bytes(), self.key_hash.encode())
+
+    def open(self, sealed: bytes) -> Answer:
+        return Answer.from_bytes(AESGCM(self._cipher_key).decrypt(sealed[:12], sealed[12:], self.key_hash.encode()))
+
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """A key this call holds: its token proves it when committing and storing the answer."""
 
-    organization_id: str
-    key: str
+    key: KeyRef
     token: str
 
 
@@ -147,16 +187,15 @@ class IdempotencyKeys:
         """Takes the key for this call, or answers with what the key already holds: the stored
         answer of the same request; a 422 for another request; a 409 while it runs or when it
         committed without storing its answer. An expired key counts as absent."""
-        return retry_race(lambda: self._claim_once(organization_id, key, method, fingerprint))
+        ref = KeyRef.of(organization_id, key)
+        return retry_race(lambda: self._claim_once(ref, method, fingerprint))
 
-    def _claim_once(self, organization_id: str, key: str, method: str, fingerprint: str) -> Claim | Answer:
+    def _claim_once(self, ref: KeyRef, method: str, fingerprint: str) -> Claim | Answer:
         table = self._table
         with _KeysUnitOfWork(self._database) as uow:
             connection = uow.keys
             now = self._clock()
-            row = connection.execute(
-                sa.select(table).where(self._where(organization_id, key)).with_for_update()
-            ).first()
+            row = connection.execute(sa.select(table).where(self._where(ref)).with_for_update()).first()
             token = os.urandom(16).hex()
             fresh = {
                 "method": method,
@@ -164,32 +203,32 @@ class IdempotencyKeys:
                 "state": IN_PROGRESS,
                 "claim": token,
                 "lease_expires_at": now + self._lease_ms,
-                "response": None,
-                "response_metadata": None,
+                "answer": None,
                 "created_at": now,
                 "expires_at": now + self._keep_ms,
             }
             if row is None:
-                connection.execute(table.insert().values(organization_id=organization_id, key=key, **fresh))
+                connection.execute(
+                    table.insert().values(organization_id=ref.organization_id, key_hash=ref.key_hash, **fresh)
+                )
             elif row.expires_at <= now:
-                connection.execute(table.update().where(self._where(organization_id, key)).values(**fresh))
+                connection.execute(table.update().where(self._where(ref)).values(**fresh))
             else:
-                found = _existing(row, method, fingerprint, now)
-                if found is not None:
-                    return found
+                if _still_live(row, method, fingerprint, now):
+                    return ref.open(bytes(row.answer))
                 # Its call died before committing anything (its lease ran out): this call runs
                 # instead, under a new token, so the old call can no longer commit.
                 taken_over = {"claim": token, "lease_expires_at": now + self._lease_ms}
-                connection.execute(table.update().where(self._where(organization_id, key)).values(**taken_over))
+                connection.execute(table.update().where(self._where(ref)).values(**taken_over))
             uow.commit()
-        return Claim(organization_id, key, token)
+        return Claim(ref, token)
 
     def mark_committed(self, connection: sa.Connection, claim: Claim) -> None:
         """Inside the transaction that makes the call's change: marks the key used, or refuses the
         commit when the claim is no longer this call's (another call took it over)."""
         marked = connection.execute(
             self._table.update()
-            .where(self._where(claim.organization_id, claim.key), self._table.c.claim == claim.token)
+            .where(self._where(claim.key), self._table.c.claim == claim.token)
             .values(state=COMMITTED)
         )
         if marked.rowcount != 1:
@@ -204,8 +243,8 @@ class IdempotencyKeys:
         with _KeysUnitOfWork(self._database) as uow:
             uow.keys.execute(
                 self._table.update()
-                .where(self._where(claim.organization_id, claim.key), self._table.c.claim == claim.token)
-                .values(state=DONE, response=answer.response, response_metadata=json.dumps(answer.metadata))
+                .where(self._where(claim.key), self._table.c.claim == claim.token)
+                .values(state=DONE, answer=claim.key.seal(answer))
             )
             uow.commit()
 
@@ -214,7 +253,7 @@ class IdempotencyKeys:
         with _KeysUnitOfWork(self._database) as uow:
             uow.keys.execute(
                 self._table.delete().where(
-                    self._where(claim.organization_id, claim.key),
+                    self._where(claim.key),
                     self._table.c.claim == claim.token,
                     self._table.c.state == IN_PROGRESS,
                 )
@@ -227,10 +266,15 @@ class IdempotencyKeys:
         purged = 0
         while True:
             with _KeysUnitOfWork(self._database) as uow:
-                expired = sa.select(table.c.organization_id, table.c.key).where(table.c.expires_at <= self._clock())
+                expired = sa.select(table.c.organization_id, table.c.key_hash).where(
+                    table.c.expires_at <= self._clock()
+                )
                 keys = uow.keys.execute(expired.limit(batch)).all()
                 if keys:
-                    one = self._where(sa.bindparam("organization"), sa.bindparam("expired_key"))
+                    one = sa.and_(
+                        table.c.organization_id == sa.bindparam("organization"),
+                        table.c.key_hash == sa.bindparam("expired_key"),
+                    )
                     uow.keys.execute(
                         table.delete().where(one), [{"organization": org, "expired_key": key} for org, key in keys]
                     )
@@ -239,8 +283,8 @@ class IdempotencyKeys:
             if len(keys) < batch:
                 return purged
 
-    def _where(self, organization_id: str | sa.BindParameter, key: str | sa.BindParameter) -> sa.ColumnElement[bool]:
-        return sa.and_(self._table.c.organization_id == organization_id, self._table.c.key == key)
+    def _where(self, ref: KeyRef) -> sa.ColumnElement[bool]:
+        return sa.and_(self._table.c.organization_id == ref.organization_id, self._table.c.key_hash == ref.key_hash)
 
 
 def expired_keys_purge(database_url: str, table: sa.Table) -> Periodic:
@@ -249,8 +293,9 @@ def expired_keys_purge(database_url: str, table: sa.Table) -> Periodic:
     return Periodic("expired idempotency keys", PURGE_INTERVAL_SECONDS, IdempotencyKeys.on(database_url, table).purge)
 
 
-def _existing(row, method: str, fingerprint: str, now: int) -> Answer | None:
-    """What a live key answers to a call with it, or None when its call died (lease run out)."""
+def _still_live(row, method: str, fingerprint: str, now: int) -> bool:
+    """True when the key holds the answer to this very request; False when its call died before
+    committing (its lease ran out), so that this call may take it over; else the error to answer."""
     if row.fingerprint != fingerprint:
         used_for = "another endpoint" if row.method != method else "a different request body"
         raise Unprocessable(
@@ -259,7 +304,13 @@ def _existing(row, method: str, fingerprint: str, now: int) -> Answer | None:
             reason="IDEMPOTENCY_KEY_REUSED",
         )
     if row.state == DONE:
-        return Answer(bytes(row.response), tuple((name, value) for name, value in json.loads(row.response_metadata)))
+        return True
+    if row.lease_expires_at > now:  # its call runs (committed: it is storing its answer)
+        raise Conflict(
+            "a request with this Idempotency-Key is still being processed; retry after it has finished",
+            reason="IDEMPOTENCY_KEY_IN_USE",
+            retry_after_seconds=1,
+        )
     if row.state == COMMITTED:
         raise Conflict(
             "the request with this Idempotency-Key was carried out, but its answer was lost (the service "
@@ -267,13 +318,7 @@ def _existing(row, method: str, fingerprint: str, now: int) -> Answer | None:
             "or a GET), or use a new key",
             reason="IDEMPOTENCY_KEY_ANSWER_LOST",
         )
-    if row.lease_expires_at > now:
-        raise Conflict(
-            "a request with this Idempotency-Key is still being processed; retry after it has finished",
-            reason="IDEMPOTENCY_KEY_IN_USE",
-            retry_after_seconds=1,
-        )
-    return None
+    return False
 
 
 def idempotency_key(context: grpc.ServicerContext) -> str | None:
@@ -360,7 +405,7 @@ class IdempotencyInterceptor(BehaviorInterceptor):
         try:
             self._keys.release(claim)
         except Exception:  # the call's own error matters more; the claim's lease runs out anyway
-            log.exception("could not release idempotency key of %s", claim.organization_id)
+            log.exception("could not release an idempotency key of %s", claim.key.organization_id)
 
     def _store(self, claim: Claim, answer: Answer) -> None:
         # The change is committed: the call answers as it succeeded even if its answer cannot be
@@ -368,4 +413,4 @@ class IdempotencyInterceptor(BehaviorInterceptor):
         try:
             self._keys.complete(claim, answer)
         except Exception:
-            log.exception("could not store the answer under an idempotency key of %s", claim.organization_id)
+            log.exception("could not store the answer under an idempotency key of %s", claim.key.organization_id)

@@ -289,3 +289,9 @@ def test_browsers_may_send_the_key_and_read_the_replay_header(stack, org_api):
     replay = org_api.post(path, json=body, headers={**keyed(key), "Origin": origin})
     assert replay.headers["access-control-allow-origin"] == origin
     assert "idempotent-replayed" in replay.headers["access-control-expose-headers"].lower()
+
+
+def test_the_public_webhook_receiver_ignores_the_header(stack):
+    public = Api(f"http://127.0.0.1:{stack.config.http_port}", None)
+    response = public.post("/api/v1/webhooks/payments/no-such-token", data=b"{}", headers=keyed("k" * 256))
+    assert_error(response, 404)  # the unknown token, not the (invalid) key

@@ -4,7 +4,7 @@ first answer's initial metadata (the gateway's HTTP status) and `idempotent-repl
 
 import grpc
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import json_format
 
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal_common.peers import on_behalf_of as bearer
@@ -12,14 +12,12 @@ from portal_stack.testing import error_info
 
 
 def upsert(**body) -> crm_pb2.UpsertContactRequest:
-    contact = struct_pb2.Struct()
-    contact.update(body)
-    return crm_pb2.UpsertContactRequest(contact=contact)
+    return json_format.ParseDict({"contact": body}, crm_pb2.UpsertContactRequest())
 
 
 @pytest.fixture(scope="module")
 def servers(grpc_peers):
-    yield grpc_peers.accounts, crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(grpc_peers.crm_target))
+    return grpc_peers.accounts, crm_pb2_grpc.CrmServiceStub(grpc.insecure_channel(grpc_peers.crm_target))
 
 
 def _keyed(api_key: str, key: str):

@@ -3,6 +3,7 @@ with the API key, deliveries signed as Stripe and Standard Webhooks senders sign
 written out here, and the `standardwebhooks` package), and what each event does to the invoices."""
 
 import base64
+import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -16,7 +17,8 @@ from invoicing_rest import FAR_FUTURE, INVOICES, create_invoice, customer, invoi
 from standardwebhooks.webhooks import Webhook
 from test_invoicing_access import sign_in
 
-from portal_stack.testing import Api, new_organization
+from portal_stack.stack import Stack
+from portal_stack.testing import Api, free_port, new_organization
 
 CONNECTIONS = "/api/v1/payment-connections"
 TOTAL = 107_000  # the documented invoice: 10 × 100.00 USD and 7 % tax, in cents
@@ -405,3 +407,23 @@ def test_the_raw_body_reaches_the_service_and_is_bounded(shop):
     big = b'{"type": "x", "pad": "' + b"x" * (256 * 1024) + b'"}'
     response = deliver(shop, connection, big, standard_headers(secret, big))
     assert response.status_code == 413 and "256 KiB" in response.json()["error"]
+
+
+def test_deliveries_are_limited_per_client_address(stack, shop, tmp_path):
+    """A second gateway in front of the same services, with a budget of 2 deliveries a minute."""
+    config = dataclasses.replace(
+        stack.config, data_dir=tmp_path, http_port=free_port(), admin_port=free_port(), webhook_rate_per_minute=2
+    )
+    gateway = Stack(config, log_dir=tmp_path)
+    gateway.restart("envoy")
+    try:
+        api = Api(f"http://127.0.0.1:{config.http_port}", shop.key)
+        unknown = {"webhookUrl": "/api/v1/webhooks/payments/whk_" + "B" * 43}
+        for _ in range(2):
+            assert_error(deliver(api, unknown, b"{}", {}), 404)
+        for headers in ({}, {"X-Forwarded-For": "203.0.113.7"}):  # the client cannot pick its address
+            limited = deliver(api, unknown, b"{}", headers)
+            assert limited.status_code == 429 and limited.headers["retry-after"] == "60", limited.text
+        assert api.get(CONNECTIONS).status_code == 200  # the API key's own budget
+    finally:
+        gateway.stop()

@@ -72,6 +72,7 @@ def test_an_organization_starts_with_its_name_and_changes_what_a_patch_names(acm
         ({"taxId": 123}, "taxId"),
         ({"address": {"postalCode": "1" * 201}}, "address.postalCode"),
         ({"address": "Berlin"}, "address"),
+        ({"address": {"city": "Ber\u0000lin"}}, "address.city"),
     ],
 )
 def test_bad_changes_are_400s_naming_the_field_and_change_nothing(acme, body, field):
@@ -85,6 +86,9 @@ def test_only_the_organizations_api_key_reads_or_changes_its_profile(acme, other
     patch(other_api, {"taxId": "DE-OTHER"})
     assert acme.get(ORGANIZATION).json()["taxId"] == "DE-ACME"
     assert other_api.get(ORGANIZATION).json()["id"] == other_api.organization_id
+    # Each organization's invoices are issued by its own profile.
+    other_pdf = pdf_text(other_api, b2b_invoice(other_api)["_id"])
+    assert "Tax ID: DE-OTHER" in other_pdf and "DE-ACME" not in other_pdf
     assert_error(acme.get(ORGANIZATION, key=None), 401)
     assert_error(acme.patch(ORGANIZATION, json={"name": "Taken"}, key="pk_" + "x" * 43), 401)
     # A portal user (a customer with a session token) may neither read nor change it.

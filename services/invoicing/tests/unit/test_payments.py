@@ -63,6 +63,7 @@ def test_stripe_accepts_any_matching_v1_within_the_tolerance():
         (f"v1={stripe_v1(SECRET, NOW_S, BODY)}", BODY, "BAD_SIGNATURE"),  # no t
         (f"t={NOW_S}", BODY, "BAD_SIGNATURE"),  # no v1
         (f"t=abc,v1={stripe_v1(SECRET, NOW_S, BODY)}", BODY, "BAD_SIGNATURE"),
+        (f"t=1²,v1={stripe_v1(SECRET, NOW_S, BODY)}", BODY, "BAD_SIGNATURE"),  # a digit, not an ASCII one
         (f"t={NOW_S},v1={stripe_v1('whsec_other', NOW_S, BODY)}", BODY, "BAD_SIGNATURE"),
         (f"t={NOW_S},v1={stripe_v1(SECRET, NOW_S, BODY)}", BODY + b"\n", "BAD_SIGNATURE"),
         (f"t={NOW_S},v1={stripe_v1(SECRET, NOW_S, BODY)}", BODY.replace(b"1", b"2"), "BAD_SIGNATURE"),

@@ -149,7 +149,7 @@ class Delivery:
 
 
 def _check_timestamp(given: str, now_seconds: int) -> None:
-    if not given.isdigit() or len(given) > 12:
+    if not (given.isascii() and given.isdigit()) or len(given) > 12:
         raise SignatureError("the signature's timestamp is not a whole number of Unix seconds", reason="BAD_SIGNATURE")
     if abs(now_seconds - int(given)) > TOLERANCE_SECONDS:
         raise SignatureError(

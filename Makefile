@@ -19,12 +19,14 @@ test: setup
 		PORTAL_TEST_DATABASE=postgres $(PY) -m pytest -q; \
 	fi
 
-# CRM reads beside the gateway's ceiling, projects reads, invoice PDFs, creates, payment webhooks (see bench/README.md).
+# CRM reads beside the gateway's ceiling, projects reads, invoice PDFs, creates, invoice emails, payment webhooks
+# (see bench/README.md).
 bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/projects_reads.py
 	$(PY) bench/invoice_pdf.py --http
 	$(PY) bench/writes.py
+	$(PY) bench/email_sends.py
 	$(PY) bench/webhooks.py
 
 # Invoice PDFs embed these fonts from Debian's packages.

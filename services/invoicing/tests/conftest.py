@@ -1,4 +1,4 @@
-"""Fixtures of the invoicing tests: a CRM and a delivery that live in memory, and the use cases on
+"""Fixtures of the invoicing tests: a CRM and profiles that live in memory, an email queue, and the use cases on
 a real database (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE=postgres). It also makes
 invoice_factory.py importable by the test modules (pytest runs with --import-mode=importlib, which
 does not put test directories on sys.path)."""
@@ -13,8 +13,10 @@ from invoicing.adapters.pdf import render_invoice
 from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.api import mapping
 from invoicing.config import MIGRATIONS
-from invoicing.domain.model import Address
+from invoicing.domain.model import Address, Issuer
 from invoicing.queries import InvoiceQueries
+from invoicing.service_layer.email import InvoiceEmails
+from invoicing.service_layer.email_queue import EmailQueue
 from invoicing.service_layer.invoices import CrmContact, CrmOrganization, InvoicingService
 from invoicing.service_layer.renders import InvoicePdfs
 from portal_common import db
@@ -38,10 +40,16 @@ class FakeCrm:
         self.calls = 0
 
     def add_organization(
-        self, tenant: str, id_: str, name: str, billing_email: str | None = None, address: Address | None = None
+        self,
+        tenant: str,
+        id_: str,
+        name: str,
+        billing_email: str | None = None,
+        address: Address | None = None,
+        tax_id: str | None = None,
     ) -> CrmOrganization:
         found = self.organizations.setdefault(tenant, {})[id_] = CrmOrganization(
-            id_, name, billing_email, address or Address()
+            id_, name, billing_email, address or Address(), tax_id
         )
         return found
 
@@ -65,12 +73,26 @@ class FakeCrm:
         return self.organizations.get(credential, {}).get(crm_organization_id)
 
 
-class RecordingDelivery:
-    def __init__(self):
-        self.delivered = []
+class FakeProfiles:
+    """The organizations' profiles as the auth service keeps them: the issuer of their invoices."""
 
-    def deliver(self, invoice):
-        self.delivered.append((invoice.number, invoice.sent_to))
+    def __init__(self):
+        self.issuers = {
+            tenant: Issuer(
+                name=f"Issuer of {tenant}",
+                legal_name=f"Issuer of {tenant} GmbH",
+                email=f"billing@{tenant}.example",
+                tax_id=f"DE-{tenant}",
+                address=Address(street="Hauptstraße 5", city="Berlin", postal_code="10115", country="DE"),
+            )
+            for tenant in (ORG, OTHER_ORG)
+        }
+        self.down = False
+
+    def issuer(self, organization_id):
+        if self.down:
+            raise Unavailable("the auth service did not answer (UNAVAILABLE); try again shortly")
+        return self.issuers[organization_id]
 
 
 @pytest.fixture
@@ -91,8 +113,13 @@ def crm() -> FakeCrm:
 
 
 @pytest.fixture
-def delivery() -> RecordingDelivery:
-    return RecordingDelivery()
+def profiles() -> FakeProfiles:
+    return FakeProfiles()
+
+
+@pytest.fixture
+def email_queue() -> EmailQueue:
+    return EmailQueue("invoicing.test")
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +141,19 @@ class Invoicing:
     """The use cases on a real database, their errors naming fields as a client wrote them, and the
     reads as the servicer makes them (a query, then the API's message)."""
 
-    def __init__(self, engine, crm, delivery, pdfs: InvoicePdfs):
+    def __init__(self, engine, crm, email_queue: EmailQueue, pdfs: InvoicePdfs, profiles: FakeProfiles):
         database = db.Database(engine)
+
+        def uow(read_only=False):
+            return SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only)
+
+        self.emails = InvoiceEmails(uow, email_queue)
         self.service = InvoicingService(
-            lambda read_only=False: SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only),
+            uow,
             crm,
-            delivery,
+            email_queue,
             pdfs,
+            profiles=profiles,
         )
         self.queries = InvoiceQueries(database)
 
@@ -146,9 +179,9 @@ class Invoicing:
 
 
 @pytest.fixture
-def open_invoicing(crm, delivery):
+def open_invoicing(crm, email_queue, profiles):
     """Makes the use cases and reads on a given engine."""
-    return lambda engine: Invoicing(engine, crm, delivery, InvoicePdfs(render_invoice))
+    return lambda engine: Invoicing(engine, crm, email_queue, InvoicePdfs(render_invoice), profiles)
 
 
 @pytest.fixture

@@ -19,6 +19,20 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    """A positive number (`0.001`)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+    if not 0 < value < float("inf"):
+        raise SystemExit(f"{name} must be more than 0, got {raw!r}")
+    return value
+
+
 def data_dir() -> pathlib.Path:
     return pathlib.Path(env_str("PORTAL_DATA_DIR", "var")).resolve()
 
@@ -62,6 +76,9 @@ class ServiceSettings:
     # Failed authentications a client address may make per minute, as many as the gateway lets
     # through without a credential (PORTAL_AUTH_RATE_LIMIT_PER_MINUTE).
     auth_failures_per_minute: int = 10
+    # A factor on every retry delay of the service's outgoing deliveries (emails, webhooks):
+    # PORTAL_RETRY_SCALE, 1 in production; 0.001 makes the schedules a thousand times shorter.
+    retry_scale: float = 1.0
 
     @classmethod
     def for_service(cls, service: str, threads: int = 2, **own):
@@ -81,5 +98,6 @@ class ServiceSettings:
             internal_token=os.environ.get("PORTAL_INTERNAL_TOKEN", ""),
             grpc_reflection=env_str("PORTAL_GRPC_REFLECTION", "off") == "on",
             auth_failures_per_minute=env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10),
+            retry_scale=env_float("PORTAL_RETRY_SCALE", 1.0),
             **own,
         )

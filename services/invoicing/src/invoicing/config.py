@@ -4,7 +4,7 @@ import pathlib
 
 from invoicing.adapters.payments_secrets import secrets_key
 from invoicing.service_layer.renders import CACHE_BYTES
-from portal_common.settings import ServiceSettings, env_int
+from portal_common.settings import ServiceSettings, data_dir, env_int, env_str
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 
@@ -19,6 +19,12 @@ class Settings(ServiceSettings):
     # The key that encrypts payment webhooks' signing secrets at rest (PORTAL_SECRETS_KEY, or one
     # generated once into the data directory); settings made in code get a key of their own.
     secrets_key: bytes = dataclasses.field(default_factory=lambda: os.urandom(32), repr=False)
+    # Invoice emails (docs/email.md): over SMTP when smtp_url is set (PORTAL_SMTP_URL, which may
+    # hold a password: never logged), else written as .eml files into mail_dir.
+    smtp_url: str = dataclasses.field(default="", repr=False)
+    smtp_ca_file: str = ""
+    mail_from: str = "invoices@localhost"
+    mail_dir: pathlib.Path = dataclasses.field(default_factory=lambda: data_dir() / "mail")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -28,4 +34,7 @@ class Settings(ServiceSettings):
             overdue_interval_seconds=env_int("INVOICING_OVERDUE_INTERVAL_SECONDS", 300),
             pdf_cache_mb=env_int("INVOICING_PDF_CACHE_MB", CACHE_BYTES // 2**20),
             secrets_key=secrets_key(),
+            smtp_url=os.environ.get("PORTAL_SMTP_URL", ""),
+            smtp_ca_file=os.environ.get("PORTAL_SMTP_CA_FILE", ""),
+            mail_from=env_str("PORTAL_MAIL_FROM", "invoices@localhost"),
         )

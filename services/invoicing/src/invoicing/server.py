@@ -1,8 +1,13 @@
+import socket
+
+from invoicing.adapters.auth_client import AuthClient
 from invoicing.adapters.crm_client import CrmClient
-from invoicing.adapters.delivery import RecordOnly
+from invoicing.adapters.mail_files import MailDirectory
+from invoicing.adapters.mail_message import MessageComposer, mail_address
 from invoicing.adapters.payments_repository import SqlPaymentsUnitOfWork
 from invoicing.adapters.payments_secrets import SecretBox
 from invoicing.adapters.render_processes import ProcessRenderer
+from invoicing.adapters.smtp import SmtpTransport, parse_smtp_url
 from invoicing.adapters.tables import idempotency_keys
 from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.api import mapping
@@ -10,6 +15,8 @@ from invoicing.api.payments import PaymentsServicer
 from invoicing.api.servicers import InvoicingServicer
 from invoicing.config import MIGRATIONS, Settings
 from invoicing.queries import InvoiceQueries
+from invoicing.service_layer.email import EmailSender, EmailWorker, InvoiceEmails, MailTransport
+from invoicing.service_layer.email_queue import EmailQueue
 from invoicing.service_layer.invoices import InvoicingService
 from invoicing.service_layer.payments import PaymentsService
 from invoicing.service_layer.renders import RENDERS_IN_ALL, InvoicePdfs
@@ -44,6 +51,13 @@ AUTHENTICATED = (
 )
 
 
+def mail_transport(settings: Settings) -> MailTransport:
+    """SMTP when PORTAL_SMTP_URL is set, else .eml files in the data directory."""
+    if settings.smtp_url:
+        return SmtpTransport(parse_smtp_url(settings.smtp_url), settings.smtp_ca_file)
+    return MailDirectory(settings.mail_dir)
+
+
 def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingServicer:
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
@@ -54,8 +68,21 @@ def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> Invoi
     def uow(read_only: bool = False) -> SqlInvoicingUnitOfWork:
         return SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only)
 
-    invoicing = InvoicingService(uow, CrmClient(settings.crm_target, settings.crm_timeout_seconds), RecordOnly(), pdfs)
-    return InvoicingServicer(invoicing, InvoiceQueries(database))
+    mail_from = mail_address(settings.mail_from, "PORTAL_MAIL_FROM")
+    queue = EmailQueue(mail_from.domain)
+    # The worker's name: unique among the replicas running at once, the same after a restart (its
+    # listening address), so that a restarted replica takes back the emails it held at once.
+    worker = f"{socket.gethostname()}/{settings.address}"
+    sender = EmailSender(uow, pdfs, MessageComposer(mail_from), mail_transport(settings), worker, settings.retry_scale)
+    emails = InvoiceEmails(uow, queue, EmailWorker(sender, queue.pending))
+    invoicing = InvoicingService(
+        uow,
+        CrmClient(settings.crm_target, settings.crm_timeout_seconds),
+        queue,
+        pdfs,
+        AuthClient(settings.auth_target, settings.auth_timeout_seconds, settings.internal_token),
+    )
+    return InvoicingServicer(invoicing, emails, InvoiceQueries(database))
 
 
 def open_payments(settings: Settings) -> PaymentsServicer:
@@ -109,5 +136,7 @@ def main() -> None:
     server, port = build(settings, settings.address, servicer)
     # Persists "overdue" for invoices whose due date has passed; reads derive it in between.
     Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue).start()
+    if servicer.emails.worker:  # delivers the queued invoice emails
+        servicer.emails.worker.start()
     expired_keys_purge(settings.database_url, idempotency_keys).start()
     serve_forever(server, "invoicing", port)

@@ -205,7 +205,7 @@ def test_billto_comes_from_the_crm_unless_given_and_is_a_snapshot(invoicing, crm
     assert invoicing.get_invoice(KEY, invoice.id).custom_properties.bill_to.name == "Łódź Works"
 
 
-def test_a_consolidated_invoice_names_each_employee_and_awaits_the_employer(invoicing, crm, delivery):
+def test_a_consolidated_invoice_names_each_employee_and_awaits_the_employer(invoicing, crm):
     fields = b2b(
         type="b2b_consolidated",
         line_items=[
@@ -220,7 +220,7 @@ def test_a_consolidated_invoice_names_each_employee_and_awaits_the_employer(invo
     assert [line.employee_name for line in invoice.line_items] == ["Zoë Müller", "Max Mustermann", "Zoë Müller"]
     sent = invoicing.send_invoice(KEY, invoice.id, None, None)
     assert sent.status == "awaiting_employer_payment" and sent.sent_to == "billing@lodz.example"
-    assert delivery.delivered == [(invoice.number, "billing@lodz.example")]
+    assert [email.to for email in invoicing.emails.emails(KEY, invoice.id)] == ["billing@lodz.example"]
     assert invoicing.pay_invoice(KEY, invoice.id, None, "bank_transfer", "tx-9").status == "paid"
 
 
@@ -243,7 +243,7 @@ def test_updates_change_drafts_only_and_recheck_everything(invoicing):
         invoicing.update_invoice(OTHER_KEY, invoice.id, InvoiceFields(notes="x"), OTHER_ORG)
 
 
-def test_the_lifecycle_records_each_transition(invoicing, delivery):
+def test_the_lifecycle_records_each_transition(invoicing):
     invoice = create(invoicing)
     with pytest.raises(Conflict):
         invoicing.pay_invoice(KEY, invoice.id, None, "card", None)
@@ -265,7 +265,7 @@ def test_the_lifecycle_records_each_transition(invoicing, delivery):
         invoicing.cancel_invoice(KEY, draft.id, "  ")
     cancelled = invoicing.cancel_invoice(KEY, draft.id, "duplicate")
     assert (cancelled.status, cancelled.cancellation_reason) == ("cancelled", "duplicate")
-    assert len(delivery.delivered) == 1
+    assert len(invoicing.emails.emails(KEY, invoice.id)) == 1 and invoicing.emails.emails(KEY, draft.id) == []
 
 
 def test_overdue_is_derived_on_read_and_in_filters_then_persisted_by_the_job(invoicing):

@@ -1,60 +1,18 @@
 """The invoicing use cases against a fake unit of work: invoices in memory, written only on commit."""
 
-import copy
-
 import pytest
+from fake_unit_of_work import FakeUnitOfWork
 
 from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
-from invoicing.domain.model import BillTo, Invoice
+from invoicing.domain.model import Address, BillTo, Issuer
 from invoicing.service_layer.invoices import InvoicingService
 from invoicing.service_layer.renders import InvoicePdfs
 from portal_common.auth import API_KEY, PORTAL_USER, Principal
-from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
+from portal_common.domain_errors import Conflict, InvalidArgument, NotFound, Unavailable
 from portal_common.timestamps import DAY_MS
 
 KEY = Principal(kind=API_KEY, organization_id="org_a", credential_id="key_a")
 JAN_2025 = 1735689600000
-
-
-class FakeInvoices:
-    def __init__(self, state: dict):
-        self._state = state
-
-    def next_sequence(self, organization_id: str, period: str) -> int:
-        counters = self._state["counters"]
-        counters[organization_id, period] = counters.get((organization_id, period), 0) + 1
-        return counters[organization_id, period]
-
-    def add(self, invoice: Invoice) -> None:
-        self._state["invoices"][invoice.id] = copy.deepcopy(invoice)
-
-    save = add
-
-    def get(self, organization_id: str, invoice_id: str) -> Invoice | None:
-        invoice = self._state["invoices"].get(invoice_id)
-        return copy.deepcopy(invoice) if invoice and invoice.organization_id == organization_id else None
-
-    def past_due(self, now: int, batch: int) -> list[Invoice]:
-        due = [i for i in self._state["invoices"].values() if i.status != i.status_at(now)]
-        return copy.deepcopy(due[:batch])
-
-
-class FakeUnitOfWork:
-    """Works on a copy of the committed state; commit() makes the copy the committed state."""
-
-    def __init__(self, committed: dict):
-        self.committed = committed
-
-    def __enter__(self):
-        self._working = copy.deepcopy(self.committed)
-        self.invoices = FakeInvoices(self._working)
-        return self
-
-    def commit(self) -> None:
-        self.committed.update(self._working)
-
-    def __exit__(self, *exc) -> None:
-        pass
 
 
 class Clock:
@@ -76,9 +34,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def invoicing(stored, clock, crm, delivery) -> InvoicingService:
+def invoicing(stored, clock, crm, email_queue, profiles) -> InvoicingService:
     pdfs = InvoicePdfs(lambda invoice, keep_going: f"%PDF {invoice.number} {invoice.status}".encode())
-    return InvoicingService(lambda read_only=False: FakeUnitOfWork(stored), crm, delivery, pdfs, clock=clock)
+    return InvoicingService(
+        lambda read_only=False: FakeUnitOfWork(stored), crm, email_queue, pdfs, profiles=profiles, clock=clock
+    )
 
 
 def b2c(**changes) -> InvoiceFields:
@@ -129,10 +89,10 @@ def test_update_applies_the_changes_to_a_draft_only(invoicing, stored, clock):
         invoicing.update_invoice(Principal(kind=API_KEY, organization_id="org_b"), invoice.id, InvoiceFields(), "b")
 
 
-def test_the_overdue_job_stores_what_reads_derive(invoicing, stored, clock, delivery):
+def test_the_overdue_job_stores_what_reads_derive(invoicing, stored, clock):
     invoice = invoicing.create_invoice(KEY, b2c(), "org_a")
     sent = invoicing.send_invoice(KEY, invoice.id, None, None)
-    assert delivery.delivered == [(invoice.number, "solo@example.com")]
+    assert [email.to for email in stored["emails"].values()] == ["solo@example.com"]
     clock.now = sent.due_date + DAY_MS
     assert stored["invoices"][invoice.id].status_at(clock.now) == "overdue"
     assert invoicing.mark_overdue(batch=1) == 1 and invoicing.mark_overdue() == 0
@@ -156,3 +116,69 @@ def test_a_pdf_shows_the_status_as_read_to_whom_may_see_it(invoicing, clock):
         invoicing.invoice_pdf(
             Principal(kind=PORTAL_USER, organization_id="org_a", crm_contact_id="ct_zoe_org_a"), invoice.id
         )
+
+
+def test_send_snapshots_the_profile_under_the_invoices_own_issuer_fields(invoicing, stored, profiles, crm):
+    crm.add_organization("org_a", "co_taxed", "Taxed GmbH", "ap@taxed.example", tax_id="ATU12345678")
+    crm.add_contact("org_a", "ct_taxed", "Zoë Müller", "zoe@taxed.example", "co_taxed")
+    own = Issuer(name="Acme Projects", phone="+43 1 234", address=Address(city="Wien"))
+    invoice = invoicing.create_invoice(
+        KEY,
+        b2c(
+            type="b2b_single",
+            bill_to=BillToFields(crm_organization_id="co_taxed", contact_id="ct_taxed"),
+            issuer=own,
+        ),
+        "org_a",
+    )
+    # A draft holds the fields it gives itself, and what the CRM had of the billed party.
+    assert stored["invoices"][invoice.id].issuer == own
+    assert (invoice.bill_to.tax_id, invoice.bill_to.contact_name) == ("ATU12345678", "Zoë Müller")
+    profile = profiles.issuers["org_a"]
+    sent = invoicing.send_invoice(KEY, invoice.id, None, None)
+    expected = Issuer(
+        name="Acme Projects",
+        legal_name=profile.legal_name,
+        email=profile.email,
+        phone="+43 1 234",
+        tax_id=profile.tax_id,
+        address=Address(city="Wien"),  # the invoice's address as a whole, not mixed with the profile's
+    )
+    assert sent.issuer == stored["invoices"][invoice.id].issuer == expected
+    profiles.issuers["org_a"] = Issuer(name="Renamed", tax_id="DE-NEW")
+    assert stored["invoices"][invoice.id].issuer == expected
+
+
+def test_a_send_the_profile_cannot_be_read_for_changes_nothing(invoicing, stored, profiles):
+    invoice = invoicing.create_invoice(KEY, b2c(), "org_a")
+    profiles.down = True
+    with pytest.raises(Unavailable):
+        invoicing.send_invoice(KEY, invoice.id, None, None)
+    assert (stored["invoices"][invoice.id].status, stored["invoices"][invoice.id].issuer) == ("draft", None)
+
+
+def test_a_drafts_pdf_shows_the_current_profile_and_a_sent_ones_its_snapshot(stored, clock, crm, email_queue, profiles):
+    rendered = []
+
+    def render(invoice, keep_going):
+        rendered.append(invoice.issuer)
+        return f"%PDF {invoice.issuer.name} {invoice.issuer.tax_id}".encode()
+
+    invoicing = InvoicingService(
+        lambda read_only=False: FakeUnitOfWork(stored),
+        crm,
+        email_queue,
+        InvoicePdfs(render),
+        profiles=profiles,
+        clock=clock,
+    )
+    invoice = invoicing.create_invoice(KEY, b2c(), "org_a")
+    assert invoicing.invoice_pdf(KEY, invoice.id).data == b"%PDF Issuer of org_a DE-org_a"
+    profiles.issuers["org_a"] = Issuer(name="Renamed", tax_id="DE-NEW")
+    # The cached PDF of the draft is not served again: the profile is part of what it shows.
+    assert invoicing.invoice_pdf(KEY, invoice.id).data == b"%PDF Renamed DE-NEW"
+    assert invoicing.invoice_pdf(KEY, invoice.id).data == b"%PDF Renamed DE-NEW" and len(rendered) == 2
+    invoicing.send_invoice(KEY, invoice.id, None, None)
+    profiles.issuers["org_a"] = Issuer(name="Renamed again", tax_id="DE-NEWER")
+    profiles.down = True  # a sent invoice's PDF needs no profile
+    assert invoicing.invoice_pdf(KEY, invoice.id).data == b"%PDF Renamed DE-NEW"

@@ -73,9 +73,6 @@ invoice_counters = sa.Table(
     sa.Column("last_number", sa.Integer, nullable=False),
 )
 
-# The Idempotency-Key header's claims and stored answers (portal_common.idempotency).
-idempotency_keys = idempotency_keys_table(metadata)
-
 # Payment webhooks (adapters/payments_repository.py). A connection's token is stored only as its
 # SHA-256; its signing secrets only encrypted (AES-GCM, adapters/payments_secrets.py), and erased
 # when it is revoked.
@@ -131,3 +128,31 @@ sa.Index(
     payment_events.c.received_at,
     payment_events.c.id,
 )
+
+# The Idempotency-Key header's claims and stored answers (portal_common.idempotency).
+idempotency_keys = idempotency_keys_table(metadata)
+
+# The outbox of invoice emails (adapters/outbox.py): each row is written in the transaction that
+# sends the invoice or asks for a reminder, and delivered by a worker (service_layer/email.py).
+outbound_emails = sa.Table(
+    "outbound_emails",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(40), nullable=False),
+    sa.Column("invoice_id", sa.String(40), sa.ForeignKey("invoices.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("recipient", sa.String(254), nullable=False),
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("message_id", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("sent_at", sa.BigInteger),
+    # When a worker may next take a queued email; while a worker holds it, when its hold expires.
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    # The worker holding it (claimed, being delivered), if any.
+    sa.Column("claimed_by", sa.String(200)),
+)
+sa.Index("outbound_emails_of_invoice", outbound_emails.c.invoice_id, outbound_emails.c.created_at)
+sa.Index("outbound_emails_due", outbound_emails.c.status, outbound_emails.c.next_attempt_at)

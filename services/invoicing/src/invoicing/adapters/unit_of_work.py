@@ -1,7 +1,8 @@
-"""The invoicing unit of work: one transaction and the invoices repository in it."""
+"""The invoicing unit of work: one transaction and the repositories in it (invoices, their emails)."""
 
 import sqlalchemy as sa
 
+from invoicing.adapters.outbox import OutboundEmailRepository
 from invoicing.adapters.repository import InvoiceRepository, RenderView
 from portal_common.db import Database
 from portal_common.uow import SqlUnitOfWork
@@ -14,3 +15,4 @@ class SqlInvoicingUnitOfWork(SqlUnitOfWork):
 
     def open(self, connection: sa.Connection) -> None:
         self.invoices = InvoiceRepository(connection, self._render_view, locking=not self.read_only)
+        self.emails = OutboundEmailRepository(connection)

@@ -15,6 +15,7 @@ import re
 from google.protobuf import json_format, struct_pb2
 
 from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
+from invoicing.domain.email import OutboundEmail
 from invoicing.domain.model import ADDRESS_FIELDS, Address, Invoice, Issuer, status_as_read
 from invoicing.queries import InvoiceFilter, Page
 from portal.invoicing.v1 import invoicing_pb2 as pb
@@ -103,10 +104,10 @@ def invoice_fields(body: struct_pb2.Struct) -> tuple[InvoiceFields, ClientPaths]
             email=given(issuer, "email"),
             address=_address_of(issuer.address),
             tax_id=given(issuer, "tax_id"),
-        )
             legal_name=given(issuer, "legal_name"),
             phone=given(issuer, "phone"),
             website=given(issuer, "website"),
+        )
     if message.HasField("custom_fields"):
         fields.custom_fields = json_format.MessageToDict(message.custom_fields)
     return fields, paths
@@ -220,9 +221,9 @@ def invoice_message(invoice: Invoice) -> pb.Invoice:
             name=bill_to.name,
             email=bill_to.email,
             address=_address_message(bill_to.address),
-        ),
             tax_id=bill_to.tax_id,
             contact_name=bill_to.contact_name,
+        ),
         payment_terms=invoice.payment_terms,
         notes=invoice.notes,
         sent_to=invoice.sent_to,
@@ -279,6 +280,24 @@ def invoice_answer(invoice: Invoice, now: int) -> pb.Invoice:
 def read_invoice(view: bytes, now: int) -> pb.Invoice:
     """A stored view as a reader sees it at `now`."""
     return _as_read(pb.Invoice.FromString(view), now)
+
+
+def invoice_email(email: OutboundEmail) -> pb.InvoiceEmail:
+    return pb.InvoiceEmail(
+        id=email.id,
+        to=email.to,
+        subject=email.subject,
+        status=email.status,
+        attempts=email.attempts,
+        last_error=email.last_error,
+        message_id=email.message_id,
+        created_at=email.created_at,
+        sent_at=email.sent_at,
+    )
+
+
+def invoice_emails(emails: list[OutboundEmail]) -> pb.ListInvoiceEmailsResponse:
+    return pb.ListInvoiceEmailsResponse(emails=[invoice_email(email) for email in emails])
 
 
 def invoice_page(page: Page, limit: int, offset: int, now: int) -> pb.ListInvoicesResponse:

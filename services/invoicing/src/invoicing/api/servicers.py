@@ -7,6 +7,7 @@ from google.api import httpbody_pb2
 from invoicing.api import mapping
 from invoicing.api.mapping import given
 from invoicing.queries import InvoiceFilter, InvoiceQueries
+from invoicing.service_layer.email import InvoiceEmails
 from invoicing.service_layer.invoices import InvoicingService
 from portal.invoicing.v1 import invoicing_pb2 as pb
 from portal.invoicing.v1 import invoicing_pb2_grpc
@@ -30,8 +31,9 @@ def _still_awaited(context) -> Callable[[], bool]:
 
 
 class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
-    def __init__(self, invoicing: InvoicingService, queries: InvoiceQueries):
+    def __init__(self, invoicing: InvoicingService, emails: InvoiceEmails, queries: InvoiceQueries):
         self.invoicing = invoicing
+        self.emails = emails
         self.queries = queries
 
     def ListInvoices(self, request, context):
@@ -64,7 +66,11 @@ class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
         body = read_message(request.body, pb.SendInput)
         with client_paths(body.DESCRIPTOR):
             invoice = self.invoicing.send_invoice(
-                current_principal(), request.invoice_id, given(body, "sent_date"), given(body, "sent_to")
+                current_principal(),
+                request.invoice_id,
+                given(body, "sent_date"),
+                given(body, "sent_to"),
+                email=body.email if body.HasField("email") else True,
             )
         return mapping.invoice_answer(invoice, now_ms())
 
@@ -84,6 +90,16 @@ class InvoicingServicer(invoicing_pb2_grpc.InvoicingServiceServicer):
         body = read_message(request.body, pb.CancelInput)
         invoice = self.invoicing.cancel_invoice(current_principal(), request.invoice_id, given(body, "reason"))
         return mapping.invoice_answer(invoice, now_ms())
+
+    def ListInvoiceEmails(self, request, context):
+        return mapping.invoice_emails(self.emails.emails(current_principal(), request.invoice_id))
+
+    def CreateInvoiceEmail(self, request, context):
+        body = read_message(request.body, pb.CreateInvoiceEmailInput)
+        with client_paths(body.DESCRIPTOR):
+            email = self.emails.remind(current_principal(), request.invoice_id, given(body, "to"))
+        context.send_initial_metadata((http_status_metadata(202),))
+        return mapping.invoice_email(email)
 
     def GetInvoicePdf(self, request, context):
         pdf = self.invoicing.invoice_pdf(current_principal(), request.invoice_id, _still_awaited(context))

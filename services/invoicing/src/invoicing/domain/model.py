@@ -252,18 +252,18 @@ class Invoice:
         if self.status != DRAFT:
             raise Conflict(f"invoice {self.number} is {self.status}; only drafts can be changed")
 
-    def send(self, sent_date: int, sent_to: str | None, now: int) -> None:
-        """Sends a draft to `sent_to`, which a draft billed to no email address must give."""
+    def send(self, sent_date: int, sent_to: str | None, now: int, emailed: bool = True) -> None:
+        """Sends a draft to `sent_to`, which a draft billed to no email address must give when the
+        invoice is `emailed` (without the email, the client delivers it: sent_to may stay empty)."""
         self._leave("send", now)
-        if not sent_to:
-            raise InvalidArgument("sent_to is required: the invoice is billed to no email address", field="sent_to")
+        if emailed and not sent_to:
+            raise InvalidArgument(
+                "sent_to is required: the invoice is billed to no email address (or send it with email: false)",
+                field="sent_to",
+            )
         self.status = AWAITING_EMPLOYER_PAYMENT if self.type == B2B_CONSOLIDATED else SENT
         self.sent_date, self.sent_to = sent_date, sent_to
 
-    def pay(self, paid_date: int, method: str, transaction_ref: str | None, now: int) -> None:
-        self._leave("pay", now)
-        self.status = PAID
-        self.paid_date, self.payment_method, self.transaction_ref = paid_date, method, transaction_ref
     def issuer_with(self, profile: Issuer) -> Issuer | None:
         """Who issues the invoice, given the organization's current profile: once sent, the issuer
         snapshotted then; before, the profile under the fields the invoice gives. (An invoice sent
@@ -276,6 +276,10 @@ class Invoice:
         """Fixes the issuer as it is when the invoice is sent: later profile edits never rewrite it."""
         self.issuer = self.issuer.over(profile) if self.issuer else profile
 
+    def pay(self, paid_date: int, method: str, transaction_ref: str | None, now: int) -> None:
+        self._leave("pay", now)
+        self.status = PAID
+        self.paid_date, self.payment_method, self.transaction_ref = paid_date, method, transaction_ref
 
     def cancel(self, reason: str, now: int) -> None:
         self._leave("cancel", now)

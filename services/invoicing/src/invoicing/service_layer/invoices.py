@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Callable, Protocol, TypeVar
 
 from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
+from invoicing.domain.email import INVOICE
 from invoicing.domain.model import (
     ADDRESS_FIELDS,
     B2B_CONSOLIDATED,
@@ -32,6 +33,7 @@ from invoicing.domain.model import (
     invoice_period,
 )
 from invoicing.domain.money import MAX_QUANTITY, QUANTITY_PLACES, TAX_RATE_PLACES, exact_decimal, line_amounts, totals
+from invoicing.service_layer.email_queue import EmailQueue, OutboundEmails
 from invoicing.service_layer.renders import InvoicePdfs
 from portal_common.clock import now_ms
 from portal_common.currencies import MAX_MINOR_UNITS, check_currency, check_minor_units
@@ -63,6 +65,7 @@ class CrmOrganization:
     name: str
     billing_email: str | None
     address: Address
+    tax_id: str | None = None
 
 
 class Crm(Protocol):
@@ -74,11 +77,11 @@ class Crm(Protocol):
     def organization(self, crm_organization_id: str, credential: str) -> CrmOrganization | None: ...
 
 
-class Delivery(Protocol):
-    """Sends a sent invoice to its recipient. Called after the transition is committed, so a slow
-    or failing delivery never holds a lock; a real one should queue (an outbox) and retry."""
+class OrganizationProfiles(Protocol):
+    """The issuer of an organization's invoices: its profile (the auth service's, asked with the
+    internal credential)."""
 
-    def deliver(self, invoice: Invoice) -> None: ...
+    def issuer(self, organization_id: str) -> Issuer: ...
 
 
 class Invoices(Protocol):
@@ -98,6 +101,9 @@ class Invoices(Protocol):
 class InvoicingUnitOfWork(UnitOfWork, Protocol):
     @property  # read-only, so that a unit of work may hold any implementation of Invoices
     def invoices(self) -> Invoices: ...
+
+    @property
+    def emails(self) -> OutboundEmails: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,14 +209,16 @@ class InvoicingService:
         self,
         uow: Callable[..., InvoicingUnitOfWork],
         crm: Crm,
-        delivery: Delivery,
+        emails: EmailQueue,
         pdfs: InvoicePdfs,
+        profiles: OrganizationProfiles,
         clock: Callable[[], int] = now_ms,
     ):
         self._uow = uow
         self._crm = crm
-        self._delivery = delivery
+        self._emails = emails
         self._pdfs = pdfs
+        self._profiles = profiles
         self._clock = clock
 
     # Writes
@@ -252,17 +260,30 @@ class InvoicingService:
         return invoice
 
     def send_invoice(
-        self, principal: Principal, invoice_id: str, sent_date: float | None, sent_to: str | None
+        self,
+        principal: Principal,
+        invoice_id: str,
+        sent_date: float | None,
+        sent_to: str | None,
+        email: bool = True,
     ) -> Invoice:
+        """Sends a draft and, unless `email` is False, queues its email to sent_to in the same
+        transaction, once the issuer is snapshotted: the email goes if and only if the invoice was
+        sent."""
         when = _timestamp(sent_date, "sent_date")
         recipient = clean_email(sent_to, "sent_to") if sent_to and sent_to.strip() else None
+        profile = self._profiles.issuer(principal.organization_id)  # asked before the transaction opens
         with self._uow() as uow:
             invoice = _found(uow.invoices.get(principal.organization_id, invoice_id), invoice_id)
             now = self._clock()
-            invoice.send(when if when is not None else now, recipient or invoice.bill_to.email, now)
+            invoice.send(when if when is not None else now, recipient or invoice.bill_to.email, now, emailed=email)
+            invoice.snapshot_issuer(profile)
             uow.invoices.save(invoice)
+            if email and invoice.sent_to:
+                self._emails.add(uow.emails, invoice, invoice.sent_to, INVOICE, now)
             uow.commit()
-        self._delivery.deliver(invoice)
+        if email:
+            self._emails.queued()
         return invoice
 
     def pay_invoice(
@@ -323,6 +344,8 @@ class InvoicingService:
         ):
             raise NotFound(f"invoice {invoice_id} not found")
         invoice.status = invoice.status_at(self._clock())  # as read, never saved
+        if invoice.sent_date is None:  # not sent: the current profile (a part of the PDF cache's key)
+            invoice.issuer = invoice.issuer_with(self._profiles.issuer(principal.organization_id))
         return Pdf(f"{invoice.number}.pdf", self._pdfs.pdf(principal.organization_id, invoice, keep_going))
 
     def check_billed_party(
@@ -441,6 +464,9 @@ class InvoicingService:
             address=_clean_address(given.address, "bill_to.address")
             if any(dataclasses.astuple(given.address))
             else (organization.address if organization else Address()),
+            tax_id=organization.tax_id if organization else None,
+            # A b2b invoice bills the organization; the contact is whom it is for (b2c: billTo itself).
+            contact_name=contact.name if contact and type_ != B2C_SINGLE else None,
         )
         return bill_to, employees
 
@@ -482,6 +508,9 @@ def _issuer(issuer: Issuer | None) -> Issuer | None:
         email=clean_email(email, "issuer.email") if email else None,
         address=_clean_address(issuer.address, "issuer.address"),
         tax_id=clean_text(issuer.tax_id, "issuer.tax_id"),
+        legal_name=clean_text(issuer.legal_name, "issuer.legal_name"),
+        phone=clean_text(issuer.phone, "issuer.phone"),
+        website=clean_text(issuer.website, "issuer.website"),
     )
 
 

@@ -87,6 +87,8 @@ def test_the_subject_names_the_issuer_or_else_the_organization():
     assert subject(issued, "invoice") == "Invoice INV-2100-01-001 from Łódź Works"
     assert subject(issued, "reminder") == "Reminder: Invoice INV-2100-01-001 from Łódź Works"
     assert subject(an_invoice(organization_id="org_7"), "invoice") == "Invoice INV-2100-01-001 from org_7"
+    folded = an_invoice(issuer=Issuer(name="Acme\r\nBcc: victim@example.com"))
+    assert subject(folded, "invoice") == "Invoice INV-2100-01-001 from Acme Bcc: victim@example.com"
 
 
 @pytest.mark.parametrize("status", ["sent", "awaiting_employer_payment"])

@@ -17,6 +17,9 @@ class MailDirectory:
     def __init__(self, path: pathlib.Path):
         self.path = path
 
+    def __str__(self) -> str:
+        return f".eml files in {self.path}"
+
     @contextlib.contextmanager
     def session(self) -> Iterator["MailDirectory"]:
         yield self

@@ -105,6 +105,9 @@ class SmtpTransport:
         self._tls = ssl.create_default_context(cafile=ca_file or None)
         self._timeout = timeout
 
+    def __str__(self) -> str:
+        return f"the SMTP server {self.server}"
+
     @contextlib.contextmanager
     def session(self) -> Iterator["SmtpSession"]:
         session = SmtpSession(self)

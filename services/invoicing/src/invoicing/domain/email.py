@@ -80,8 +80,9 @@ class OutboundEmail:
 
 def sender_name(invoice: Invoice) -> str:
     """Who the email is from, by name: the issuer snapshotted on the invoice (the organization's
-    profile), else the organization's id."""
-    return invoice.issuer.name if invoice.issuer else invoice.organization_id
+    profile), else the organization's id. On one line, whatever the name holds: it goes into
+    headers (Subject, From)."""
+    return " ".join((invoice.issuer.name if invoice.issuer else invoice.organization_id).split())
 
 
 def subject(invoice: Invoice, kind: str) -> str:

@@ -125,6 +125,10 @@ class EmailSender:
         self._spread = spread
         self.batch = batch
 
+    @property
+    def destination(self) -> str:
+        return str(self._transport)
+
     def release_own(self) -> int:
         """Takes back at once the emails this worker held when its process died."""
         with self._uow() as uow:
@@ -217,6 +221,7 @@ class EmailWorker:
         self._thread.join()
 
     def _run(self) -> None:
+        log.info("invoice emails go to %s (worker %s)", self._sender.destination, self._sender.worker)
         try:
             released = self._sender.release_own()
             if released:

@@ -29,7 +29,9 @@ RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e s
  && python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'portal_generated.pth').write_text('/app/build/gen\n')" \
  && python protos/generate.py
 
-RUN useradd --system --no-create-home portal
+# /app/var: the invoicing service's .eml files and secrets key when compose mounts a volume there
+# (a new named volume takes this directory's owner).
+RUN useradd --system --no-create-home portal && install -d -o portal -m 700 /app/var
 USER portal
 
 # The services' gRPC ports and the gateway's HTTP port (the only one compose publishes).

@@ -2,8 +2,8 @@ import dataclasses
 import os
 import pathlib
 
-from invoicing.adapters.payments_secrets import secrets_key
 from invoicing.service_layer.renders import CACHE_BYTES
+from portal_common.sealed_secrets import secrets_key
 from portal_common.settings import ServiceSettings, data_dir, env_int, env_str
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"

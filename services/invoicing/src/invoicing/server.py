@@ -5,7 +5,6 @@ from invoicing.adapters.crm_client import CrmClient
 from invoicing.adapters.mail_files import MailDirectory
 from invoicing.adapters.mail_message import MessageComposer, mail_address
 from invoicing.adapters.payments_repository import SqlPaymentsUnitOfWork
-from invoicing.adapters.payments_secrets import SecretBox
 from invoicing.adapters.render_processes import ProcessRenderer
 from invoicing.adapters.smtp import SmtpTransport, parse_smtp_url
 from invoicing.adapters.tables import idempotency_keys
@@ -27,6 +26,7 @@ from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
 from portal_common.periodic import Periodic
+from portal_common.sealed_secrets import SecretBox
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = invoicing_pb2.DESCRIPTOR.services_by_name["InvoicingService"].full_name

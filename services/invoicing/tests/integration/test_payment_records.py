@@ -19,7 +19,6 @@ from invoice_factory import an_invoice, lines_of
 from sqlalchemy.exc import IntegrityError
 
 from invoicing.adapters.payments_repository import SqlPaymentsUnitOfWork
-from invoicing.adapters.payments_secrets import KEY_ENV, SecretBox, secrets_key
 from invoicing.adapters.tables import payment_connections, payment_events
 from invoicing.api.mapping import invoice_view
 from invoicing.config import MIGRATIONS
@@ -27,6 +26,7 @@ from invoicing.domain.payments import Delivery, StoredEvent
 from invoicing.service_layer.payments import PaymentsService
 from portal_common import db
 from portal_common.auth import API_KEY, Principal
+from portal_common.sealed_secrets import KEY_ENV, SecretBox, secrets_key
 
 KEY = Principal(kind=API_KEY, organization_id="org", credential_id="key")
 

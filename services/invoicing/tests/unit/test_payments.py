@@ -21,7 +21,6 @@ from invoicing.domain.payments import (
     SignatureError,
     StoredEvent,
     apply_payment,
-    new_standard_secret,
     parse_body,
     read_event,
     verify_standard,
@@ -30,6 +29,7 @@ from invoicing.domain.payments import (
 from invoicing.service_layer.payments import MAX_ACTIVE_CONNECTIONS, PaymentsService
 from portal_common.auth import API_KEY, Principal
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
+from portal_common.standard_webhooks import new_secret as new_standard_secret
 
 NOW_S = 1_767_225_600  # 2026-01-01, in seconds
 NOW = NOW_S * 1000

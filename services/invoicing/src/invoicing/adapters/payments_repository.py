@@ -3,13 +3,13 @@ them beside the invoices (a payment event is stored and applied in one transacti
 
 import sqlalchemy as sa
 
-from invoicing.adapters.payments_secrets import SecretBox
 from invoicing.adapters.repository import RenderView
 from invoicing.adapters.tables import payment_connections, payment_events
 from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.domain.payments import PaymentConnection, StoredEvent
 from portal_common import db
 from portal_common.db import Database
+from portal_common.sealed_secrets import SecretBox
 
 _EVENT_FIELDS = tuple(column.name for column in payment_events.c)
 

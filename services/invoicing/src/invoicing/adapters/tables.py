@@ -74,7 +74,7 @@ invoice_counters = sa.Table(
 )
 
 # Payment webhooks (adapters/payments_repository.py). A connection's token is stored only as its
-# SHA-256; its signing secrets only encrypted (AES-GCM, adapters/payments_secrets.py), and erased
+# SHA-256; its signing secrets only encrypted (AES-GCM, portal_common.sealed_secrets), and erased
 # when it is revoked.
 payment_connections = sa.Table(
     "payment_connections",

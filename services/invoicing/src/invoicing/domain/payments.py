@@ -23,6 +23,7 @@ import secrets
 from invoicing.domain.model import CANCELLED, DRAFT, PAID, TRANSITIONS, Invoice
 from portal_common.domain_errors import Conflict, InvalidArgument
 from portal_common.json_values import MAX_SAFE_INTEGER
+from portal_common.standard_webhooks import signature as standard_signature
 from portal_common.timestamps import DAY_MS, MAX_TIMESTAMP
 
 STRIPE, STANDARD = PROVIDERS = ("stripe", "standard")
@@ -32,7 +33,6 @@ APPLIED, DUPLICATE, UNMATCHED, IGNORED = EVENT_STATUSES = ("applied", "duplicate
 TOLERANCE_SECONDS = 300
 # How long the secret a rotation replaced keeps verifying.
 ROTATION_OVERLAP_MS = DAY_MS
-SECRET_PREFIX = "whsec_"
 TOKEN_PREFIX = "whk_"
 TOKEN_PATTERN = re.compile(r"whk_[A-Za-z0-9_-]{43}")
 # What a webhook delivery may hold: the gateway refuses larger bodies first (413), and deeper JSON
@@ -65,11 +65,6 @@ def new_token() -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_standard_secret() -> str:
-    """A Standard Webhooks secret: whsec_ and the base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def check_stripe_secret(secret: str | None, field: str = "signing_secret") -> str:
@@ -192,16 +187,6 @@ def verify_stripe(header: str | None, body: bytes, keys: list[str], now_seconds:
         raise SignatureError(
             "no v1 signature of Stripe-Signature matches this endpoint's secret", reason="BAD_SIGNATURE"
         )
-
-
-def standard_key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-
-
-def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """The base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" (the part after "v1,")."""
-    digest = hmac.new(standard_key(secret), f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
 
 
 def verify_standard(delivery: Delivery, keys: list[str], now_seconds: int) -> str:

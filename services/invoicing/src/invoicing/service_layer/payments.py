@@ -26,7 +26,6 @@ from invoicing.domain.payments import (
     StoredEvent,
     apply_payment,
     check_stripe_secret,
-    new_standard_secret,
     new_token,
     parse_body,
     read_event,
@@ -37,6 +36,7 @@ from portal_common.clock import now_ms
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
 from portal_common.principal import Principal
+from portal_common.standard_webhooks import new_secret as new_standard_secret
 from portal_common.uow import retry_race
 from portal_common.validation import check_choice
 

@@ -1,9 +1,11 @@
 """Signing secrets at rest: AES-256-GCM under the key PORTAL_SECRETS_KEY gives, or one generated
-once into the data directory when it is unset (as the internal credential is: `make run`).
+once into the data directory when it is unset (as the internal credential is: `make run`). Every
+service that keeps secrets reads the same key (invoicing's payment connections, the events
+service's webhook endpoints).
 
 A webhook's signing secret must be readable to compute HMACs, so it cannot be hashed like a token;
-it is encrypted instead, bound to its connection's id (the associated data), so that a sealed
-secret copied onto another row does not open.
+it is encrypted instead, bound to its record's id (the associated data), so that a sealed secret
+copied onto another row does not open.
 """
 
 import base64
@@ -74,5 +76,5 @@ class SecretBox:
             return self._aead.decrypt(sealed[1:13], sealed[13:], bound_to.encode()).decode()
         except InvalidTag:
             raise ValueError(
-                f"the signing secret of {bound_to} does not open with this {KEY_ENV}: was the key changed?"
+                f"the secret of {bound_to} does not open with this {KEY_ENV}: was the key changed?"
             ) from None

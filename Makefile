@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 GEN := build/gen
-PACKAGES := libs/portal_common libs/portal_stack services/auth services/crm services/projects services/invoicing
+PACKAGES := libs/portal_common libs/portal_stack services/auth services/crm services/projects services/invoicing services/events
 PROTOS := $(shell find protos -name '*.proto')
 
 .PHONY: run test bench lint setup clean

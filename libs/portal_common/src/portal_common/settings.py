@@ -42,7 +42,7 @@ def database_url(service: str) -> str:
     return os.environ.get(f"{service.upper()}_DATABASE_URL") or f"sqlite:///{data_dir() / f'{service}.db'}"
 
 
-DEFAULT_PORTS = {"auth": 50051, "crm": 50052, "projects": 50053, "invoicing": 50054}
+DEFAULT_PORTS = {"auth": 50051, "crm": 50052, "projects": 50053, "invoicing": 50054, "events": 50055}
 
 
 def grpc_port(service: str) -> int:
@@ -79,6 +79,10 @@ class ServiceSettings:
     # A factor on every retry delay of the service's outgoing deliveries (emails, webhooks):
     # PORTAL_RETRY_SCALE, 1 in production; 0.001 makes the schedules a thousand times shorter.
     retry_scale: float = 1.0
+    # Where the outbox relay sends events (portal_common.event_bus): NATS JetStream at
+    # PORTAL_EVENT_BUS_URL (nats://host:4222) when set, else the events service's gRPC server.
+    event_bus_url: str = ""
+    events_target: str = ""
 
     @classmethod
     def for_service(cls, service: str, threads: int = 2, **own):
@@ -99,5 +103,7 @@ class ServiceSettings:
             grpc_reflection=env_str("PORTAL_GRPC_REFLECTION", "off") == "on",
             auth_failures_per_minute=env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10),
             retry_scale=env_float("PORTAL_RETRY_SCALE", 1.0),
+            event_bus_url=os.environ.get("PORTAL_EVENT_BUS_URL", ""),
+            events_target=grpc_target("events"),
             **own,
         )

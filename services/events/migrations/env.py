@@ -1,0 +1,3 @@
+from portal_common.db import run_alembic_env
+
+run_alembic_env()

@@ -1,0 +1,3 @@
+from events.server import main
+
+main()

@@ -1,5 +1,4 @@
 import dataclasses
-import os
 import pathlib
 
 from portal_common.settings import ServiceSettings, env_int
@@ -13,10 +12,6 @@ class Settings(ServiceSettings):
     retention_days: int = 30
     # How often the expired events are purged.
     purge_interval_seconds: float = 3600
-    # nats://host:4222 (PORTAL_EVENT_BUS_URL): the events arrive through NATS JetStream, from the
-    # durable consumer `events-store` that every events process shares; empty: only through
-    # AppendEvents.
-    event_bus_url: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -24,5 +19,4 @@ class Settings(ServiceSettings):
             "events",
             threads=4,
             retention_days=env_int("EVENTS_RETENTION_DAYS", 30),
-            event_bus_url=os.environ.get("PORTAL_EVENT_BUS_URL", ""),
         )

@@ -1,3 +1,4 @@
+from events.api.bus_consumer import BusConsumer
 from events.api.servicers import EventsInternalServicer, EventsServicer
 from events.config import MIGRATIONS, Settings
 from events.queries import EventFeed
@@ -55,4 +56,6 @@ def main() -> None:
     database, store = open_store(settings)
     server, port = build(settings, settings.address, database, store)
     Periodic("expired events purge", settings.purge_interval_seconds, store.purge_expired).start()
+    if settings.event_bus_url:  # the producers publish to NATS JetStream: take their events from there
+        BusConsumer(settings.event_bus_url, store).start()
     serve_forever(server, "events", port)

@@ -1,8 +1,12 @@
-"""the transactional outbox of events (issue 12; filled by the outbox work)
+"""the transactional outbox of events (portal_common.outbox), written in the transaction of each change
 
 Revision ID: 0005
 Revises: 0004
 """
+
+from alembic import op
+
+from portal_common.outbox import create_table_v1
 
 revision = "0005"
 down_revision = "0004"
@@ -11,8 +15,8 @@ depends_on = None
 
 
 def upgrade():
-    pass  # PLACEHOLDER: replaced by the work that owns this migration
+    create_table_v1(op)
 
 
 def downgrade():
-    pass
+    op.drop_table("outbox_events")

@@ -2,6 +2,8 @@ import functools
 
 from auth.adapters.crm_client import CrmClient
 from auth.adapters.repositories import SqlAuthUnitOfWork
+from auth.adapters.tables import outbox_events
+from auth.api import mapping
 from auth.api.servicers import (
     CredentialServicer,
     OrganizationInternalServicer,
@@ -17,6 +19,8 @@ from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, CredentialCache, InternalCallerInterceptor
 from portal_common.errors import ErrorInterceptor
+from portal_common.event_bus import start_relay
+from portal_common.outbox import Outbox
 from portal_common.periodic import Periodic
 from portal_common.server import create_server, serve_forever
 
@@ -26,19 +30,24 @@ ORGANIZATIONS = auth_pb2.DESCRIPTOR.services_by_name["OrganizationService"].full
 ORGANIZATIONS_INTERNAL = auth_pb2.DESCRIPTOR.services_by_name["OrganizationInternalService"].full_name
 
 
-def units_of_work(settings: Settings):
+def new_outbox() -> Outbox:
+    """The auth service's outbox of events; the api layer makes their JSON."""
+    return Outbox(outbox_events, mapping.event_object)
+
+
+def units_of_work(settings: Settings, outbox: Outbox):
     """Makes the units of work of the service's migrated database (`read_only=True` for reads)."""
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    return functools.partial(SqlAuthUnitOfWork, db.Database(engine))
+    return functools.partial(SqlAuthUnitOfWork, db.Database(engine), outbox)
 
 
 def open_accounts(settings: Settings) -> Accounts:
-    return Accounts(units_of_work(settings))
+    return Accounts(units_of_work(settings, new_outbox()))
 
 
-def build(settings: Settings, address: str):
-    uow = units_of_work(settings)
+def build(settings: Settings, address: str, outbox: Outbox | None = None):
+    uow = units_of_work(settings, outbox or new_outbox())
     accounts = Accounts(uow)
     crm = CrmClient(settings.crm_target, settings.crm_link_timeout_seconds, settings.internal_token)
     credentials = Credentials(uow, crm)
@@ -88,5 +97,7 @@ def build(settings: Settings, address: str):
 
 def main() -> None:
     settings = Settings.from_env()
-    server, port = build(settings, settings.address)
+    outbox = new_outbox()
+    server, port = build(settings, settings.address, outbox)
+    start_relay(settings, "auth", outbox)
     serve_forever(server, "auth", port)

@@ -8,6 +8,7 @@ from alembic.config import Config
 from auth.adapters.repositories import SqlAuthUnitOfWork
 from auth.config import MIGRATIONS
 from auth.domain.accounts import ADDRESS_FIELDS, PostalAddress, ProfileChanges
+from auth.server import new_outbox
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
 from portal_common import db
@@ -23,7 +24,7 @@ def engine(databases):
 
 @pytest.fixture
 def uow(engine):
-    return functools.partial(SqlAuthUnitOfWork, db.Database(engine))
+    return functools.partial(SqlAuthUnitOfWork, db.Database(engine), new_outbox())
 
 
 @pytest.fixture
@@ -106,7 +107,9 @@ def test_organizations_made_before_the_profile_read_with_an_empty_one(databases)
         command.upgrade(config, "0003")
         connection.execute(sa.text("INSERT INTO organizations (id, name, created_at) VALUES ('org_old', 'Old', 42)"))
     db.migrate(engine, MIGRATIONS)
-    organization = Accounts(functools.partial(SqlAuthUnitOfWork, db.Database(engine))).organization("org_old")
+    organization = Accounts(functools.partial(SqlAuthUnitOfWork, db.Database(engine), new_outbox())).organization(
+        "org_old"
+    )
     assert (organization.name, organization.created_at, organization.updated_at) == ("Old", 42, 42)
     assert (organization.email, organization.address) == (None, PostalAddress())
     engine.dispose()

@@ -7,6 +7,7 @@ import pytest
 from auth.adapters.repositories import SqlAuthUnitOfWork
 from auth.config import MIGRATIONS
 from auth.domain.portal_users import ContactAccess, ContactLink, OAuthLogin, PortalUserChanges
+from auth.server import new_outbox
 from auth.service_layer.accounts import Accounts
 from auth.service_layer.credentials import Credentials
 from auth.service_layer.portal_users import PortalUsers
@@ -50,7 +51,11 @@ class ContactDirectory:
 @pytest.fixture
 def world(databases):
     with databases.migrated_engine("auth", MIGRATIONS) as engine:
-        uow, clock, crm = functools.partial(SqlAuthUnitOfWork, db.Database(engine)), Clock(), ContactDirectory()
+        uow, clock, crm = (
+            functools.partial(SqlAuthUnitOfWork, db.Database(engine), new_outbox()),
+            Clock(),
+            ContactDirectory(),
+        )
         organization_id, key = Accounts(uow).create_organization("Acme")
         users = PortalUsers(uow, crm, session_ttl_ms=30 * DAY_MS, clock=clock)
         # Sign-ins come from the organization's API key, as the frontend's server makes them.

@@ -20,6 +20,7 @@ from auth.service_layer.portal_users import PortalUsers
 from portal_common.auth import API_KEY, PORTAL_USER, Principal
 from portal_common.credential_format import hash_credential
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from portal_common.outbox import MemoryEvents, RecordedEvent
 
 DAY_MS = 24 * 3600 * 1000
 copy = dataclasses.replace
@@ -154,11 +155,13 @@ class FakeUnitOfWork:
         self.organizations, self.api_keys, self.portal_users = FakeOrganizations(), FakeApiKeys(), FakePortalUsers()
         self.sessions = FakeSessions(self.portal_users, self.api_keys)
         self.commits = 0
+        self.recorded: list[RecordedEvent] = []  # the events of committed units of work
 
     def __call__(self, read_only=False):
         return self
 
     def __enter__(self):
+        self.events = MemoryEvents()
         return self
 
     def __exit__(self, *exc):
@@ -166,6 +169,7 @@ class FakeUnitOfWork:
 
     def commit(self):
         self.commits += 1
+        self.recorded += self.events.added
 
 
 class Clock:

@@ -1,4 +1,4 @@
-from crm.adapters.tables import idempotency_keys
+from crm.adapters.tables import idempotency_keys, outbox_events
 from crm.api import mapping
 from crm.api.servicers import CrmInternalServicer, CrmServicer
 from crm.config import MIGRATIONS, Settings
@@ -10,20 +10,28 @@ from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
+from portal_common.event_bus import start_relay
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
+from portal_common.outbox import Outbox
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name
 INTERNAL_SERVICE_NAME = crm_pb2.DESCRIPTOR.services_by_name["CrmInternalService"].full_name
 
 
-def build(settings: Settings, address: str):
+def new_outbox() -> Outbox:
+    """The CRM's outbox of events; the api layer makes their JSON."""
+    return Outbox(outbox_events, mapping.event_object)
+
+
+def build(settings: Settings, address: str, outbox: Outbox | None = None):
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
     database = db.Database(engine)
+    events = outbox or new_outbox()
     # The repository stores each contact's read model as the api serializes it (dependency inversion:
     # adapters never import protobuf).
-    crm = CrmService(lambda: CrmUnitOfWork(database, mapping.contact_view))
+    crm = CrmService(lambda: CrmUnitOfWork(database, events, mapping.contact_view))
     queries = CrmQueries(database)
     return create_server(
         address,
@@ -53,6 +61,8 @@ def build(settings: Settings, address: str):
 
 def main() -> None:
     settings = Settings.from_env()
-    server, port = build(settings, settings.address)
+    outbox = new_outbox()
+    server, port = build(settings, settings.address, outbox)
     expired_keys_purge(settings.database_url, idempotency_keys).start()
+    start_relay(settings, "crm", outbox)
     serve_forever(server, "crm", port)

@@ -9,6 +9,7 @@ from crm.api import mapping
 from crm.config import MIGRATIONS
 from crm.domain.commands import ContactDetails, EventDetails, OrganizationDetails
 from crm.queries import ContactFilter, CrmQueries
+from crm.server import new_outbox
 from crm.service_layer.contacts import CrmService
 from crm.service_layer.unit_of_work import CrmUnitOfWork
 from portal.crm.v1 import crm_pb2
@@ -23,7 +24,7 @@ class Crm:
     JSON objects as clients send them, and reads answer messages."""
 
     def __init__(self, database: db.Database):
-        self._service = CrmService(lambda: CrmUnitOfWork(database, mapping.contact_view))
+        self._service = CrmService(lambda: CrmUnitOfWork(database, new_outbox(), mapping.contact_view))
         self._queries = CrmQueries(database)
         self.upsert_contact = self._service.upsert_contact
         self.register_attendee = self._service.register_attendee

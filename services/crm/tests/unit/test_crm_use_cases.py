@@ -8,6 +8,7 @@ from crm.domain.commands import ContactChanges, ContactDetails, EventDetails, Or
 from crm.domain.model import Contact, CrmOrganization
 from crm.service_layer.contacts import CrmService
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
+from portal_common.outbox import MemoryEvents, RecordedEvent
 
 ORG, OTHER = "org_a", "org_b"
 
@@ -65,6 +66,7 @@ class FakeUnitOfWork:
     def __init__(self):
         self.committed = {"contacts": {}, "organizations": {}}
         self.commits = 0
+        self.recorded: list[RecordedEvent] = []  # the events of committed units of work
 
     def __call__(self) -> "FakeUnitOfWork":  # the use cases' factory
         return self
@@ -73,10 +75,12 @@ class FakeUnitOfWork:
         self._working = copy.deepcopy(self.committed)
         self.contacts = FakeContacts(self._working["contacts"])
         self.organizations = FakeOrganizations(self._working["organizations"])
+        self.events = MemoryEvents()
         return self
 
     def commit(self) -> None:
         self.committed = copy.deepcopy(self._working)
+        self.recorded += self.events.added
         self.commits += 1
 
     def __exit__(self, *exc) -> None:

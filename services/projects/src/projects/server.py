@@ -3,10 +3,12 @@ from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
+from portal_common.event_bus import start_relay
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
+from portal_common.outbox import Outbox
 from portal_common.server import create_server, serve_forever
 from projects.adapters.crm_client import CrmClient
-from projects.adapters.tables import idempotency_keys
+from projects.adapters.tables import idempotency_keys, outbox_events
 from projects.api import mapping
 from projects.api.servicers import ProjectsServicer
 from projects.config import MIGRATIONS, Settings
@@ -19,14 +21,20 @@ SERVICE_NAME = projects_pb2.DESCRIPTOR.services_by_name["ProjectsService"].full_
 PORTAL_USER_METHODS = frozenset({"ListProjects", "GetProject"})
 
 
-def build(settings: Settings, address: str):
+def new_outbox() -> Outbox:
+    """The projects service's outbox of events; the api layer makes their JSON."""
+    return Outbox(outbox_events, mapping.event_object)
+
+
+def build(settings: Settings, address: str, outbox: Outbox | None = None):
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
     credentials = remote_credentials(settings)
     database = db.Database(engine)
     # The repository stores each project's read model, which only the api layer can build.
+    events = outbox or new_outbox()
     projects = ProjectsService(
-        lambda: ProjectsUnitOfWork(database, mapping.project_view),
+        lambda: ProjectsUnitOfWork(database, events, mapping.project_view),
         CrmClient(settings.crm_target, settings.crm_timeout_seconds),
     )
     servicer = ProjectsServicer(projects, ProjectQueries(database))
@@ -50,6 +58,8 @@ def build(settings: Settings, address: str):
 
 def main() -> None:
     settings = Settings.from_env()
-    server, port = build(settings, settings.address)
+    outbox = new_outbox()
+    server, port = build(settings, settings.address, outbox)
     expired_keys_purge(settings.database_url, idempotency_keys).start()
+    start_relay(settings, "projects", outbox)
     serve_forever(server, "projects", port)

@@ -3,6 +3,7 @@ import pytest
 from portal_common import db
 from projects.api import mapping
 from projects.queries import ProjectQueries
+from projects.server import new_outbox
 from projects.service_layer.projects import ProjectsService
 from projects.service_layer.unit_of_work import ProjectsUnitOfWork
 
@@ -14,7 +15,7 @@ class Service:
 
     def __init__(self, engine, crm):
         database = db.Database(engine)
-        self._projects = ProjectsService(lambda: ProjectsUnitOfWork(database, mapping.project_view), crm)
+        self._projects = ProjectsService(lambda: ProjectsUnitOfWork(database, new_outbox(), mapping.project_view), crm)
         self._queries = ProjectQueries(database)
 
     def create_project(self, principal, credential, body):

@@ -5,6 +5,7 @@ import pytest
 
 from portal_common.auth import API_KEY, Principal
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
+from portal_common.outbox import MemoryEvents, RecordedEvent
 from projects.domain.model import Budget, Project, ProjectChanges
 from projects.service_layer import projects as use_cases
 from projects.service_layer.projects import ProjectsService
@@ -44,15 +45,18 @@ class FakeUnitOfWork:
     def __init__(self, committed: FakeProjects):
         self.committed = committed
         self.commits = 0
+        self.recorded: list[RecordedEvent] = []  # the events of committed units of work
 
     def __enter__(self):
         self.projects = FakeProjects()
         self.projects.rows, self.projects.numbers = dict(self.committed.rows), dict(self.committed.numbers)
+        self.events = MemoryEvents()
         return self
 
     def commit(self):
         self.committed.rows, self.committed.numbers = self.projects.rows, self.projects.numbers
         self.commits += 1
+        self.recorded += self.events.added
 
     def __exit__(self, *exc):
         self.projects = None

@@ -8,7 +8,7 @@ from auth.adapters.tables import api_keys, organizations, portal_identities, por
 from auth.domain.accounts import ADDRESS_FIELDS, ApiKey, Organization, PostalAddress
 from auth.domain.portal_users import ACTIVE, LiveSession, PortalSession, PortalUser
 from portal_common.db import Repository
-from portal_common.uow import SqlUnitOfWork
+from portal_common.outbox import OutboxUnitOfWork
 
 _KEY_COLUMNS = [api_keys.c[field.name] for field in dataclasses.fields(ApiKey)]
 _USER_COLUMNS = [portal_users.c[field.name] for field in dataclasses.fields(PortalUser)]
@@ -209,9 +209,10 @@ class PortalSessions(Repository):
         ).rowcount
 
 
-class SqlAuthUnitOfWork(SqlUnitOfWork):
-    """One transaction on the auth database. A read-only one takes no write lock (SQLite's BEGIN,
-    not BEGIN IMMEDIATE) and locks no rows: credentials are resolved with one on every request."""
+class SqlAuthUnitOfWork(OutboxUnitOfWork):
+    """One transaction on the auth database, and the events it records. A read-only one takes no
+    write lock (SQLite's BEGIN, not BEGIN IMMEDIATE) and locks no rows: credentials are resolved
+    with one on every request."""
 
     def open(self, connection: sa.Connection) -> None:
         locking = not self.read_only

@@ -3,6 +3,8 @@ test_schema.py checks that the two agree)."""
 
 import sqlalchemy as sa
 
+from portal_common.outbox import outbox_events_table
+
 metadata = sa.MetaData()
 
 organizations = sa.Table(
@@ -81,3 +83,7 @@ portal_sessions = sa.Table(
     sa.Index("portal_sessions_expiry", "expires_at"),
     sa.Index("portal_sessions_api_key", "api_key_id"),
 )
+
+# The events of the changes, written in their transactions, until the relay hands them on
+# (portal_common.outbox).
+outbox_events = outbox_events_table(metadata)

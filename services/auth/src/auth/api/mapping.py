@@ -6,6 +6,7 @@ from auth.domain.accounts import Organization, ProfileChanges
 from auth.domain.portal_users import OAuthLogin, PortalUser, PortalUserChanges
 from portal.auth.v1 import auth_pb2
 from portal_common.auth import API_KEY, Principal
+from portal_common.event_json import message_object
 from portal_common.json_body import body_dict, read_message
 
 FRONTEND_USER = "frontend_user"  # the seed's `type` of a portal user
@@ -58,6 +59,11 @@ def _user_fields(user: PortalUser) -> dict:
 
 def frontend_user(user: PortalUser) -> auth_pb2.FrontendUser:
     return auth_pb2.FrontendUser(**_user_fields(user))
+
+
+def event_object(user: PortalUser) -> dict:
+    """A portal user as an event's `data.object`: what GET /portal-users/{id} answers for it."""
+    return message_object(frontend_user(user))
 
 
 def sync_user_response(user: PortalUser, session_token: str, expires_at: int) -> auth_pb2.SyncUserResponse:

@@ -89,6 +89,7 @@ class PortalUsers:
                     user.link_contact(link)
                 if created:
                     uow.portal_users.add(user)
+                    uow.events.add("portal_user.created", organization_id, user)
                 else:
                     uow.portal_users.save(user)
                 token = generate_credential(SESSION_PREFIX)

@@ -5,6 +5,7 @@ from typing import Protocol
 
 from auth.domain.accounts import ApiKey, Organization
 from auth.domain.portal_users import LiveSession, PortalSession, PortalUser
+from portal_common.outbox import EventRecorder
 from portal_common.uow import UnitOfWork
 
 
@@ -75,3 +76,6 @@ class AuthUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def sessions(self) -> PortalSessionsRepository: ...
+
+    @property
+    def events(self) -> EventRecorder: ...

@@ -4,6 +4,7 @@ tests/integration/test_schema.py checks that the two agree)."""
 import sqlalchemy as sa
 
 from portal_common.idempotency import idempotency_keys_table
+from portal_common.outbox import outbox_events_table
 
 metadata = sa.MetaData()
 
@@ -81,3 +82,7 @@ contact_counts = sa.Table(
 
 # The Idempotency-Key header's claims and stored answers (portal_common.idempotency).
 idempotency_keys = idempotency_keys_table(metadata)
+
+# The events of the changes, written in their transactions, until the relay hands them on
+# (portal_common.outbox).
+outbox_events = outbox_events_table(metadata)

@@ -17,6 +17,7 @@ from crm.queries import ContactPage, PortalAccess
 from crm.service_layer.contacts import UpsertResult
 from portal.crm.v1 import crm_pb2
 from portal_common.domain_errors import InvalidArgument
+from portal_common.event_json import message_object
 from portal_common.json_body import body_dict, json_path, read_message
 from portal_common.validation import shown
 from portal_common.wire import repeated_message_field
@@ -237,6 +238,13 @@ def organization_message(organization: CrmOrganization) -> crm_pb2.Organization:
         created_at=organization.created_at,
         updated_at=organization.updated_at,
     )
+
+
+def event_object(record: Contact | CrmOrganization) -> dict:
+    """A record as an event's `data.object`: what GET answers for it (portal_common.outbox)."""
+    if isinstance(record, Contact):
+        return message_object(contact_message(record))
+    return message_object(organization_message(record))
 
 
 def portal_access_message(access: PortalAccess) -> crm_pb2.PortalAccess:

@@ -1,6 +1,8 @@
 """CRM use cases (the writes): each runs in one unit of work, committed explicitly, and returns domain
-objects. Reads go through queries.py."""
+objects. Reads go through queries.py. Each records the events of what it changed in its unit of
+work (docs/events.md); a write that changes nothing records none."""
 
+import copy
 import dataclasses
 from typing import Callable
 
@@ -19,6 +21,7 @@ from crm.service_layer.unit_of_work import CrmUnitOfWork
 from portal_common.clock import now_ms
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
+from portal_common.outbox import changed
 from portal_common.timestamps import check_timestamp
 from portal_common.uow import retry_race
 from portal_common.validation import clean_text, shown
@@ -75,6 +78,7 @@ class CrmService:
         with self._uow() as uow:
             now = self._clock()
             contact = uow.contacts.by_email(organization_id, email_key(details.email))
+            before = copy.deepcopy(contact)
             created = contact is None
             if contact is None:
                 contact = Contact(id=new_id("ct"), organization_id=organization_id, email=details.email, created_at=now)
@@ -88,8 +92,11 @@ class CrmService:
             contact.updated_at = now
             if created:
                 uow.contacts.add(contact)
+                uow.events.add("contact.created", organization_id, contact)
             else:
                 uow.contacts.save(contact)
+                if changed(before, contact):
+                    uow.events.add("contact.updated", organization_id, contact)
             ignored = False
             if organization and not created:  # not applied, unless it names the organization it already has
                 matching = self._matching(uow, organization_id, organization)
@@ -118,6 +125,7 @@ class CrmService:
         )
         organization.fill_in(dataclasses.asdict(details))
         uow.organizations.add(organization)
+        uow.events.add("crm_organization.created", organization_id, organization)
         return organization.id
 
     def update_contact(self, organization_id: str, contact_id: str, changes: ContactChanges) -> Contact:
@@ -127,6 +135,7 @@ class CrmService:
     def _update(self, organization_id: str, contact_id: str, changes: ContactChanges) -> Contact:
         with self._uow() as uow:
             contact = self._contact(uow, organization_id, contact_id)
+            before = copy.deepcopy(contact)
             original_email = contact.email_key
             moved_to = changes.crm_organization_id  # None when not given, or given to unlink the contact
             if moved_to is not None and not uow.organizations.get(organization_id, moved_to):
@@ -141,6 +150,8 @@ class CrmService:
                     raise Conflict(f"another contact ({other.id}) already has the email {contact.email}", field="email")
             contact.updated_at = self._clock()
             uow.contacts.save(contact)
+            if changed(before, contact):
+                uow.events.add("contact.updated", organization_id, contact)
             uow.commit()
         return contact
 
@@ -152,6 +163,7 @@ class CrmService:
                 contact.status = INACTIVE
                 contact.updated_at = self._clock()
                 uow.contacts.save(contact)
+                uow.events.add("contact.archived", organization_id, contact)
                 uow.commit()
         return contact
 

@@ -4,6 +4,7 @@ tests/integration/test_schema.py checks that the two agree."""
 import sqlalchemy as sa
 
 from portal_common.idempotency import idempotency_keys_table
+from portal_common.outbox import outbox_events_table
 
 metadata = sa.MetaData()
 
@@ -156,3 +157,7 @@ outbound_emails = sa.Table(
 )
 sa.Index("outbound_emails_of_invoice", outbound_emails.c.invoice_id, outbound_emails.c.created_at)
 sa.Index("outbound_emails_due", outbound_emails.c.status, outbound_emails.c.next_attempt_at)
+
+# The events of the changes, written in their transactions, until the relay hands them on
+# (portal_common.outbox).
+outbox_events = outbox_events_table(metadata)

@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 from portal_common.idempotency import idempotency_keys_table
+from portal_common.outbox import outbox_events_table
 
 metadata = sa.MetaData()
 
@@ -67,3 +68,7 @@ project_code_counters = sa.Table(
 
 # The Idempotency-Key header's claims and stored answers (portal_common.idempotency).
 idempotency_keys = idempotency_keys_table(metadata)
+
+# The events of the changes, written in their transactions, until the relay hands them on
+# (portal_common.outbox).
+outbox_events = outbox_events_table(metadata)

@@ -16,6 +16,7 @@ from google.protobuf import struct_pb2
 from portal.projects.v1 import projects_pb2
 from portal_common.currencies import MAX_MINOR_UNITS, check_currency
 from portal_common.domain_errors import DomainError, InvalidArgument
+from portal_common.event_json import message_object
 from portal_common.json_body import body_dict
 from portal_common.json_values import whole_number
 from portal_common.timestamps import check_timestamp
@@ -250,6 +251,11 @@ def custom_properties(project: Project) -> dict:
 def project_view(project: Project) -> bytes:
     """The read model stored with each project (see projects.queries): its message, serialized."""
     return project_message(project).SerializeToString()
+
+
+def event_object(project: Project) -> dict:
+    """A project as an event's `data.object`: what GET answers for it (portal_common.outbox)."""
+    return message_object(project_message(project))
 
 
 def project_from_view(view: bytes) -> projects_pb2.Project:

@@ -1,11 +1,14 @@
 """Project use cases: one unit of work (transaction) each, committed explicitly. They take checked
-changes (domain.model.ProjectChanges), raise domain errors and return domain Projects."""
+changes (domain.model.ProjectChanges), raise domain errors and return domain Projects, and record
+the events of what they changed in the unit of work (docs/events.md)."""
 
+import copy
 from typing import Callable, Protocol
 
 from portal_common.clock import now_ms
 from portal_common.domain_errors import InvalidArgument, NotFound
 from portal_common.ids import new_id
+from portal_common.outbox import changed
 from portal_common.principal import Principal
 from projects.domain.model import UNSET, Project, ProjectChanges, code_year, project_code
 from projects.service_layer.unit_of_work import ProjectsUnitOfWork
@@ -40,6 +43,7 @@ class ProjectsService:
                 now=now,
             )
             uow.projects.add(project)
+            uow.events.add("project.created", project.organization_id, project)
             uow.commit()
         return project
 
@@ -48,17 +52,23 @@ class ProjectsService:
         self._check_client(changes, credential)
         with self._unit_of_work() as uow:
             project = _existing(uow, organization_id, project_id)
+            before = copy.deepcopy(project)
             project.apply(changes, now_ms())
             uow.projects.save(project)
+            if changed(before, project):
+                uow.events.add("project.updated", organization_id, project)
             uow.commit()
         return project
 
     def archive(self, organization_id: str, project_id: str) -> Project:
         with self._unit_of_work() as uow:
             project = _existing(uow, organization_id, project_id)
+            status = project.status
             project.archive(now_ms())
-            uow.projects.save(project)
-            uow.commit()
+            if project.status != status:  # archiving a cancelled project changes nothing
+                uow.projects.save(project)
+                uow.events.add("project.archived", organization_id, project)
+                uow.commit()
         return project
 
     def delete(self, organization_id: str, project_id: str) -> None:
@@ -66,6 +76,7 @@ class ProjectsService:
             project = _existing(uow, organization_id, project_id)
             project.check_deletable()
             uow.projects.delete(project)
+            uow.events.add("project.deleted", organization_id, project)  # as it was last
             uow.commit()
 
     def _check_client(self, changes: ProjectChanges, credential: str) -> None:

@@ -38,6 +38,7 @@ from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.api.mapping import invoice_view
 from invoicing.domain.model import BillTo, Invoice, LineItem
 from invoicing.domain.money import line_amounts, totals
+from invoicing.server import new_outbox
 from portal_common import db
 from portal_stack.stack import BIN, Stack
 
@@ -69,7 +70,7 @@ def seed_invoices(organization_id: str, count: int) -> list[str]:
     now = int(time.time() * 1000)
     ids = []
     for start in range(0, count, 2_000):
-        with SqlInvoicingUnitOfWork(database, invoice_view) as uow:
+        with SqlInvoicingUnitOfWork(database, new_outbox(), invoice_view) as uow:
             for number in range(start, min(count, start + 2_000)):
                 invoice = Invoice(
                     id=f"inv_bench{number:08d}",

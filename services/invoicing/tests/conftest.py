@@ -15,6 +15,7 @@ from invoicing.api import mapping
 from invoicing.config import MIGRATIONS
 from invoicing.domain.model import Address, Issuer
 from invoicing.queries import InvoiceQueries
+from invoicing.server import new_outbox
 from invoicing.service_layer.email import InvoiceEmails
 from invoicing.service_layer.email_queue import EmailQueue
 from invoicing.service_layer.invoices import CrmContact, CrmOrganization, InvoicingService
@@ -145,7 +146,7 @@ class Invoicing:
         database = db.Database(engine)
 
         def uow(read_only=False):
-            return SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only)
+            return SqlInvoicingUnitOfWork(database, new_outbox(), mapping.invoice_view, read_only)
 
         self.emails = InvoiceEmails(uow, email_queue)
         self.service = InvoicingService(

@@ -5,6 +5,7 @@ import copy
 
 from invoicing.domain.email import QUEUED, OutboundEmail
 from invoicing.domain.model import Invoice
+from portal_common.outbox import MemoryEvents
 
 
 class FakeInvoices:
@@ -79,9 +80,13 @@ class FakeUnitOfWork:
         self._working = copy.deepcopy(self.committed)
         self.invoices = FakeInvoices(self._working)
         self.emails = FakeEmails(self._working)
+        self.events = MemoryEvents()
         return self
 
     def commit(self) -> None:
+        # The events of committed units of work, in order, under "recorded".
+        self._working["recorded"] = self._working.get("recorded", []) + self.events.added
+        self.events = MemoryEvents()
         self.committed.update(self._working)
 
     def __exit__(self, *exc) -> None:

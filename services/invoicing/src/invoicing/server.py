@@ -7,7 +7,7 @@ from invoicing.adapters.mail_message import MessageComposer, mail_address
 from invoicing.adapters.payments_repository import SqlPaymentsUnitOfWork
 from invoicing.adapters.render_processes import ProcessRenderer
 from invoicing.adapters.smtp import SmtpTransport, parse_smtp_url
-from invoicing.adapters.tables import idempotency_keys
+from invoicing.adapters.tables import idempotency_keys, outbox_events
 from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.api import mapping
 from invoicing.api.payments import PaymentsServicer
@@ -24,7 +24,9 @@ from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
+from portal_common.event_bus import start_relay
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
+from portal_common.outbox import Outbox
 from portal_common.periodic import Periodic
 from portal_common.sealed_secrets import SecretBox
 from portal_common.server import create_server, serve_forever
@@ -58,15 +60,23 @@ def mail_transport(settings: Settings) -> MailTransport:
     return MailDirectory(settings.mail_dir)
 
 
-def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> InvoicingServicer:
+def new_outbox() -> Outbox:
+    """The invoicing service's outbox of events; the api layer makes their JSON."""
+    return Outbox(outbox_events, mapping.event_object)
+
+
+def open_invoicing(
+    settings: Settings, pdfs: InvoicePdfs | None = None, outbox: Outbox | None = None
+) -> InvoicingServicer:
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
     database = db.Database(engine)
     pdfs = pdfs or InvoicePdfs(ProcessRenderer(RENDERS_IN_ALL), cache_bytes=settings.pdf_cache_mb * 2**20)
+    events = outbox or new_outbox()
 
     # The repository stores the API's view of each invoice as the hot reads' cache: api/ builds it.
     def uow(read_only: bool = False) -> SqlInvoicingUnitOfWork:
-        return SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only)
+        return SqlInvoicingUnitOfWork(database, events, mapping.invoice_view, read_only)
 
     mail_from = mail_address(settings.mail_from, "PORTAL_MAIL_FROM")
     queue = EmailQueue(mail_from.domain)
@@ -85,13 +95,14 @@ def open_invoicing(settings: Settings, pdfs: InvoicePdfs | None = None) -> Invoi
     return InvoicingServicer(invoicing, emails, InvoiceQueries(database))
 
 
-def open_payments(settings: Settings) -> PaymentsServicer:
+def open_payments(settings: Settings, outbox: Outbox | None = None) -> PaymentsServicer:
     """The payment webhooks, on the invoicing database (open_invoicing migrates it)."""
     database = db.Database(db.create_engine(settings.database_url))
     box = SecretBox(settings.secrets_key)
+    events = outbox or new_outbox()
 
     def uow(read_only: bool = False) -> SqlPaymentsUnitOfWork:
-        return SqlPaymentsUnitOfWork(database, mapping.invoice_view, box, read_only)
+        return SqlPaymentsUnitOfWork(database, events, mapping.invoice_view, box, read_only)
 
     return PaymentsServicer(PaymentsService(uow))
 
@@ -132,11 +143,13 @@ def build(
 
 def main() -> None:
     settings = Settings.from_env()
-    servicer = open_invoicing(settings)
-    server, port = build(settings, settings.address, servicer)
+    outbox = new_outbox()  # one per process: its relay wakes after the commits of both servicers
+    servicer = open_invoicing(settings, outbox=outbox)
+    server, port = build(settings, settings.address, servicer, open_payments(settings, outbox))
     # Persists "overdue" for invoices whose due date has passed; reads derive it in between.
     Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue).start()
     if servicer.emails.worker:  # delivers the queued invoice emails
         servicer.emails.worker.start()
     expired_keys_purge(settings.database_url, idempotency_keys).start()
+    start_relay(settings, "invoicing", outbox)
     serve_forever(server, "invoicing", port)

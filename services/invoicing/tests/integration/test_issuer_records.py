@@ -10,6 +10,7 @@ from invoicing.adapters.tables import invoices
 from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.api import mapping
 from invoicing.domain.model import Address, BillTo, Issuer
+from invoicing.server import new_outbox
 from portal_common import db
 
 ADDRESS = Address(street="Hauptstraße 5", city="Berlin", state="BE", postal_code="10115", country="DE")
@@ -38,12 +39,12 @@ INVOICE = an_invoice(
 
 
 def stored(engine):
-    with SqlInvoicingUnitOfWork(db.Database(engine), mapping.invoice_view, True) as uow:
+    with SqlInvoicingUnitOfWork(db.Database(engine), new_outbox(), mapping.invoice_view, True) as uow:
         return uow.invoices.get("org_a", INVOICE.id)
 
 
 def test_the_issuer_and_the_billed_partys_tax_id_and_contact_read_back(engine):
-    with SqlInvoicingUnitOfWork(db.Database(engine), mapping.invoice_view) as uow:
+    with SqlInvoicingUnitOfWork(db.Database(engine), new_outbox(), mapping.invoice_view) as uow:
         uow.invoices.add(INVOICE)
         uow.commit()
     assert stored(engine) == INVOICE
@@ -57,7 +58,7 @@ def test_the_issuer_and_the_billed_partys_tax_id_and_contact_read_back(engine):
 
 
 def test_a_record_written_before_the_profile_fields_reads_them_as_absent(engine):
-    with SqlInvoicingUnitOfWork(db.Database(engine), mapping.invoice_view) as uow:
+    with SqlInvoicingUnitOfWork(db.Database(engine), new_outbox(), mapping.invoice_view) as uow:
         uow.invoices.add(INVOICE)
         uow.commit()
     with engine.begin() as connection:

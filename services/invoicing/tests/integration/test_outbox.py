@@ -8,6 +8,7 @@ import pytest
 from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.api import mapping
 from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
+from invoicing.server import new_outbox
 from portal_common import db
 from portal_common.auth import API_KEY, Principal
 from portal_common.clock import now_ms
@@ -20,7 +21,7 @@ HOLD = 600_000
 @pytest.fixture
 def uow(engine):
     database = db.Database(engine)
-    return lambda read_only=False: SqlInvoicingUnitOfWork(database, mapping.invoice_view, read_only)
+    return lambda read_only=False: SqlInvoicingUnitOfWork(database, new_outbox(), mapping.invoice_view, read_only)
 
 
 def sent(invoicing, principal=KEY, count: int = 1) -> list[str]:

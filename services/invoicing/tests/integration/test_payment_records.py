@@ -23,6 +23,7 @@ from invoicing.adapters.tables import payment_connections, payment_events
 from invoicing.api.mapping import invoice_view
 from invoicing.config import MIGRATIONS
 from invoicing.domain.payments import Delivery, StoredEvent
+from invoicing.server import new_outbox
 from invoicing.service_layer.payments import PaymentsService
 from portal_common import db
 from portal_common.auth import API_KEY, Principal
@@ -39,7 +40,7 @@ def box() -> SecretBox:
 @pytest.fixture
 def uow(engine, box):
     database = db.Database(engine)
-    return lambda read_only=False: SqlPaymentsUnitOfWork(database, invoice_view, box, read_only)
+    return lambda read_only=False: SqlPaymentsUnitOfWork(database, new_outbox(), invoice_view, box, read_only)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from invoicing.adapters.unit_of_work import SqlInvoicingUnitOfWork
 from invoicing.domain.payments import PaymentConnection, StoredEvent
 from portal_common import db
 from portal_common.db import Database
+from portal_common.outbox import Outbox
 from portal_common.sealed_secrets import SecretBox
 
 _EVENT_FIELDS = tuple(column.name for column in payment_events.c)
@@ -125,8 +126,10 @@ class PaymentEventRepository(db.Repository):
 class SqlPaymentsUnitOfWork(SqlInvoicingUnitOfWork):
     """The invoicing unit of work with the payment connections and events in it."""
 
-    def __init__(self, database: Database, render_view: RenderView, box: SecretBox, read_only: bool = False):
-        super().__init__(database, render_view, read_only)
+    def __init__(
+        self, database: Database, outbox: Outbox, render_view: RenderView, box: SecretBox, read_only: bool = False
+    ):
+        super().__init__(database, outbox, render_view, read_only)
         self._box = box
 
     def open(self, connection: sa.Connection) -> None:

@@ -19,7 +19,9 @@ from invoicing.domain.email import OutboundEmail
 from invoicing.domain.model import ADDRESS_FIELDS, Address, Invoice, Issuer, status_as_read
 from invoicing.queries import InvoiceFilter, Page
 from portal.invoicing.v1 import invoicing_pb2 as pb
+from portal_common.clock import now_ms
 from portal_common.domain_errors import DomainError, InvalidArgument
+from portal_common.event_json import message_object
 from portal_common.json_body import json_path, read_message
 from portal_common.wire import repeated_message_field
 
@@ -294,6 +296,14 @@ def invoice_email(email: OutboundEmail) -> pb.InvoiceEmail:
         created_at=email.created_at,
         sent_at=email.sent_at,
     )
+
+
+def event_object(record: Invoice | OutboundEmail) -> dict:
+    """A record as it goes into an event's `data`: what GET answers for an invoice (its status as
+    read now), or an email as GET /invoices/{id}/emails lists it (portal_common.outbox)."""
+    if isinstance(record, Invoice):
+        return message_object(invoice_answer(record, now_ms()))
+    return message_object(invoice_email(record))
 
 
 def invoice_emails(emails: list[OutboundEmail]) -> pb.ListInvoiceEmailsResponse:

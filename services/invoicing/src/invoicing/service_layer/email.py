@@ -17,7 +17,7 @@ import time
 from email.message import EmailMessage
 from typing import Callable, ContextManager, Protocol
 
-from invoicing.domain.email import QUEUED, REMINDER, DeliveryFailed, OutboundEmail, check_remindable
+from invoicing.domain.email import FAILED, QUEUED, REMINDER, DeliveryFailed, OutboundEmail, check_remindable
 from invoicing.domain.model import Invoice
 from invoicing.service_layer.email_queue import EmailQueue
 from invoicing.service_layer.invoices import InvoicingUnitOfWork, _found
@@ -190,6 +190,9 @@ class EmailSender:
     def _save(self, email: OutboundEmail) -> None:
         with self._uow() as uow:
             saved = uow.emails.save(email, self.worker)
+            invoice = uow.invoices.get(email.organization_id, email.invoice_id) if email.status == FAILED else None
+            if saved and invoice is not None:
+                uow.events.add("invoice.email_failed", email.organization_id, invoice, email=email)
             uow.commit()
         if not saved:
             log.warning("email %s: the claim expired before its outcome was saved", email.id)

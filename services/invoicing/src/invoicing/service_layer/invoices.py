@@ -2,9 +2,11 @@
 returns domain objects.
 
 Calls to the CRM happen before the write transaction opens, so no database lock is held across
-the network; the transaction then only numbers and stores what was checked.
+the network; the transaction then only numbers and stores what was checked. Each write records
+the event of its change in its unit of work (docs/events.md).
 """
 
+import copy
 import dataclasses
 import json
 from decimal import Decimal
@@ -39,6 +41,7 @@ from portal_common.clock import now_ms
 from portal_common.currencies import MAX_MINOR_UNITS, check_currency, check_minor_units
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
+from portal_common.outbox import EventRecorder, changed
 from portal_common.principal import Principal
 from portal_common.timestamps import check_timestamp
 from portal_common.uow import UnitOfWork
@@ -104,6 +107,9 @@ class InvoicingUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def emails(self) -> OutboundEmails: ...
+
+    @property
+    def events(self) -> EventRecorder: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,6 +245,7 @@ class InvoicingService:
                 **content.as_fields(),
             )
             uow.invoices.add(invoice)
+            uow.events.add("invoice.created", invoice.organization_id, invoice)
             uow.commit()
         return invoice
 
@@ -254,8 +261,11 @@ class InvoicingService:
             invoice.require_draft()
             if invoice.updated_at != current.updated_at:
                 raise Conflict(f"invoice {invoice.number} was changed concurrently; read it again and retry")
+            before = copy.deepcopy(invoice)
             invoice.revise(content, self._clock())
             uow.invoices.save(invoice)
+            if changed(before, invoice):
+                uow.events.add("invoice.updated", invoice.organization_id, invoice)
             uow.commit()
         return invoice
 
@@ -279,6 +289,7 @@ class InvoicingService:
             invoice.send(when if when is not None else now, recipient or invoice.bill_to.email, now, emailed=email)
             invoice.snapshot_issuer(profile)
             uow.invoices.save(invoice)
+            uow.events.add("invoice.sent", invoice.organization_id, invoice)
             if email and invoice.sent_to:
                 self._emails.add(uow.emails, invoice, invoice.sent_to, INVOICE, now)
             uow.commit()
@@ -302,6 +313,7 @@ class InvoicingService:
             now = self._clock()
             invoice.pay(when if when is not None else now, method, reference, now)
             uow.invoices.save(invoice)
+            uow.events.add("invoice.paid", invoice.organization_id, invoice)
             uow.commit()
         return invoice
 
@@ -311,6 +323,7 @@ class InvoicingService:
             invoice = _found(uow.invoices.get(principal.organization_id, invoice_id), invoice_id)
             invoice.cancel(reason, self._clock())
             uow.invoices.save(invoice)
+            uow.events.add("invoice.cancelled", invoice.organization_id, invoice)
             uow.commit()
         return invoice
 
@@ -325,6 +338,7 @@ class InvoicingService:
                 for invoice in due:
                     invoice.status = invoice.status_at(now)
                     uow.invoices.save(invoice)
+                    uow.events.add("invoice.overdue", invoice.organization_id, invoice)
                 uow.commit()
             marked += len(due)
             if len(due) < batch:

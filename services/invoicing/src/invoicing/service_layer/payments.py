@@ -207,6 +207,7 @@ class PaymentsService:
                 outcome = apply_payment(invoice, payment, now)
                 if outcome.status == APPLIED and invoice is not None:
                     uow.invoices.save(invoice)
+                    uow.events.add("invoice.paid", invoice.organization_id, invoice)
             uow.payment_events.add(
                 StoredEvent(
                     id=new_id("pev"),

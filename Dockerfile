@@ -25,7 +25,7 @@ COPY libs libs
 COPY services services
 COPY deploy deploy
 
-RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm -e services/projects -e services/invoicing \
+RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm -e services/projects -e services/invoicing -e services/events \
  && python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'portal_generated.pth').write_text('/app/build/gen\n')" \
  && python protos/generate.py
 
@@ -35,6 +35,6 @@ RUN useradd --system --no-create-home portal && install -d -o portal -m 700 /app
 USER portal
 
 # The services' gRPC ports and the gateway's HTTP port (the only one compose publishes).
-EXPOSE 50051 50052 50053 50054 8080
+EXPOSE 50051 50052 50053 50054 50055 8080
 # No CMD of its own: each compose service names its command (python -m auth, python -m crm,
-# python -m projects, python deploy/gateway.py).
+# python -m projects, python -m invoicing, python -m events, python deploy/gateway.py).

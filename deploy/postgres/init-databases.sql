@@ -13,3 +13,6 @@ CREATE DATABASE projects OWNER projects;
 
 CREATE ROLE invoicing LOGIN PASSWORD 'invoicing';
 CREATE DATABASE invoicing OWNER invoicing;
+
+CREATE ROLE events LOGIN PASSWORD 'events';
+CREATE DATABASE events OWNER events;

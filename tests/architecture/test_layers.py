@@ -16,7 +16,7 @@ FRAMEWORKS = ("grpc", "google.protobuf", "sqlalchemy")
 
 
 def test_every_service_has_domain_modules():
-    assert {module.split(".")[0] for module in DOMAIN_MODULES} == {"auth", "crm", "invoicing", "projects"}
+    assert {module.split(".")[0] for module in DOMAIN_MODULES} == {"auth", "crm", "events", "invoicing", "projects"}
 
 
 @pytest.mark.parametrize("module", DOMAIN_MODULES)
@@ -30,7 +30,7 @@ def test_importing_a_domain_module_loads_no_framework(module):
     assert loaded == "", f"{module} loads {loaded}"
 
 
-SERVICES = ("auth", "crm", "projects", "invoicing")
+SERVICES = ("auth", "crm", "projects", "invoicing", "events")
 
 
 @pytest.mark.parametrize("path", sorted(ROOT.glob("libs/*/src/**/*.py")), ids=lambda p: str(p.relative_to(ROOT)))

@@ -18,7 +18,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from portal_common import settings
 from portal_stack import gateway
 
-SERVICES = ("auth", "crm", "projects", "invoicing")
+# The events service first: the others relay their events to it (and stop before it).
+SERVICES = ("events", "auth", "crm", "projects", "invoicing")
 BIN = pathlib.Path(sys.executable).parent
 # Everything the stack writes (databases, the internal credential, Envoy's configuration, logs) is
 # for its owner only.

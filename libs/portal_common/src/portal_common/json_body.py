@@ -156,3 +156,15 @@ def client_paths(descriptor: "Descriptor | UpbDescriptor") -> Iterator[None]:
             path = json_path(error.field, descriptor)
             error.message, error.field = error.message.replace(error.field, path), path
         raise
+
+
+def given(message: Message, name: str):
+    """The value of an optional field of a read body, None when the client left it out."""
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def no_fields(body: struct_pb2.Struct, what: str) -> None:
+    """For a request that takes no fields (`what`: its name in the error): an empty body, or none."""
+    name = next(iter(body_dict(body)), None)
+    if name is not None:
+        raise InvalidArgument(f"unknown field {name}; {what} takes no fields", field=name)

@@ -1,32 +1,70 @@
+import functools
+import socket
+from typing import Callable
+
+from events.adapters.http_delivery import WebhookHttp
+from events.api import webhooks_mapping
 from events.api.bus_consumer import BusConsumer
 from events.api.servicers import EventsInternalServicer, EventsServicer
+from events.api.webhooks import WebhookEndpointsServicer
 from events.config import MIGRATIONS, Settings
 from events.queries import EventFeed
+from events.service_layer.deliveries import DeliveryWorker, WebhookSender
 from events.service_layer.events import EventStore
-from events.service_layer.unit_of_work import EventsUnitOfWork
-from portal.events.v1 import events_pb2, events_pb2_grpc
+from events.service_layer.webhooks import WebhookEndpoints
+from events.service_layer.webhooks_unit_of_work import WebhooksUnitOfWork
+from portal.events.v1 import events_pb2, events_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 from portal_common import db
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remote_credentials
 from portal_common.clock import now_ms
 from portal_common.errors import ErrorInterceptor
 from portal_common.periodic import Periodic
+from portal_common.sealed_secrets import SecretBox
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["EventsService"].full_name
 INTERNAL_SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["EventsInternalService"].full_name
+WEBHOOKS_SERVICE_NAME = webhooks_pb2.DESCRIPTOR.services_by_name["WebhookEndpointsService"].full_name
 
 
 def open_store(settings: Settings) -> tuple[db.Database, EventStore]:
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
     database = db.Database(engine)
-    return database, EventStore(lambda: EventsUnitOfWork(database), now_ms, settings.retention_days)
+    # Events are stored with their webhook deliveries queued (service_layer/deliveries.py).
+    return database, EventStore(webhooks_uow(settings, database), now_ms, settings.retention_days)
+
+
+def webhooks_uow(settings: Settings, database: db.Database) -> Callable[..., WebhooksUnitOfWork]:
+    """Units of work on the event store with the webhook endpoints and deliveries in them."""
+    box = SecretBox(settings.secrets_key)
+    return lambda read_only=False: WebhooksUnitOfWork(database, box, read_only)
+
+
+def open_webhooks(settings: Settings, database: db.Database) -> WebhookEndpointsServicer:
+    targets = WebhookHttp(settings.webhook_allow_private_targets)
+    return WebhookEndpointsServicer(
+        WebhookEndpoints(webhooks_uow(settings, database), targets, webhooks_mapping.endpoint_object)
+    )
+
+
+def delivery_worker(settings: Settings, database: db.Database) -> DeliveryWorker:
+    """The webhook deliveries' worker. Its name is unique among the processes running at once and
+    the same after a restart (its listening address): a restarted process takes back its claims."""
+    sender = WebhookSender(
+        webhooks_uow(settings, database),
+        WebhookHttp(settings.webhook_allow_private_targets),
+        webhooks_mapping.endpoint_object,
+        f"{socket.gethostname()}/{settings.address}",
+        settings.retry_scale,
+    )
+    return DeliveryWorker(sender, settings.webhook_threads)
 
 
 def build(settings: Settings, address: str, database: db.Database, store: EventStore):
     # The services that take the organization's API key (portal sessions are refused: 403).
-    public = (SERVICE_NAME,)
+    public = (SERVICE_NAME, WEBHOOKS_SERVICE_NAME)
     return create_server(
         address,
         [
@@ -35,6 +73,11 @@ def build(settings: Settings, address: str, database: db.Database, store: EventS
                 events_pb2_grpc.add_EventsInternalServiceServicer_to_server,
                 EventsInternalServicer(store),
                 INTERNAL_SERVICE_NAME,
+            ),
+            (
+                webhooks_pb2_grpc.add_WebhookEndpointsServiceServicer_to_server,
+                open_webhooks(settings, database),
+                WEBHOOKS_SERVICE_NAME,
             ),
         ],
         interceptors=[
@@ -56,6 +99,9 @@ def main() -> None:
     database, store = open_store(settings)
     server, port = build(settings, settings.address, database, store)
     Periodic("expired events purge", settings.purge_interval_seconds, store.purge_expired).start()
+    worker = delivery_worker(settings, database).start()  # sends the webhook deliveries
+    purge = functools.partial(worker.sender.purge_expired, settings.retention_days)
+    Periodic("expired deliveries purge", settings.purge_interval_seconds, purge).start()
     if settings.event_bus_url:  # the producers publish to NATS JetStream: take their events from there
         BusConsumer(settings.event_bus_url, store).start()
     serve_forever(server, "events", port)

@@ -383,3 +383,14 @@ def test_a_refused_profile_change_changes_nothing(accounts, uow):
     assert accounts.organization(organization_id) == before
     with pytest.raises(NotFound):
         accounts.update_organization("org_missing", ProfileChanges({"name": "X"}))
+
+
+def test_only_the_sign_in_that_creates_a_user_records_portal_user_created(users, caller, crm, uow):
+    first = users.sync_user(caller, "pk", login(name="Jo"))
+    users.sync_user(caller, "pk", login(name="Jo B"))
+    with pytest.raises(Conflict):  # an unbound identity never takes over an email: refused, nothing recorded
+        users.sync_user(caller, "pk", login(provider="microsoft", oauth_id="m-1"))
+    assert [(e.type, e.organization_id, e.obj.id) for e in uow.recorded] == [
+        ("portal_user.created", caller.organization_id, first.user.id)
+    ]
+    assert uow.recorded[0].obj.email == "jo@example.com"

@@ -234,3 +234,61 @@ def test_archiving_twice_writes_once_and_other_organizations_contacts_are_not_fo
     ):
         with pytest.raises(NotFound):
             call()
+
+
+# Events (docs/events.md): each change records its event once, in its unit of work; a write that
+# changes nothing, or is refused, records none.
+
+
+def recorded(uow: FakeUnitOfWork) -> list[tuple[str, str, str]]:
+    return [(event.type, event.organization_id, event.obj.id) for event in uow.recorded]
+
+
+def test_an_upsert_records_created_then_updated_only_when_something_changed(crm, uow):
+    first = crm.upsert_contact(ORG, ContactDetails(email="jo@x.io", first_name="Jo"), None)
+    crm.upsert_contact(ORG, ContactDetails(email="jo@x.io", first_name="Jo"), None)  # the same again
+    crm.upsert_contact(ORG, ContactDetails(email="jo@x.io", last_name="Doe"), None)
+    contact_id = first.contact.id
+    assert recorded(uow) == [("contact.created", ORG, contact_id), ("contact.updated", ORG, contact_id)]
+    assert uow.recorded[-1].obj == stored(uow, contact_id)  # the contact as committed
+
+
+def test_a_contact_with_a_new_crm_organization_records_the_organization_first(crm, uow):
+    result = crm.upsert_contact(ORG, ContactDetails(email="a@acme.com"), OrganizationDetails(name="Acme"))
+    crm.upsert_contact(ORG, ContactDetails(email="b@acme.com"), OrganizationDetails(name="acme"))  # joins it
+    organization_id = result.contact.crm_organization_id
+    assert [(t, i) for t, _, i in recorded(uow)] == [
+        ("crm_organization.created", organization_id),
+        ("contact.created", result.contact.id),
+        ("contact.created", uow.recorded[2].obj.id),
+    ]
+
+
+def test_an_event_registration_of_an_existing_contact_is_an_update(crm, uow):
+    contact = crm.upsert_contact(ORG, ContactDetails(email="jo@x.io"), None).contact
+    crm.register_attendee(ORG, EventDetails("ev1", "Launch", 1_700_000_000_000), ContactDetails(email="jo@x.io"), None)
+    assert [t for t, _, _ in recorded(uow)] == ["contact.created", "contact.updated"]
+    assert uow.recorded[-1].obj.events[0].event_id == "ev1" and uow.recorded[-1].obj.id == contact.id
+
+
+def test_updates_record_only_real_changes_and_refusals_record_nothing(crm, uow):
+    jo = crm.upsert_contact(ORG, ContactDetails(email="jo@x.io", first_name="Jo"), None).contact
+    crm.upsert_contact(ORG, ContactDetails(email="al@x.io"), None)
+    crm.update_contact(ORG, jo.id, ContactChanges.of(first_name="Jo"))  # no change
+    with pytest.raises(Conflict):
+        crm.update_contact(ORG, jo.id, ContactChanges.of(email="al@x.io"))
+    with pytest.raises(InvalidArgument):
+        crm.update_contact(ORG, jo.id, ContactChanges.of(status="gone"))
+    crm.update_contact(ORG, jo.id, ContactChanges.of(phone="+1 555"))
+    assert [t for t, _, _ in recorded(uow)] == ["contact.created", "contact.created", "contact.updated"]
+    assert uow.recorded[-1].obj.phone == "+1 555"
+
+
+def test_archiving_records_archived_once(crm, uow):
+    contact = crm.upsert_contact(ORG, ContactDetails(email="jo@x.io"), None).contact
+    crm.archive_contact(ORG, contact.id)
+    crm.archive_contact(ORG, contact.id)
+    with pytest.raises(NotFound):
+        crm.archive_contact(OTHER, contact.id)
+    assert recorded(uow) == [("contact.created", ORG, contact.id), ("contact.archived", ORG, contact.id)]
+    assert uow.recorded[-1].obj.status == "inactive"

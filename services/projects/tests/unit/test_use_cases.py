@@ -18,6 +18,7 @@ class FakeProjects:
     def __init__(self):
         self.rows: dict[str, Project] = {}
         self.numbers: dict[tuple[str, int], int] = {}
+        self.recorded: list[RecordedEvent] = []  # the events of committed units of work
 
     def get(self, organization_id, project_id):
         project = self.rows.get(project_id)
@@ -45,7 +46,6 @@ class FakeUnitOfWork:
     def __init__(self, committed: FakeProjects):
         self.committed = committed
         self.commits = 0
-        self.recorded: list[RecordedEvent] = []  # the events of committed units of work
 
     def __enter__(self):
         self.projects = FakeProjects()
@@ -56,7 +56,7 @@ class FakeUnitOfWork:
     def commit(self):
         self.committed.rows, self.committed.numbers = self.projects.rows, self.projects.numbers
         self.commits += 1
-        self.recorded += self.events.added
+        self.committed.recorded += self.events.added
 
     def __exit__(self, *exc):
         self.projects = None
@@ -175,3 +175,41 @@ def test_another_organizations_project_is_not_found(service):
     ):
         with pytest.raises(NotFound):
             call()
+
+
+# Events (docs/events.md): each change records its event once, in its unit of work; a write that
+# changes nothing, or is refused, records none.
+
+
+def recorded(store) -> list[tuple[str, str, str]]:
+    return [(event.type, event.organization_id, event.obj.id) for event in store.recorded]
+
+
+def test_each_change_records_its_event_with_the_project_as_committed(service, store):
+    project = create(service)
+    service.update("org_a", "pk_caller", project.id, ProjectChanges(description="New"))
+    service.update("org_a", "pk_caller", project.id, ProjectChanges(description="New"))  # no change
+    deleted = create(service)
+    service.delete("org_a", deleted.id)
+    assert recorded(store) == [
+        ("project.created", "org_a", project.id),
+        ("project.updated", "org_a", project.id),
+        ("project.created", "org_a", deleted.id),
+        ("project.deleted", "org_a", deleted.id),
+    ]
+    assert store.recorded[1].obj == store.rows[project.id]
+    assert store.recorded[3].obj.name == "Site"  # a deleted project as it was last
+
+
+def test_archiving_records_archived_once_and_refusals_record_nothing(service, store):
+    project = create(service)
+    service.archive("org_a", project.id)
+    service.archive("org_a", project.id)  # already cancelled: nothing changes
+    with pytest.raises(Conflict):
+        service.delete("org_a", project.id)
+    with pytest.raises(NotFound):
+        service.archive("org_b", project.id)
+    with pytest.raises(InvalidArgument):
+        service.update("org_a", "pk_caller", project.id, ProjectChanges(client_org_id="co_unknown"))
+    assert recorded(store) == [("project.created", "org_a", project.id), ("project.archived", "org_a", project.id)]
+    assert store.recorded[1].obj.status == "cancelled"

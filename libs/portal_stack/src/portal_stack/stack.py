@@ -84,6 +84,8 @@ class StackConfig:
             PORTAL_AUTH_RATE_LIMIT_PER_MINUTE=str(self.auth_rate_per_minute),
             **self.extra_env,
         )
+        # Development on one machine: webhook endpoints may be http:// and local (docs/events.md).
+        env.setdefault("PORTAL_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         for name, port in self.service_ports.items():
             env[f"{name.upper()}_GRPC_PORT"] = str(port)
             env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"

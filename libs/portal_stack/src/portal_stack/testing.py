@@ -4,15 +4,18 @@ PORTAL_TEST_DATABASE=postgres runs everything on fresh PostgreSQL databases (one
 in production) on the server PORTAL_TEST_POSTGRES_URL names; otherwise on SQLite files.
 """
 
+import asyncio
 import contextlib
 import json
 import os
 import pathlib
 import socket
 import subprocess
+import time
 import uuid
 
 import grpc
+import nats
 import pytest
 import requests
 import sqlalchemy as sa
@@ -154,3 +157,57 @@ def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
     info = error_details_pb2.ErrorInfo()
     status_pb2.Status.FromString(details).details[0].Unpack(info)
     return info
+
+
+NATS_SERVER = "/usr/sbin/nats-server"
+
+
+class NatsServer:
+    """A real nats-server with JetStream on a free port, its storage in a directory of the test's:
+    stop() and start() again restart it on the same storage, as an operator would."""
+
+    def __init__(self, storage: pathlib.Path):
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self._storage = storage
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self._storage)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while not self._jetstream_ready():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nats-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def _jetstream_ready(self) -> bool:
+        async def ask() -> None:
+            client = await nats.connect(self.url, connect_timeout=1, allow_reconnect=False)
+            try:
+                await client.jetstream().account_info()
+            finally:
+                await client.close()
+
+        try:
+            asyncio.run(asyncio.wait_for(ask(), 2))
+            return True
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(10)
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    """A real NATS JetStream server for one test."""
+    server = NatsServer(tmp_path / "jetstream")
+    server.start()
+    yield server
+    server.stop()

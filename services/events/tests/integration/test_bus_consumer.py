@@ -4,8 +4,6 @@ restart of the NATS server while events flow."""
 
 import asyncio
 import dataclasses
-import pathlib
-import subprocess
 import threading
 import time
 
@@ -20,53 +18,6 @@ from portal_common import db
 from portal_common.clock import now_ms
 from portal_common.event_bus import SUBJECT_PREFIX, JetStreamSink, connect, envelope_message
 from portal_common.outbox import Envelope
-from portal_stack.testing import free_port
-
-NATS_SERVER = "/usr/sbin/nats-server"
-
-
-class NatsServer:
-    def __init__(self, storage: pathlib.Path):
-        self.port = free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self._storage = storage
-        self._process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self._storage)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while not self._ready():
-            assert self._process.poll() is None and time.monotonic() < deadline, "nats-server did not start"
-            time.sleep(0.05)
-
-    def _ready(self) -> bool:
-        async def ping() -> None:
-            client = await connect(self.url, "test")
-            await client.jetstream().account_info()
-            await client.close()
-
-        try:
-            asyncio.run(asyncio.wait_for(ping(), 2))
-            return True
-        except Exception:
-            return False
-
-    def stop(self) -> None:
-        assert self._process is not None
-        self._process.terminate()
-        self._process.wait(10)
-
-
-@pytest.fixture
-def nats_server(tmp_path):
-    server = NatsServer(tmp_path / "jetstream")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -116,8 +116,14 @@ def _rotate(api: Api) -> tuple[str, dict]:
 ROUTES = {
     "portal.crm.v1.CrmService.UpsertContact": Route(_new_contact, _contacts),
     "portal.crm.v1.CrmService.CreateContactFromEvent": Route(_registration, _contacts),
+    # Free-form customProperties: a Struct, whose keys a message parsed and serialized again may
+    # reorder; the replay must still be byte for byte.
     "portal.projects.v1.ProjectsService.CreateProject": Route(
-        lambda api: (PROJECTS, {"name": "Project", "subtype": "internal"}), _projects
+        lambda api: (
+            PROJECTS,
+            {"name": "Project", "subtype": "internal", "customProperties": {f"field{i}": i for i in range(24)}},
+        ),
+        _projects,
     ),
     "portal.projects.v1.ProjectsService.ArchiveProject": Route(_archive, _project),
     "portal.invoicing.v1.InvoicingService.CreateInvoice": Route(

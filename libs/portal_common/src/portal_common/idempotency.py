@@ -33,7 +33,7 @@ import grpc
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.api import annotations_pb2
-from google.protobuf import descriptor_pool, message_factory
+from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 
 from portal_common.auth import current_principal
@@ -337,18 +337,16 @@ def idempotency_key(context: grpc.ServicerContext) -> str | None:
     return key
 
 
-def keyed_response_class(method: str) -> type[Message] | None:
-    """The response class of `method` ("/pkg.Service/Method") when it takes idempotency keys (a
-    `post` HTTP rule, in any binding), else None."""
+def takes_keys(method: str) -> bool:
+    """Whether `method` ("/pkg.Service/Method") takes idempotency keys: it has a `post` HTTP rule,
+    in any binding."""
     service_name, _, method_name = method.lstrip("/").rpartition("/")
     try:
         descriptor = descriptor_pool.Default().FindServiceByName(service_name).methods_by_name[method_name]
     except KeyError:
-        return None
+        return False
     rule = descriptor.GetOptions().Extensions[annotations_pb2.http]
-    if not any(binding.post for binding in (rule, *rule.additional_bindings)):
-        return None
-    return message_factory.GetMessageClass(descriptor.output_type)
+    return any(binding.post for binding in (rule, *rule.additional_bindings))
 
 
 class _RecordingContext:
@@ -376,13 +374,12 @@ class IdempotencyInterceptor(BehaviorInterceptor):
         super().__init__(prefixes)
         self._keys = keys
         self._public = public_methods
-        self._response_classes: dict[str, type[Message] | None] = {}
+        self._keyed: dict[str, bool] = {}
 
     def around(self, method, behavior, request, context):
-        if method not in self._response_classes:
-            self._response_classes[method] = None if method in self._public else keyed_response_class(method)
-        response_class = self._response_classes[method]
-        key = idempotency_key(context) if response_class is not None else None
+        if method not in self._keyed:
+            self._keyed[method] = method not in self._public and takes_keys(method)
+        key = idempotency_key(context) if self._keyed[method] else None
         if key is None:
             return behavior(request, context)
         claimed = self._keys.claim(
@@ -390,7 +387,9 @@ class IdempotencyInterceptor(BehaviorInterceptor):
         )
         if isinstance(claimed, Answer):
             context.send_initial_metadata((*claimed.metadata, (REPLAYED_HEADER, "true")))
-            return response_class.FromString(claimed.response)
+            # The stored bytes themselves: a message parsed and serialized again may order its
+            # map entries (a Struct's keys) otherwise, and the replay must be byte for byte.
+            return claimed.response
         recording = _RecordingContext(context)
         try:
             with committing_with(lambda connection: self._keys.mark_committed(connection, claimed)):
@@ -398,8 +397,9 @@ class IdempotencyInterceptor(BehaviorInterceptor):
         except BaseException:
             self._give_back(claimed)
             raise
-        self._store(claimed, Answer(response.SerializeToString(), recording.sent))
-        return response
+        answer = Answer(response.SerializeToString(), recording.sent)
+        self._store(claimed, answer)
+        return answer.response
 
     def _give_back(self, claim: Claim) -> None:
         try:

@@ -23,6 +23,16 @@ def _lenient(deserialize):
     return parse
 
 
+def _passing_bytes(serialize):
+    """A response serializer that sends bytes a behaviour returns as they are: what it serialized
+    itself (an answer stored and sent again byte for byte)."""
+
+    def serialized(response):
+        return response if isinstance(response, bytes) else serialize(response)
+
+    return serialized
+
+
 class BehaviorInterceptor(grpc.ServerInterceptor):
     """Subclasses implement `around(method, behavior, request, context)`.
 
@@ -57,5 +67,5 @@ class BehaviorInterceptor(grpc.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
             request_deserializer=_lenient(handler.request_deserializer),
-            response_serializer=handler.response_serializer,
+            response_serializer=_passing_bytes(handler.response_serializer),
         )

@@ -1,16 +1,19 @@
 """The event store's use cases: storing what producers send, and forgetting the expired."""
 
-from typing import Callable, Protocol
+from typing import Callable, Protocol, TypeVar
 
 from events.adapters.store import EventRepository
 from events.domain.model import Event, StoredEvent
 from portal_common.domain_errors import InvalidArgument
+from portal_common.uow import UnitOfWork
 
 # How many events one AppendEvents call or bus fetch may carry (the relays send up to 500).
 MAX_BATCH = 1000
 # How many expired events one purge transaction deletes: short transactions, as writers wait.
 PURGE_BATCH = 1000
 DAY_MS = 86_400_000
+
+U = TypeVar("U", bound=UnitOfWork)
 
 
 class StoreUnitOfWork(Protocol):
@@ -56,11 +59,18 @@ class EventStore:
         """Deletes the events stored longer ago than the retention, a batch per transaction;
         returns how many."""
         cutoff = self._clock() - self._retention_ms
-        purged = 0
-        while True:
-            with self._uow() as uow:
-                deleted = uow.events.delete_stored_before(cutoff, PURGE_BATCH)
-                uow.commit()
-            purged += deleted
-            if deleted < PURGE_BATCH:
-                return purged
+        return purge_in_batches(self._uow, lambda uow: uow.events.delete_stored_before(cutoff, PURGE_BATCH))
+
+
+def purge_in_batches(uow: Callable[[], U], delete: Callable[[U], int]) -> int:
+    """Runs `delete` (which deletes up to PURGE_BATCH rows and says how many) in one transaction
+    after another until it finds fewer: short transactions, as writers wait. Returns how many."""
+    purged = 0
+    while True:
+        unit = uow()
+        with unit:
+            deleted = delete(unit)
+            unit.commit()
+        purged += deleted
+        if deleted < PURGE_BATCH:
+            return purged

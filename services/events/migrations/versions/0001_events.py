@@ -26,6 +26,7 @@ def upgrade():
     )
     op.create_index("events_id", "events", ["id"], unique=True)
     op.create_index("events_feed", "events", ["organization_id", "position"])
+    op.create_index("events_feed_by_type", "events", ["organization_id", "type", "position"])
     counters = op.create_table(
         "event_counters",
         sa.Column("name", sa.String(40), primary_key=True),

@@ -22,7 +22,7 @@ from portal.invoicing.v1 import invoicing_pb2 as pb
 from portal_common.clock import now_ms
 from portal_common.domain_errors import DomainError, InvalidArgument
 from portal_common.event_json import message_object
-from portal_common.json_body import json_path, read_message
+from portal_common.json_body import given, json_path, read_message
 from portal_common.wire import repeated_message_field
 
 # The top-level `type` of the Invoice Data Structure: the invoice type is then its `subtype`.
@@ -32,11 +32,6 @@ _INVOICES_FIELD = pb.ListInvoicesResponse.DESCRIPTOR.fields_by_name["invoices"].
 _INPUT = pb.InvoiceInput.DESCRIPTOR
 # A field path as the domain writes it (`line_items[0].unit_price_in_cents`), within a message.
 _DOMAIN_PATH = re.compile(r"(?<![\w.@])[a-z][a-z0-9_]*(?:\[\d+\])*(?:\.[a-z][a-z0-9_]*(?:\[\d+\])*)*")
-
-
-def given(message, name):
-    """The value of an optional field, None when unset."""
-    return getattr(message, name) if message.HasField(name) else None
 
 
 # Requests

@@ -1,14 +1,13 @@
 """The PaymentsService servicer: request → use case → answer (payments_mapping.py)."""
 
 from invoicing.api import payments_mapping as mapping
-from invoicing.api.mapping import given
 from invoicing.service_layer.payments import PaymentsService
 from portal.invoicing.v1 import payments_pb2 as pb
 from portal.invoicing.v1 import payments_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.clock import now_ms
 from portal_common.errors import http_status_metadata
-from portal_common.json_body import client_paths, read_message
+from portal_common.json_body import client_paths, given, read_message
 from portal_common.pagination import page_bounds
 
 # Called by payment providers, without an API key: the token and the signature prove the caller.

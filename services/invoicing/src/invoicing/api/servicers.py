@@ -5,7 +5,6 @@ from typing import Callable
 from google.api import httpbody_pb2
 
 from invoicing.api import mapping
-from invoicing.api.mapping import given
 from invoicing.queries import InvoiceFilter, InvoiceQueries
 from invoicing.service_layer.email import InvoiceEmails
 from invoicing.service_layer.invoices import InvoicingService
@@ -14,7 +13,7 @@ from portal.invoicing.v1 import invoicing_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.clock import now_ms
 from portal_common.errors import http_status_metadata
-from portal_common.json_body import client_paths, read_message
+from portal_common.json_body import client_paths, given, read_message
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
 

@@ -11,13 +11,11 @@ import re
 from typing import Any, Callable, Iterator
 
 import nh3
-from google.protobuf import struct_pb2
 
 from portal.projects.v1 import projects_pb2
 from portal_common.currencies import MAX_MINOR_UNITS, check_currency
 from portal_common.domain_errors import DomainError, InvalidArgument
 from portal_common.event_json import message_object
-from portal_common.json_body import body_dict
 from portal_common.json_values import whole_number
 from portal_common.timestamps import check_timestamp
 from portal_common.wire import repeated_message_field
@@ -189,13 +187,6 @@ def client_paths(given_at: GivenAt) -> Iterator[None]:
             path += error.field[len(head) :]
             error.message, error.field = error.message.replace(error.field, path), path
         raise
-
-
-def no_fields(body: struct_pb2.Struct) -> None:
-    """For a request that takes no fields (archive): an empty body, or none."""
-    given = next(iter(body_dict(body)), None)
-    if given is not None:
-        raise InvalidArgument(f"unknown field {given}; archive takes no fields", field=given)
 
 
 def project_filter(request: projects_pb2.ListProjectsRequest) -> ProjectFilter:

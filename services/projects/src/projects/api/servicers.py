@@ -3,7 +3,7 @@ from google.protobuf import empty_pb2
 from portal.projects.v1 import projects_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.errors import http_status_metadata
-from portal_common.json_body import body_dict
+from portal_common.json_body import body_dict, no_fields
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
 from projects.api import mapping
@@ -46,5 +46,5 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         return empty_pb2.Empty()
 
     def ArchiveProject(self, request, context):
-        mapping.no_fields(request.body)
+        no_fields(request.body, "archive")
         return mapping.project_message(self._projects.archive(_organization_id(), request.project_id))

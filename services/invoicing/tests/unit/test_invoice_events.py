@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from fake_unit_of_work import FakeUnitOfWork
 from unit.test_payments import NOW, FakePaymentsUnitOfWork, deliver_standard, payable, payment_succeeded
+from unit.test_use_cases import JAN_2025, KEY, Clock
 
 from invoicing.adapters.mail_message import MessageComposer, mail_address
 from invoicing.domain.commands import BillToFields, InvoiceFields, LineFields
@@ -19,17 +20,6 @@ from portal_common.auth import API_KEY, Principal
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 from portal_common.timestamps import DAY_MS
 
-KEY = Principal(kind=API_KEY, organization_id="org_a", credential_id="key_a")
-JAN_2025 = 1735689600000
-
-
-class Clock:
-    def __init__(self):
-        self.now = JAN_2025
-
-    def __call__(self) -> int:
-        return self.now
-
 
 @pytest.fixture
 def stored() -> dict:
@@ -38,7 +28,7 @@ def stored() -> dict:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(JAN_2025)
 
 
 @pytest.fixture

@@ -109,7 +109,6 @@ def _successor(event_id: str) -> str:
     return f"{prefix}_{''.join(_CROCKFORD[d] for d in digits)}"
 
 
-
 class Outbox:
     """A service's outbox: its table, how its domain objects become JSON, and the signal that wakes
     its relay in this process (`written`, set after a commit that recorded events)."""

@@ -20,6 +20,7 @@ def create_server(
     interceptors: Iterable[grpc.ServerInterceptor] = (),
     max_workers: int = 2,
     reflection: bool = False,
+    max_request_bytes: int = 4 * 1024 * 1024,
 ):
     """Builds a server bound to `address` (port 0 picks a free port); returns (server, port).
 
@@ -28,13 +29,16 @@ def create_server(
 
     `max_workers` is small on purpose: the handlers are mostly Python, and more threads than cores
     spend their time handing the GIL to each other (see docs/decisions.md).
+
+    `max_request_bytes` bounds a request message (gRPC's default, 4 MiB, unless a service takes
+    larger batches from its peers).
     """
     # Metadata may be larger than gRPC's default 8 KiB: the gateway forwards every header, and it
     # refuses larger headers itself (max_request_headers_kb in gateway/envoy.yaml.in).
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         interceptors=list(interceptors),
-        options=[("grpc.max_metadata_size", 32 * 1024)],
+        options=[("grpc.max_metadata_size", 32 * 1024), ("grpc.max_receive_message_length", max_request_bytes)],
     )
     health_servicer = health.HealthServicer()
     names = []

@@ -40,4 +40,20 @@ class EventFeed:
             if types:
                 query = query.where(events.c.type.in_(sorted(types)))
             payloads = list(connection.execute(query.order_by(events.c.position).limit(limit + 1)).scalars())
-        return FeedPage(payloads=payloads[:limit], has_more=len(payloads) > limit)
+        page = fitting(payloads[:limit])
+        return FeedPage(payloads=page, has_more=len(payloads) > len(page))
+
+
+# A page holds fewer events than asked when they are this large together (at least one): within
+# what gRPC clients receive by default (4 MiB) and far within what the gateway transcodes.
+MAX_PAGE_BYTES = 3 * 2**20
+
+
+def fitting(payloads: list[str]) -> list[str]:
+    """The first of `payloads` (at least one) that together stay within MAX_PAGE_BYTES."""
+    total = 0
+    for count, payload in enumerate(payloads):
+        total += len(payload)
+        if total > MAX_PAGE_BYTES and count > 0:
+            return payloads[:count]
+    return payloads

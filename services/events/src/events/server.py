@@ -10,7 +10,7 @@ from events.api.webhooks import WebhookEndpointsServicer
 from events.config import MIGRATIONS, Settings
 from events.queries import EventFeed
 from events.service_layer.deliveries import DeliveryWorker, WebhookSender
-from events.service_layer.events import EventStore
+from events.service_layer.events import MAX_BATCH_BYTES, EventStore
 from events.service_layer.webhooks import WebhookEndpoints
 from events.service_layer.webhooks_unit_of_work import WebhooksUnitOfWork
 from portal.events.v1 import events_pb2, events_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
@@ -91,6 +91,7 @@ def build(settings: Settings, address: str, database: db.Database, store: EventS
         ],
         max_workers=settings.grpc_threads,
         reflection=settings.grpc_reflection,
+        max_request_bytes=MAX_BATCH_BYTES,  # AppendEvents' batches
     )
 
 

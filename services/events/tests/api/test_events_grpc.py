@@ -2,6 +2,7 @@
 callers read it and AppendEvents as the producers' relays call it."""
 
 import dataclasses
+import json
 
 import grpc
 import pytest
@@ -98,3 +99,26 @@ def test_a_malformed_event_is_an_invalid_argument_naming_it(stubs, new_event):
         internal.AppendEvents(request, metadata=[(INTERNAL_TOKEN_HEADER, peers.internal_token)])
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_info(refused.value).metadata["field"] == "events[1].payload"
+
+
+def test_a_batch_larger_than_grpcs_default_limit_is_taken(stubs, new_event):
+    """The relays send up to 500 events at once, large resources included: past gRPC's 4 MiB."""
+    peers, feed, internal = stubs
+    organization_id, key = peers.accounts.create_organization("Acme")
+    large = []
+    for _ in range(6):
+        event = new_event(organization_id=organization_id)
+        document = json.loads(event.payload)
+        document["data"]["object"]["notes"] = "n" * 1_000_000
+        large.append(dataclasses.replace(event, payload=json.dumps(document)))
+    request = events_pb2.AppendEventsRequest(events=[envelope(e) for e in large])
+    assert request.ByteSize() > 6_000_000
+    reply = internal.AppendEvents(request, metadata=[(INTERNAL_TOKEN_HEADER, peers.internal_token)])
+    assert reply.stored == 6
+    page = feed.ListEvents(events_pb2.ListEventsRequest(limit=1), metadata=bearer(key))
+    assert len(page.events[0].data["object"]["notes"]) == 1_000_000
+    # A page stops short of MAX_PAGE_BYTES (3 MiB) whatever the limit: hasMore says more follow.
+    page = feed.ListEvents(events_pb2.ListEventsRequest(limit=10), metadata=bearer(key))
+    assert [e.id for e in page.events] == [e.id for e in large[:3]] and page.has_more
+    page = feed.ListEvents(events_pb2.ListEventsRequest(after=large[2].id), metadata=bearer(key))
+    assert [e.id for e in page.events] == [e.id for e in large[3:]] and not page.has_more

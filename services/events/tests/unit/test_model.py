@@ -2,7 +2,7 @@
 
 import pytest
 
-from events.domain.model import EVENT_TYPES, feed_types, new_events
+from events.domain.model import EVENT_TYPES, MAX_PAYLOAD_BYTES, feed_types, new_events
 from portal_common.domain_errors import InvalidArgument
 
 
@@ -23,7 +23,7 @@ def test_a_producers_event_passes(new_event):
         ({"payload": "not json"}, "events[3].payload"),
         ({"payload": "[]"}, "events[3].payload"),
         ({"payload": '{"id": "x", "type": "invoice.paid"}'}, "events[3].payload"),
-        ({"payload": "x" * 1_000_001}, "events[3].payload"),
+        ({"payload": "x" * (MAX_PAYLOAD_BYTES + 1)}, "events[3].payload"),
     ],
 )
 def test_what_no_producer_may_send_is_refused_naming_the_field(new_event, overrides, field):

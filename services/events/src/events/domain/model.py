@@ -41,7 +41,8 @@ EVENT_ID = re.compile(r"evt_[0-9A-HJKMNP-TV-Z]{26}")
 # What the store accepts as a type: a producer may record a type this service does not list yet.
 _TYPE = re.compile(r"[a-z][a-z_]{0,29}\.[a-z][a-z_]{0,28}")
 _ORGANIZATION_ID = re.compile(r"[A-Za-z0-9_]{1,40}")
-MAX_PAYLOAD_BYTES = 1_000_000
+# An event's JSON: the largest resource (an invoice of 200 long lines) stays well within it.
+MAX_PAYLOAD_BYTES = 16 * 2**20
 
 
 @dataclasses.dataclass(frozen=True)

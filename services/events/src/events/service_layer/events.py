@@ -7,8 +7,10 @@ from events.domain.model import Event, StoredEvent
 from portal_common.domain_errors import InvalidArgument
 from portal_common.uow import UnitOfWork
 
-# How many events one AppendEvents call or bus fetch may carry (the relays send up to 500).
+# How many events one AppendEvents call or bus fetch may carry (the relays send up to 500), and
+# how large the call may be.
 MAX_BATCH = 1000
+MAX_BATCH_BYTES = 64 * 2**20
 # How many expired events one purge transaction deletes: short transactions, as writers wait.
 PURGE_BATCH = 1000
 DAY_MS = 86_400_000

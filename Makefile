@@ -19,8 +19,8 @@ test: setup
 		PORTAL_TEST_DATABASE=postgres $(PY) -m pytest -q; \
 	fi
 
-# CRM reads beside the gateway's ceiling, projects reads, invoice PDFs, creates, invoice emails, payment webhooks
-# (see bench/README.md).
+# CRM reads beside the gateway's ceiling, projects reads, invoice PDFs, creates, invoice emails, payment webhooks,
+# outbound webhook deliveries (see bench/README.md).
 bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/projects_reads.py
@@ -28,6 +28,7 @@ bench: setup
 	$(PY) bench/writes.py
 	$(PY) bench/email_sends.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/webhook_delivery.py
 
 # Invoice PDFs embed these fonts from Debian's packages.
 FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf

@@ -8,6 +8,13 @@ from portal_common.settings import ServiceSettings, env_int, env_str
 MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 
 
+def retention_days() -> int:
+    days = env_int("EVENTS_RETENTION_DAYS", 30)
+    if days < 1:
+        raise SystemExit(f"EVENTS_RETENTION_DAYS must be 1 or more, got {days}")
+    return days
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings(ServiceSettings):
     # Events are kept at least this long after they were stored (EVENTS_RETENTION_DAYS).
@@ -28,7 +35,7 @@ class Settings(ServiceSettings):
         return cls.for_service(
             "events",
             threads=4,
-            retention_days=env_int("EVENTS_RETENTION_DAYS", 30),
+            retention_days=retention_days(),
             webhook_allow_private_targets=env_str("PORTAL_WEBHOOK_ALLOW_PRIVATE_TARGETS", "false") == "true",
             webhook_threads=env_int("EVENTS_WEBHOOK_THREADS", 8),
             secrets_key=secrets_key(),

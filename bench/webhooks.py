@@ -189,7 +189,7 @@ def run_cases() -> dict[str, dict]:
         print(f"  writing {needed:,} sent invoices ...", flush=True)
         invoices = seed_invoices(created["organizationId"], needed)
         deliveries = Deliveries(connection["webhookUrl"], connection["signingSecret"], invoices)
-        check(base, deliveries, key, connection["_id"], invoices[0])
+        check(base, deliveries, key, connection["id"], invoices[0])
         for case, label in CASES:
             results[case] = run.measure_load(
                 label, full, lambda seconds, case=case: deliveries.load(base, case, seconds)

@@ -110,7 +110,7 @@ def _connections(api: Api, path: str) -> object:
 def _rotate(api: Api) -> tuple[str, dict]:
     created = api.post(PAYMENT_CONNECTIONS, json={"provider": "standard"})
     assert created.status_code == 201, created.text
-    return f"{PAYMENT_CONNECTIONS}/{created.json()['_id']}/rotate-secret", {}
+    return f"{PAYMENT_CONNECTIONS}/{created.json()['id']}/rotate-secret", {}
 
 
 ROUTES = {

@@ -125,7 +125,7 @@ def sent_invoice(api: Api, **overrides) -> dict:
 
 
 def events(api: Api, connection: dict, query: str = "") -> dict:
-    response = api.get(f"{CONNECTIONS}/{connection['_id']}/events{query}")
+    response = api.get(f"{CONNECTIONS}/{connection['id']}/events{query}")
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -157,7 +157,7 @@ def test_a_connection_shows_its_url_and_generated_secret_once(shop):
     assert created["status"] == "active" and created["provider"] == "standard"
     assert created["webhookUrl"].endswith(created["tokenHint"])
     listed = shop.get(CONNECTIONS + "?limit=200").json()
-    mine = next(c for c in listed["connections"] if c["_id"] == created["_id"])
+    mine = next(c for c in listed["connections"] if c["id"] == created["id"])
     assert "webhookUrl" not in mine and "signingSecret" not in mine and mine["tokenHint"] == created["tokenHint"]
     assert listed["total"] >= 1 and listed["limit"] == 200
 
@@ -314,10 +314,10 @@ def test_payments_that_do_not_fit_are_kept_as_unmatched(shop, other_api):
         assert expected in reason, reasons
     assert events(shop, connection, "?status=ignored")["events"][0]["type"] == "payment.refunded"
     page = events(shop, connection, "?status=unmatched&limit=2&offset=2")
-    assert [e["_id"] for e in page["events"]] == [e["_id"] for e in unmatched["events"][2:4]]
+    assert [e["id"] for e in page["events"]] == [e["id"] for e in unmatched["events"][2:4]]
     assert invoice_of(shop, invoice)["status"] == "sent"
     assert other_api.get(f"{INVOICES}/{theirs['_id']}").json()["status"] == "sent"
-    assert_error(shop.get(f"{CONNECTIONS}/{connection['_id']}/events?status=lost"), 400, "status")
+    assert_error(shop.get(f"{CONNECTIONS}/{connection['id']}/events?status=lost"), 400, "status")
 
     # Paid by another payment: a second payment is unmatched.
     paid = standard_event(invoice["_id"], ref="txn_first")
@@ -340,18 +340,18 @@ def test_an_organizations_connection_never_reaches_another_organizations_records
     assert_error(deliver(shop, theirs, body, standard_headers(mine["signingSecret"], body)), 400)
     assert other_api.get(f"{INVOICES}/{their_invoice['_id']}").json()["status"] == "sent"
     for method, path in (
-        ("GET", f"{CONNECTIONS}/{theirs['_id']}/events"),
-        ("DELETE", f"{CONNECTIONS}/{theirs['_id']}"),
-        ("POST", f"{CONNECTIONS}/{theirs['_id']}/rotate-secret"),
+        ("GET", f"{CONNECTIONS}/{theirs['id']}/events"),
+        ("DELETE", f"{CONNECTIONS}/{theirs['id']}"),
+        ("POST", f"{CONNECTIONS}/{theirs['id']}/rotate-secret"),
     ):
         assert_error(shop.request(method, path, json={}), 404)
-    assert theirs["_id"] not in [c["_id"] for c in shop.get(CONNECTIONS + "?limit=200").json()["connections"]]
+    assert theirs["id"] not in [c["id"] for c in shop.get(CONNECTIONS + "?limit=200").json()["connections"]]
 
 
 def test_a_rotated_secret_keeps_the_old_one_verifying_and_a_revoked_url_is_gone(shop):
     connection = connect(shop)
     old = connection["signingSecret"]
-    rotated = shop.post(f"{CONNECTIONS}/{connection['_id']}/rotate-secret", json={})
+    rotated = shop.post(f"{CONNECTIONS}/{connection['id']}/rotate-secret", json={})
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["signingSecret"]
     assert new != old and "webhookUrl" not in rotated.json()
@@ -362,23 +362,23 @@ def test_a_rotated_secret_keeps_the_old_one_verifying_and_a_revoked_url_is_gone(
         received(deliver(shop, connection, body, standard_headers(secret, body)))
         assert invoice_of(shop, invoice)["status"] == "paid"
     assert_error(
-        shop.post(f"{CONNECTIONS}/{connection['_id']}/rotate-secret", json={"signingSecret": STRIPE_SECRET}), 400
+        shop.post(f"{CONNECTIONS}/{connection['id']}/rotate-secret", json={"signingSecret": STRIPE_SECRET}), 400
     )
 
     stripe = connect(shop, "stripe", signingSecret=STRIPE_SECRET)
-    assert_error(shop.post(f"{CONNECTIONS}/{stripe['_id']}/rotate-secret", json={}), 400, "signingSecret")
-    rolled = shop.post(f"{CONNECTIONS}/{stripe['_id']}/rotate-secret", json={"signingSecret": "whsec_rolled0123456789"})
+    assert_error(shop.post(f"{CONNECTIONS}/{stripe['id']}/rotate-secret", json={}), 400, "signingSecret")
+    rolled = shop.post(f"{CONNECTIONS}/{stripe['id']}/rotate-secret", json={"signingSecret": "whsec_rolled0123456789"})
     assert rolled.status_code == 200 and "signingSecret" not in rolled.json()
     for secret in (STRIPE_SECRET, "whsec_rolled0123456789"):
         body = stripe_event("inv_unknown")
         received(deliver(shop, stripe, body, {"Stripe-Signature": stripe_header(secret, body)}))
 
-    revoked = shop.delete(f"{CONNECTIONS}/{connection['_id']}")
+    revoked = shop.delete(f"{CONNECTIONS}/{connection['id']}")
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     body = standard_event("inv_x")
     assert_error(deliver(shop, connection, body, standard_headers(new, body)), 404)
-    assert shop.delete(f"{CONNECTIONS}/{connection['_id']}").json()["revokedAt"] == revoked.json()["revokedAt"]
-    assert_error(shop.post(f"{CONNECTIONS}/{connection['_id']}/rotate-secret", json={}), 409)
+    assert shop.delete(f"{CONNECTIONS}/{connection['id']}").json()["revokedAt"] == revoked.json()["revokedAt"]
+    assert_error(shop.post(f"{CONNECTIONS}/{connection['id']}/rotate-secret", json={}), 409)
     assert events(shop, connection)["total"] == 2  # its events stay listed
     unknown = {"webhookUrl": "/api/v1/webhooks/payments/whk_" + "A" * 43}
     assert_error(deliver(shop, unknown, body, standard_headers(new, body)), 404)

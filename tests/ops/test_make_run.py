@@ -35,9 +35,15 @@ def supervisor(databases, tmp_path):
     base = f"http://127.0.0.1:{env['PORTAL_HTTP_PORT']}"
     _until(lambda: _ok(f"{base}/healthz") and b"apiKey" in (tmp_path / "supervisor.log").read_bytes(), 90)
     yield process, base, tmp_path, ports
+    # Ctrl-C, as a user stops it: the supervisor stops its children. (SIGKILL would leave them
+    # running, holding their ports, after the test.)
     if process.poll() is None:
-        process.kill()
-        process.wait()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
     log.close()
 
 

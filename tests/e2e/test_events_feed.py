@@ -3,6 +3,7 @@ relay appends them (the internal AppendEvents, with the internal credential), th
 
 import json
 import re
+import signal
 import threading
 import time
 
@@ -248,4 +249,38 @@ def test_with_nats_every_change_reaches_the_feed_across_a_restart_of_nats(nats_s
     write(10)
     found = wait_for_events(api, 30, seconds=60)
     assert len(found) == 30 and len({e["id"] for e in found}) == 30
+    assert sorted(e["data"]["object"]["email"] for e in found) == sorted(emails)
+
+
+def test_sigkilling_the_events_service_under_steady_writes_loses_no_event(stack):
+    """Contacts are written steadily while the events service is killed (SIGKILL) and started
+    again: every committed change's event reaches the feed, once."""
+    api = api_for(stack, new_organization(stack, "Kill Org"))
+    emails: list[str] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            email = f"k{len(emails)}@kill.example"
+            assert api.post("/api/v1/crm/contacts", json={"email": email}).status_code == 201
+            emails.append(email)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        wait_for_events(api, 5)
+        process = stack.processes["events"]
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        stack.restart("events")  # as the supervisor does; writes go on while it starts
+        before = len(emails)
+        deadline = time.monotonic() + 30
+        while len(emails) < before + 5:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        writer.join()
+    found = wait_for_events(api, len(emails), seconds=60)
+    assert len({e["id"] for e in found}) == len(found) == len(emails)
     assert sorted(e["data"]["object"]["email"] for e in found) == sorted(emails)

@@ -130,6 +130,18 @@ def test_the_relay_hands_the_oldest_batch_on_and_deletes_only_what_was_acknowled
     assert [row.id for row in rows(database)] == ids[3:] + late
 
 
+def test_a_batch_holds_at_most_its_bytes_but_always_one_event(database, outbox):
+    ids = [make(database, outbox, f"same size {i}") for i in range(4)]
+    size = len(rows(database)[0].payload.encode())
+    sink = RecordingSink()
+    relay = Relay(database, outbox, sink, batch_bytes=2 * size + 1)
+    assert [relay.relay_once(), relay.relay_once()] == [2, 2]
+    assert Relay(database, outbox, sink, batch_bytes=1).relay_once() == 0  # nothing left
+    make(database, outbox, "y")
+    assert Relay(database, outbox, sink, batch_bytes=1).relay_once() == 1  # one event, however big
+    assert [e.id for e in sink.sent][:4] == ids
+
+
 def test_a_failing_sink_leaves_the_rows_for_the_next_try(database, outbox):
     ids = [make(database, outbox, f"t{i}") for i in range(3)]
     relay = Relay(database, outbox, RecordingSink(failures=1))

@@ -31,6 +31,9 @@ from portal_common.uow import SqlUnitOfWork
 log = logging.getLogger(__name__)
 
 BATCH = 500  # rows the relay hands to the sink at once
+# ... and at most this many bytes of events (but at least one event), within what one gRPC message
+# (4 MB) and one NATS message (1 MB) may carry: a batch too big to send would block the outbox.
+BATCH_BYTES = 512 * 1024
 POLL_SECONDS = 1.0  # how often a relay looks for the events other processes committed
 BACKOFF_SECONDS = (0.1, 5.0)  # the relay's wait after a failure: the first, doubling up to the last
 
@@ -219,12 +222,14 @@ class Relay:
         poll_seconds: float = POLL_SECONDS,
         batch: int = BATCH,
         backoff_seconds: tuple[float, float] = BACKOFF_SECONDS,
+        batch_bytes: int = BATCH_BYTES,
     ):
         self._database = database
         self._outbox = outbox
         self._sink = sink
         self._poll = poll_seconds
         self.batch = batch
+        self._batch_bytes = batch_bytes
         self._backoff = backoff_seconds
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event relay", daemon=True)
@@ -235,13 +240,20 @@ class Relay:
         table = self._outbox.table
         with _RelayUnitOfWork(self._database, read_only=True) as uow:
             rows = uow.rows.execute(sa.select(table).order_by(table.c.id).limit(self.batch)).all()
-        if not rows:
+        events: list[Envelope] = []
+        size = 0
+        for row in rows:
+            size += len(row.payload.encode())
+            if events and size > self._batch_bytes:
+                break
+            events.append(Envelope(**row._mapping))
+        if not events:
             return 0
-        self._sink.send([Envelope(**row._mapping) for row in rows])
+        self._sink.send(events)
         with _RelayUnitOfWork(self._database) as uow:
-            uow.rows.execute(table.delete().where(table.c.id.in_([row.id for row in rows])))
+            uow.rows.execute(table.delete().where(table.c.id.in_([event.id for event in events])))
             uow.commit()
-        return len(rows)
+        return len(events)
 
     def start(self) -> Self:
         self._thread.start()
@@ -259,12 +271,12 @@ class Relay:
         while not self._stopped.is_set():
             self._outbox.written.clear()  # before looking: events committed from here on wake the wait
             try:
-                relayed = self.relay_once()
+                while self.relay_once() and not self._stopped.is_set():
+                    pass  # until the outbox is empty
             except Exception as error:
                 log.warning("relaying events failed (%s); trying again in %.1f s", error, backoff)
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, longest)
                 continue
             backoff = first
-            if relayed < self.batch:  # a full batch: more may be waiting
-                self._outbox.written.wait(self._poll)
+            self._outbox.written.wait(self._poll)

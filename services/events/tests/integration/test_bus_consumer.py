@@ -9,14 +9,14 @@ import time
 
 import pytest
 
-from events.api.bus_consumer import BusConsumer
+from events.api.bus_consumer import DURABLE, BusConsumer
 from events.config import MIGRATIONS
 from events.queries import EventFeed
 from events.service_layer.events import EventStore
 from events.service_layer.unit_of_work import EventsUnitOfWork
 from portal_common import db
 from portal_common.clock import now_ms
-from portal_common.event_bus import SUBJECT_PREFIX, JetStreamSink, connect, envelope_message
+from portal_common.event_bus import STREAM, SUBJECT_PREFIX, JetStreamSink, connect, envelope_message
 from portal_common.outbox import Envelope
 
 
@@ -123,6 +123,28 @@ def test_events_keep_flowing_across_a_restart_of_the_nats_server(nats_server, st
     try:
         wait_for(lambda: len(stored_ids(feed)) >= len(published))
         assert sorted(stored_ids(feed)) == sorted(published)
+    finally:
+        sink.close()
+        consumer.stop()
+
+
+def test_a_consumer_deleted_on_the_server_is_made_again(nats_server, store_and_feed, new_event):
+    store, feed = store_and_feed
+    consumer = BusConsumer(nats_server.url, store).start()
+    sink = JetStreamSink(nats_server.url, "projects")
+    try:
+        first, second = new_event(), new_event()
+        sink.send([envelope_of(first)])
+        wait_for(lambda: stored_ids(feed) == [first.id])
+
+        async def delete_consumer() -> None:
+            client = await connect(nats_server.url, "test")
+            await client.jetstream().delete_consumer(STREAM, DURABLE)
+            await client.close()
+
+        asyncio.run(delete_consumer())
+        sink.send([envelope_of(second)])
+        wait_for(lambda: stored_ids(feed) == [first.id, second.id])
     finally:
         sink.close()
         consumer.stop()

@@ -17,6 +17,7 @@ import nats.errors
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.api import mapping
@@ -66,11 +67,14 @@ class BusConsumer:
 
     async def _run(self) -> None:
         client: NatsClient | None = None
+        subscription: JetStreamContext.PullSubscription | None = None
         backoff = BACKOFF_SECONDS[0]
         while not self._stopping.is_set():
             try:
                 if client is None or client.is_closed:
                     client = await connect(self._url, "events store")
+                if subscription is not None:  # the one that failed: subscribe afresh
+                    await _unsubscribe(subscription)
                 jetstream = client.jetstream()
                 await ensure_stream(jetstream)
                 subscription = await jetstream.pull_subscribe(
@@ -80,6 +84,9 @@ class BusConsumer:
                     try:
                         messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_SECONDS)
                     except nats.errors.TimeoutError:
+                        # Nothing came: fetching from a consumer that no longer exists just times
+                        # out, so ask whether it is there (NotFoundError: subscribe afresh).
+                        await subscription.consumer_info()
                         continue
                     await self._handle(messages)
                     backoff = BACKOFF_SECONDS[0]
@@ -113,3 +120,10 @@ class BusConsumer:
                 raise
         for message in accepted:
             await message.ack()
+
+
+async def _unsubscribe(subscription: JetStreamContext.PullSubscription) -> None:
+    try:
+        await subscription.unsubscribe()
+    except Exception:  # the connection it lived on may be gone: nothing is left to end then
+        log.debug("unsubscribing failed", exc_info=True)

@@ -406,3 +406,52 @@ def test_http_and_private_addresses_are_refused_unless_allowed(strict_stack, url
     response = api.post(ENDPOINTS, json={"url": url, "enabledEvents": ["*"]})
     assert response.status_code == 400, response.text
     assert response.json()["field"] == "url"
+
+
+def test_nothing_is_lost_when_the_delivering_service_is_killed_mid_stream(hooks_stack, api, receiver):
+    """A steady stream of real writes; the events service (store and deliveries) is SIGKILLed and
+    restarted meanwhile. Every committed contact's event reaches the feed and the receiver
+    (repeats allowed, each with its same webhook-id)."""
+    endpoint = create_endpoint(api, receiver.url("killed"), ["contact.created"])
+    written: list[str] = []
+    stop = threading.Event()
+
+    def write():
+        number = 0
+        while not stop.is_set():
+            number += 1
+            response = api.post("/api/v1/crm/contacts", json={"email": f"k{number}@example.com"})
+            if response.status_code == 201:
+                written.append(response.json()["contactId"])
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        wait_for(lambda: len(receiver.of("killed")) >= 5, "deliveries flowing")
+        hooks_stack.processes["events"].kill()
+        hooks_stack.processes["events"].wait()
+        time.sleep(0.5)  # writes go on while it is down: they wait in the CRM's outbox
+        before = len(receiver.of("killed"))
+        hooks_stack.restart("events")
+        wait_for(lambda: len(receiver.of("killed")) >= before + 5, "deliveries after the restart")
+    finally:
+        stop.set()
+        writer.join()
+
+    def delivered_contacts() -> set[str]:
+        return {verified(request, endpoint["secret"])["data"]["object"]["id"] for request in receiver.of("killed")}
+
+    wait_for(lambda: set(written) <= delivered_contacts(), f"all {len(written)} contacts delivered")
+    by_id: dict[str, set] = {}
+    for request in receiver.of("killed"):
+        by_id.setdefault(request["headers"]["webhook-id"], set()).add(request["body"])
+    assert all(len(bodies) == 1 for bodies in by_id.values())  # a repeat is the same event
+    feed, after = [], ""
+    while True:
+        page = api.get("/api/v1/events", params={"types": "contact.created", "limit": 200, "after": after}).json()
+        feed += page["events"]
+        if not page["hasMore"]:
+            break
+        after = page["events"][-1]["id"]
+    assert {event["id"] for event in feed} == set(by_id)
+    assert {event["data"]["object"]["id"] for event in feed} == set(written)

@@ -97,6 +97,12 @@ def test_a_name_that_resolves_inside_even_once_is_refused_when_private_targets_a
     assert answer.http_status is None and "10.0.0.7" in answer.error
 
 
+def test_a_port_out_of_range_is_refused():
+    with pytest.raises(InvalidArgument) as refused:
+        WebhookHttp(True).check("https://hooks.example.com:70000/x")
+    assert refused.value.field == "url"
+
+
 def test_an_unresolvable_name_is_accepted_at_creation_and_fails_its_attempts():
     def nowhere(host, port, type=0):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")

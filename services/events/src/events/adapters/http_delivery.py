@@ -106,7 +106,11 @@ class WebhookHttp:
         checks again."""
         parts = urllib.parse.urlsplit(url)
         try:
-            self.addresses(parts.hostname or "", _port(parts))
+            port = _port(parts)
+        except ValueError:
+            raise InvalidArgument(f"{field} has an invalid port", field=field) from None
+        try:
+            self.addresses(parts.hostname or "", port)
         except RefusedTarget as refused:
             raise InvalidArgument(f"{field}: {refused}", field=field) from None
         except (OSError, UnicodeError, ValueError):

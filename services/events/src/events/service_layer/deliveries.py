@@ -21,6 +21,7 @@ from events.adapters.webhook_repository import WebhookDeliveryRepository
 from events.domain.model import Event, StoredEvent
 from events.domain.webhooks import (
     DISABLED_EVENT,
+    ENABLED,
     FAILED,
     Answer,
     Attempt,
@@ -133,7 +134,7 @@ class WebhookSender:
         with self._uow(read_only=True) as uow:
             endpoint = uow.endpoints.get(delivery.organization_id, delivery.endpoint_id)
             payload = uow.deliveries.payload(delivery.event_id)
-        if endpoint is None:  # deleted meanwhile, with its deliveries
+        if endpoint is None or endpoint.status != ENABLED:  # deleted or disabled meanwhile: settled by that
             return
         now = self._clock()
         if payload is None:

@@ -195,6 +195,17 @@ def test_an_endpoint_shows_its_secret_once_and_is_managed_like_any_resource(api,
     assert api.get(ENDPOINTS).json()["total"] == 0
 
 
+def test_a_create_retried_with_its_idempotency_key_makes_one_endpoint(api):
+    body = {"url": "https://hooks.example.com/once", "enabledEvents": ["*"]}
+    headers = {"Idempotency-Key": "create-hook-1"}
+    first = api.post(ENDPOINTS, json=body, headers=headers)
+    again = api.post(ENDPOINTS, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()  # the same secret: the answer was stored (sealed)
+    assert api.get(ENDPOINTS).json()["total"] == 1
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -1,4 +1,4 @@
-"""webhook endpoints, their deliveries and the attempts of each
+"""webhook endpoints, their deliveries and the attempts of each; idempotency keys of their POSTs
 
 Revision ID: 0002
 Revises: 0001
@@ -6,6 +6,8 @@ Revises: 0001
 
 import sqlalchemy as sa
 from alembic import op
+
+from portal_common.idempotency import create_table_v1
 
 revision = "0002"
 down_revision = "0001"
@@ -60,9 +62,11 @@ def upgrade():
         sa.Column("error", sa.String(300)),
     )
     op.create_index("webhook_attempts_delivery", "webhook_attempts", ["delivery_id", "id"])
+    create_table_v1(op)
 
 
 def downgrade():
+    op.drop_table("idempotency_keys")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")

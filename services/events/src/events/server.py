@@ -3,6 +3,7 @@ import socket
 from typing import Callable
 
 from events.adapters.http_delivery import WebhookHttp
+from events.adapters.tables import idempotency_keys
 from events.api import webhooks_mapping
 from events.api.bus_consumer import BusConsumer
 from events.api.servicers import EventsInternalServicer, EventsServicer
@@ -19,6 +20,7 @@ from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remote_credentials
 from portal_common.clock import now_ms
 from portal_common.errors import ErrorInterceptor
+from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
 from portal_common.periodic import Periodic
 from portal_common.sealed_secrets import SecretBox
 from portal_common.server import create_server, serve_forever
@@ -88,6 +90,10 @@ def build(settings: Settings, address: str, database: db.Database, store: EventS
                 prefixes=tuple(f"/{name}/" for name in public),
                 failures=FailureBudget(settings.auth_failures_per_minute),
             ),
+            # Every POST of the webhook endpoints takes an Idempotency-Key (docs/idempotency.md).
+            IdempotencyInterceptor(
+                IdempotencyKeys.on(settings.database_url, idempotency_keys), prefixes=(f"/{WEBHOOKS_SERVICE_NAME}/",)
+            ),
         ],
         max_workers=settings.grpc_threads,
         reflection=settings.grpc_reflection,
@@ -103,6 +109,7 @@ def main() -> None:
     worker = delivery_worker(settings, database).start()  # sends the webhook deliveries
     purge = functools.partial(worker.sender.purge_expired, settings.retention_days)
     Periodic("expired deliveries purge", settings.purge_interval_seconds, purge).start()
+    expired_keys_purge(settings.database_url, idempotency_keys).start()
     if settings.event_bus_url:  # the producers publish to NATS JetStream: take their events from there
         BusConsumer(settings.event_bus_url, store).start()
     serve_forever(server, "events", port)

@@ -3,6 +3,8 @@ tests/integration/test_schema.py checks that the two agree)."""
 
 import sqlalchemy as sa
 
+from portal_common.idempotency import idempotency_keys_table
+
 metadata = sa.MetaData()
 
 # Every event of every organization, in the order the store committed them (`position`).
@@ -90,3 +92,7 @@ webhook_attempts = sa.Table(
     sa.Column("error", sa.String(300)),
     sa.Index("webhook_attempts_delivery", "delivery_id", "id"),
 )
+
+# The Idempotency-Key header's claims and stored answers on the webhook endpoints' POSTs
+# (portal_common.idempotency).
+idempotency_keys = idempotency_keys_table(metadata)

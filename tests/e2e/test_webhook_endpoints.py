@@ -166,11 +166,11 @@ def test_an_endpoint_shows_its_secret_once_and_is_managed_like_any_resource(api,
     created = create_endpoint(api, "https://hooks.example.com/portal", ["invoice.paid"], description="Books")
     assert created["secret"].startswith("whsec_")
     assert created["status"] == "enabled" and created["enabledEvents"] == ["invoice.paid"]
-    assert created["description"] == "Books" and created["_id"].startswith("we_")
-    endpoint_id = created["_id"]
+    assert created["description"] == "Books" and created["id"].startswith("we_")
+    endpoint_id = created["id"]
 
     listed = api.get(ENDPOINTS).json()
-    assert [endpoint["_id"] for endpoint in listed["endpoints"]] == [endpoint_id] and listed["total"] == 1
+    assert [endpoint["id"] for endpoint in listed["endpoints"]] == [endpoint_id] and listed["total"] == 1
     fetched = api.get(f"{ENDPOINTS}/{endpoint_id}").json()
     assert "secret" not in fetched and "secret" not in listed["endpoints"][0]
     assert created["secret"] not in json.dumps(listed) + json.dumps(fetched)
@@ -234,21 +234,21 @@ def test_other_organizations_and_portal_users_never_reach_an_endpoint(api, hooks
     mine = create_endpoint(api, receiver.url("mine"))
     theirs = create_endpoint(other, receiver.url("theirs"))
     for method, path in (
-        ("GET", f"{ENDPOINTS}/{mine['_id']}"),
-        ("PATCH", f"{ENDPOINTS}/{mine['_id']}"),
-        ("DELETE", f"{ENDPOINTS}/{mine['_id']}"),
-        ("POST", f"{ENDPOINTS}/{mine['_id']}/test"),
-        ("POST", f"{ENDPOINTS}/{mine['_id']}/rotate-secret"),
-        ("GET", f"{ENDPOINTS}/{mine['_id']}/deliveries"),
+        ("GET", f"{ENDPOINTS}/{mine['id']}"),
+        ("PATCH", f"{ENDPOINTS}/{mine['id']}"),
+        ("DELETE", f"{ENDPOINTS}/{mine['id']}"),
+        ("POST", f"{ENDPOINTS}/{mine['id']}/test"),
+        ("POST", f"{ENDPOINTS}/{mine['id']}/rotate-secret"),
+        ("GET", f"{ENDPOINTS}/{mine['id']}/deliveries"),
     ):
         response = other.request(method, path, json={} if method in ("POST", "PATCH") else None)
         assert response.status_code == 404, (method, path, response.text)
-    assert [endpoint["_id"] for endpoint in other.get(ENDPOINTS).json()["endpoints"]] == [theirs["_id"]]
+    assert [endpoint["id"] for endpoint in other.get(ENDPOINTS).json()["endpoints"]] == [theirs["id"]]
 
     event = producer(other, "contact.created", {"_id": "ct_theirs"})
     wait_for(lambda: receiver.of("theirs"), "the other organization's event")
     assert verified(receiver.of("theirs")[0], theirs["secret"])["id"] == event["id"]
-    assert receiver.of("mine") == [] and deliveries(api, mine["_id"]) == []
+    assert receiver.of("mine") == [] and deliveries(api, mine["id"]) == []
 
     session = portal_user(api, crm_organization(api))
     assert session.get(ENDPOINTS).status_code == 403
@@ -273,7 +273,7 @@ def test_events_of_real_writes_arrive_signed_with_the_objects_the_api_returns(ap
     # Exactly what the change feed holds.
     feed = api.get("/api/v1/events", params={"types": "contact.created,project.created"}).json()["events"]
     assert {event["id"]: event for event in feed} == {event["id"]: event for event in events.values()}
-    listed = deliveries(api, endpoint["_id"])
+    listed = deliveries(api, endpoint["id"])
     assert {delivery["status"] for delivery in listed} == {"delivered"}
     assert all(delivery["attempts"][0]["httpStatus"] == 200 for delivery in listed)
     assert listed[0]["attempts"][0]["responseBody"] == "ok"
@@ -287,7 +287,7 @@ def test_a_receiver_down_for_a_while_gets_every_event_once_back(api, receiver, p
     receiver.stop()  # now refusing connections
     wait_for(
         lambda: any(
-            attempt.get("error") for delivery in deliveries(api, endpoint["_id"]) for attempt in delivery["attempts"]
+            attempt.get("error") for delivery in deliveries(api, endpoint["id"]) for attempt in delivery["attempts"]
         ),
         "an attempt refused a connection",
     )
@@ -296,11 +296,11 @@ def test_a_receiver_down_for_a_while_gets_every_event_once_back(api, receiver, p
 
     wait_for(lambda: len({r["headers"]["webhook-id"] for r in receiver.of("down")}) == 5, "all five events")
     assert {verified(r, endpoint["secret"])["id"] for r in receiver.of("down")} == {event["id"] for event in sent}
-    listed = deliveries(api, endpoint["_id"])
+    listed = deliveries(api, endpoint["id"])
     assert {delivery["status"] for delivery in listed} == {"delivered"}
     statuses = {attempt.get("httpStatus") for delivery in listed for attempt in delivery["attempts"]}
     assert {503, 200} <= statuses
-    assert api.get(f"{ENDPOINTS}/{endpoint['_id']}").json().get("failingSince") is None
+    assert api.get(f"{ENDPOINTS}/{endpoint['id']}").json().get("failingSince") is None
 
 
 def test_retry_after_is_honoured(api, receiver, producer):
@@ -309,7 +309,7 @@ def test_retry_after_is_honoured(api, receiver, producer):
     receiver.retry_after = "3600"  # an hour, times the stack's retry scale: 3.6 s
     producer(api, "contact.updated", {"_id": "ct_later"})
     pending = wait_for(
-        lambda: [d for d in deliveries(api, endpoint["_id"]) if d["attempts"] and d.get("nextAttemptAt")],
+        lambda: [d for d in deliveries(api, endpoint["id"]) if d["attempts"] and d.get("nextAttemptAt")],
         "a refused attempt",
     )[0]
     assert pending["nextAttemptAt"] - pending["attempts"][0]["attemptedAt"] >= 3600
@@ -324,22 +324,22 @@ def test_410_gone_disables_the_endpoint_and_records_an_event(api, receiver, prod
 
     event = verified(wait_for(lambda: receiver.of("watcher"), "the disabled event")[0], watcher["secret"])
     assert event["type"] == "webhook_endpoint.disabled"
-    assert event["data"]["object"]["_id"] == gone["_id"] and "secret" not in event["data"]["object"]
-    endpoint = api.get(f"{ENDPOINTS}/{gone['_id']}").json()
+    assert event["data"]["object"]["id"] == gone["id"] and "secret" not in event["data"]["object"]
+    endpoint = api.get(f"{ENDPOINTS}/{gone['id']}").json()
     assert endpoint["status"] == "disabled" and endpoint["disabledReason"] == "gone"
     assert event["data"]["object"]["status"] == "disabled"
     feed = api.get("/api/v1/events", params={"types": "webhook_endpoint.disabled"}).json()["events"]
     assert [found["id"] for found in feed] == [event["id"]]
     # A disabled endpoint gets nothing more, and cannot be sent a test.
     producer(api, "contact.updated", {"_id": "ct_2"})
-    assert api.post(f"{ENDPOINTS}/{gone['_id']}/test").status_code == 409
-    assert len(deliveries(api, gone["_id"])) == 1
+    assert api.post(f"{ENDPOINTS}/{gone['id']}/test").status_code == 409
+    assert len(deliveries(api, gone["id"])) == 1
 
 
 def test_rotation_signs_with_both_secrets_for_a_day(api, receiver):
     endpoint = create_endpoint(api, receiver.url("rotated"))
-    rotated = api.post(f"{ENDPOINTS}/{endpoint['_id']}/rotate-secret", json={}).json()
-    test = api.post(f"{ENDPOINTS}/{endpoint['_id']}/test")
+    rotated = api.post(f"{ENDPOINTS}/{endpoint['id']}/rotate-secret", json={}).json()
+    test = api.post(f"{ENDPOINTS}/{endpoint['id']}/test")
     assert test.status_code == 202, test.text
     request = wait_for(lambda: receiver.of("rotated"), "the test event")[0]
     signatures = request["headers"]["webhook-signature"].split(" ")
@@ -352,13 +352,13 @@ def test_rotation_signs_with_both_secrets_for_a_day(api, receiver):
 def test_the_test_event_goes_to_its_endpoint_alone(api, receiver):
     endpoint = create_endpoint(api, receiver.url("tested"), ["invoice.paid"])
     bystander = create_endpoint(api, receiver.url("bystander"))
-    answer = api.post(f"{ENDPOINTS}/{endpoint['_id']}/test")
+    answer = api.post(f"{ENDPOINTS}/{endpoint['id']}/test")
     assert answer.status_code == 202 and answer.json()["eventType"] == "webhook_endpoint.test"
     event = verified(wait_for(lambda: receiver.of("tested"), "the test event")[0], endpoint["secret"])
     assert event["type"] == "webhook_endpoint.test" and event["id"] == answer.json()["eventId"]
-    assert event["data"]["object"] == api.get(f"{ENDPOINTS}/{endpoint['_id']}").json()
-    assert deliveries(api, bystander["_id"]) == []
-    assert api.post(f"{ENDPOINTS}/{endpoint['_id']}/test", json={"type": "x"}).json()["field"] == "type"
+    assert event["data"]["object"] == api.get(f"{ENDPOINTS}/{endpoint['id']}").json()
+    assert deliveries(api, bystander["id"]) == []
+    assert api.post(f"{ENDPOINTS}/{endpoint['id']}/test", json={"type": "x"}).json()["field"] == "type"
 
 
 def test_recover_and_retry_send_events_again_with_the_same_webhook_id(api, receiver, producer):
@@ -368,22 +368,22 @@ def test_recover_and_retry_send_events_again_with_the_same_webhook_id(api, recei
     producer(api, "project.created", {"_id": "pj_1"})  # not subscribed: not recovered
     wait_for(lambda: len(receiver.of("again")) == 3, "three events")
 
-    recovered = api.post(f"{ENDPOINTS}/{endpoint['_id']}/recover", json={"since": started})
+    recovered = api.post(f"{ENDPOINTS}/{endpoint['id']}/recover", json={"since": started})
     assert recovered.status_code == 200, recovered.text
     assert recovered.json() == {"queued": 3, "hasMore": False}
     wait_for(lambda: len(receiver.of("again")) == 6, "the three again")
     ids = [request["headers"]["webhook-id"] for request in receiver.of("again")]
     assert sorted(ids) == sorted(2 * [event["id"] for event in sent])
 
-    delivery = deliveries(api, endpoint["_id"])[0]
-    retried = api.post(f"{ENDPOINTS}/{endpoint['_id']}/deliveries/{delivery['_id']}/retry")
+    delivery = deliveries(api, endpoint["id"])[0]
+    retried = api.post(f"{ENDPOINTS}/{endpoint['id']}/deliveries/{delivery['id']}/retry")
     assert retried.status_code == 200 and retried.json()["status"] == "pending"
     wait_for(lambda: len(receiver.of("again")) == 7, "the retried one")
     assert receiver.of("again")[-1]["headers"]["webhook-id"] == delivery["eventId"]
 
-    assert api.post(f"{ENDPOINTS}/{endpoint['_id']}/recover", json={}).json()["field"] == "since"
-    assert api.post(f"{ENDPOINTS}/{endpoint['_id']}/recover", json={"since": "yesterday"}).json()["field"] == "since"
-    missing = api.post(f"{ENDPOINTS}/{endpoint['_id']}/deliveries/whd_nope/retry")
+    assert api.post(f"{ENDPOINTS}/{endpoint['id']}/recover", json={}).json()["field"] == "since"
+    assert api.post(f"{ENDPOINTS}/{endpoint['id']}/recover", json={"since": "yesterday"}).json()["field"] == "since"
+    missing = api.post(f"{ENDPOINTS}/{endpoint['id']}/deliveries/whd_nope/retry")
     assert missing.status_code == 404
 
 

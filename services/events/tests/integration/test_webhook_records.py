@@ -220,7 +220,7 @@ def test_a_410_disables_the_endpoint_fails_its_pending_deliveries_and_stores_the
     with uow(read_only=True) as work:
         (delivery,) = work.deliveries.page(watcher.id, "", 10, 0)[0]
         document = json.loads(work.deliveries.payload(delivery.event_id))
-    assert document["data"]["object"]["_id"] == gone.id and document["data"]["object"]["status"] == "disabled"
+    assert document["data"]["object"]["id"] == gone.id and document["data"]["object"]["status"] == "disabled"
 
 
 def test_a_delivery_keeps_its_latest_attempts(endpoints, store, uow, clock, new_event):

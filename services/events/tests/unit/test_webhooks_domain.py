@@ -212,7 +212,7 @@ def test_a_rotation_signs_with_both_secrets_for_a_day():
 
 
 def event(type_: str, organization_id: str = "org_1", object_id: str = "x") -> Event:
-    payload = event_json(f"evt_{type_}", type_, NOW, {"object": {"_id": object_id}})
+    payload = event_json(f"evt_{type_}", type_, NOW, {"object": {"id": object_id}})
     return Event(f"evt_{type_}", organization_id, type_, NOW, payload)
 
 

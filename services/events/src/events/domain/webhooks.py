@@ -125,10 +125,10 @@ class Subscription:
 
 
 def tested_endpoint(event_type: str, payload: str) -> str | None:
-    """The endpoint a `webhook_endpoint.test` event tests (its object's `_id`)."""
+    """The endpoint a `webhook_endpoint.test` event tests (its object's `id`)."""
     if event_type != TEST_EVENT:
         return None
-    found = json.loads(payload).get("data", {}).get("object", {}).get("_id")
+    found = json.loads(payload).get("data", {}).get("object", {}).get("id")
     return found if isinstance(found, str) else None
 
 

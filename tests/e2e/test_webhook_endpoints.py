@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from portal.events.v1 import events_pb2, events_pb2_grpc
 from portal_common.auth import INTERNAL_TOKEN_HEADER
 from portal_common.ids import new_id
-from portal_stack.testing import Api, free_port, new_organization, start_stack
+from portal_stack.testing import Api, NatsServer, free_port, new_organization, start_stack
 
 ENDPOINTS = "/api/v1/webhook-endpoints"
 DEADLINE_SECONDS = 60
@@ -466,3 +466,22 @@ def test_nothing_is_lost_when_the_delivering_service_is_killed_mid_stream(hooks_
         after = page["events"][-1]["id"]
     assert {event["id"] for event in feed} == set(by_id)
     assert {event["data"]["object"]["id"] for event in feed} == set(written)
+
+
+def test_with_nats_the_events_of_real_writes_are_delivered(databases, tmp_path_factory, receiver):
+    """Through NATS JetStream (PORTAL_EVENT_BUS_URL): the CRM's relay publishes, the events service
+    consumes, stores and queues the delivery in one transaction, and the receiver gets it signed."""
+    server = NatsServer(tmp_path_factory.mktemp("webhooks-jetstream"))
+    server.start()
+    running = start_stack(
+        databases, tmp_path_factory.mktemp("webhooks-nats"), PORTAL_EVENT_BUS_URL=server.url, PORTAL_RETRY_SCALE="0.001"
+    )
+    try:
+        api = api_of(running, "Bus Org")
+        endpoint = create_endpoint(api, receiver.url("bus"), ["contact.created"])
+        contacts = {create_contact(api) for _ in range(3)}
+        arrived = wait_for(lambda: len(receiver.of("bus")) >= 3 and receiver.of("bus"), "three deliveries via NATS")
+        assert {verified(request, endpoint["secret"])["data"]["object"]["id"] for request in arrived} == contacts
+    finally:
+        running.stop()
+        server.stop()

@@ -63,5 +63,12 @@ $(GEN)/.generated: $(VENV)/.installed $(PROTOS) protos/generate.py
 	$(PY) protos/generate.py
 	touch $@
 
+# Issue 13 (A): the OpenAPI 3.1 description, generated from the descriptor set Envoy loads (docs/api.md, "OpenAPI").
+OPENAPI := build/openapi.json
+setup: $(OPENAPI)
+
+$(OPENAPI): $(GEN)/.generated libs/portal_stack/src/portal_stack/openapi.py
+	$(PY) -m portal_stack.openapi $(GEN)/portal.pb $@
+
 clean:
 	rm -rf $(VENV) build

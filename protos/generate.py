@@ -31,6 +31,8 @@ def main():
         [
             f"--descriptor_set_out={OUT / 'portal.pb'}",
             "--include_imports",
+            # Comments too: the OpenAPI generator (portal_stack.openapi) makes them descriptions.
+            "--include_source_info",
             *sources,
             "google/rpc/status.proto",
             "google/rpc/error_details.proto",

@@ -27,7 +27,8 @@ COPY deploy deploy
 
 RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm -e services/projects -e services/invoicing -e services/events \
  && python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'portal_generated.pth').write_text('/app/build/gen\n')" \
- && python protos/generate.py
+ && python protos/generate.py \
+ && python -m portal_stack.openapi
 
 # /app/var: the invoicing service's .eml files and secrets key when compose mounts a volume there
 # (a new named volume takes this directory's owner).

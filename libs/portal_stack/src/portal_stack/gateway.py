@@ -6,7 +6,8 @@ import string
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 GATEWAY_DIR = REPO / "gateway"
-DESCRIPTOR = REPO / "build" / "gen" / "portal.pb"
+BUILD_DIR = REPO / "build"
+DESCRIPTOR = BUILD_DIR / "gen" / "portal.pb"
 
 
 def render(
@@ -39,6 +40,7 @@ def render(
             cors_origins=json.dumps([{"exact": origin} for origin in cors_origins]),
             gateway_dir=GATEWAY_DIR,
             descriptor_path=DESCRIPTOR,
+            build_dir=BUILD_DIR,
             **{f"{name}_port": port for name, port in service_ports.items()},
             **{f"{name}_host": hosts.get(name, "127.0.0.1") for name in service_ports},
         )

@@ -28,8 +28,8 @@ SPEC = REPO / "build" / "openapi.json"
 
 Schema = dict[str, Any]
 
-# The gRPC services the gateway transcodes (gateway/envoy.yaml.in, `services:`). Internal services
-# have no http rules and are left out by that alone; this list only fixes the order of the tags.
+# The portal's own packages (the descriptor set also holds google's). Internal services have no
+# http rules, and so no operations.
 PACKAGE_PREFIX = "portal."
 
 # Each Struct request field that carries a REST body, by its full name, and what the service reads
@@ -327,10 +327,10 @@ class Generator:
         for field in descriptor.field:
             if only and field.name not in only:
                 continue
-            schema = self.field_schema(field, as_input=as_input)
+            property_schema = self.field_schema(field, as_input=as_input)
             if description := self.d.comments.get(f"{message}.{field.name}"):
-                schema = _described(schema, description)
-            properties[field.json_name] = schema
+                property_schema = {**property_schema, "description": description}  # 3.1: beside a $ref too
+            properties[field.json_name] = property_schema
             printed_always = not field.proto3_optional and (
                 field.label == _TYPES.LABEL_REPEATED or field.type != _TYPES.TYPE_MESSAGE
             )
@@ -522,9 +522,7 @@ class Generator:
         if self.method_names.count(method_name) > 1:  # GetOrganization: AuthGetOrganization, CrmGetOrganization
             method_name = route.rpc.split(".")[1].capitalize() + method_name
         credentials = CREDENTIALS.get(route.rpc, (API_KEY,))
-        idempotent = (
-            route.method == "post" and route.rpc.rsplit(".", 1)[0] in IDEMPOTENT_SERVICES and credentials != ()
-        )
+        idempotent = route.method == "post" and route.rpc.rsplit(".", 1)[0] in IDEMPOTENT_SERVICES and credentials != ()
         operation: Schema = {
             "operationId": method_name if route.binding == 0 else f"{method_name}{route.binding}",
             "tags": [tag],
@@ -566,7 +564,9 @@ class Generator:
         answer: Schema = {"description": descriptions[status]}
         if route.output_type == "google.api.HttpBody":
             answer["headers"] = {"Content-Disposition": {"$ref": "#/components/headers/ContentDisposition"}}
-            answer["content"] = {"application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}}
+            answer["content"] = {
+                "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}
+            }
         else:
             content: Schema = {"application/json": {"schema": self.message_ref(route.output_type, as_input=False)}}
             if route.rpc in ALSO_PDF:
@@ -731,12 +731,6 @@ def openapi_path(template: str, request: descriptor_pb2.DescriptorProto) -> str:
     """The rule's path with its variables named by their JSON names: /crm/contacts/{contactId}."""
     json_names = {f.name: f.json_name for f in request.field}
     return re.sub(r"{([^}=]+)(=[^}]*)?}", lambda m: "{" + json_names[m.group(1)] + "}", template)
-
-
-def _described(schema: Schema, description: str) -> Schema:
-    if "$ref" in schema:  # 3.1 allows siblings of $ref
-        return {**schema, "description": description}
-    return {**schema, "description": description}
 
 
 def _nullable(schema: Schema) -> Schema:

@@ -174,7 +174,8 @@ ERROR_STATUSES = {
     413: "The request body is too large (1 MiB; 256 KiB for payment webhooks).",
     422: "The Idempotency-Key was used with another request.",
     429: "Rate limited: retry after the number of seconds in Retry-After.",
-    503: "A service is unavailable or did not answer in time: retry after the seconds in Retry-After.",
+    503: "A service is unavailable (down, or too busy): retry after the seconds in Retry-After.",
+    504: "A service did not answer in time: retry after the seconds in Retry-After.",
 }
 
 _INPUT_SUFFIXES = ("Input", "Changes")
@@ -528,9 +529,10 @@ class Generator:
             "tags": [tag],
             "security": [{name: []} for name in credentials],
         }
-        description = self.d.comments.get(route.rpc, "")
-        if description:
-            operation["summary"] = description.split("\n")[0].split(". ")[0].rstrip(".")[:120]
+        # The RPC's name in words (ListContacts: "List contacts"); its comment is the description.
+        words = re.findall(r"[A-Z][a-z]*", route.rpc.rsplit(".", 1)[1])
+        operation["summary"] = " ".join([words[0], *(word.lower() for word in words[1:])])
+        if description := self.d.comments.get(route.rpc, ""):
             operation["description"] = description
         parameters = self.parameters(route)
         if idempotent:
@@ -546,7 +548,7 @@ class Generator:
         responses: Schema = {}
         for status in SUCCESS_STATUSES.get(route.rpc, (200,)):
             responses[str(status)] = self.success(route, status, idempotent)
-        errors = [400, 404, 429, 503]
+        errors = [400, 404, 429, 503, 504]
         if credentials:
             errors += [401, 403]
         if route.method != "get":
@@ -675,7 +677,7 @@ class Generator:
                 "description": description,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
-            if status in (429, 503):
+            if status in (429, 503, 504):
                 response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
             responses[f"Error{status}"] = response
         return dict(sorted(responses.items()))

@@ -475,15 +475,17 @@ class Generator:
                 "description": "The raw body exactly as the provider sent it (its signature covers these bytes).",
                 "content": {"application/json": {"schema": {}}},
             }
-        if field.type_name == ".google.protobuf.Struct":
-            full = f"{route.input_type}.{field.name}"
-            schema = self.struct_body(full)
-            empty_allowed = BODY_MESSAGES[full] == NO_FIELDS
-            return {"required": not empty_allowed, "content": {"application/json": {"schema": schema}}}
-        return {
-            "required": True,
-            "content": {"application/json": {"schema": self.message_ref(field.type_name.lstrip("."), as_input=True)}},
-        }
+        full = f"{route.input_type}.{field.name}"
+        if field.type_name != ".google.protobuf.Struct":
+            raise ValueError(
+                f"{full}: a typed body loses the fields the transcoder does not know; take a "
+                "google.protobuf.Struct read strictly into an input message (docs/api.md, Conventions)"
+            )
+        if full not in BODY_MESSAGES:
+            raise ValueError(f"{full}: name the input message this body is read into in BODY_MESSAGES")
+        schema = self.struct_body(full)
+        empty_allowed = BODY_MESSAGES[full] == NO_FIELDS
+        return {"required": not empty_allowed, "content": {"application/json": {"schema": schema}}}
 
     # -- parameters ----------------------------------------------------------------------------
     def parameters(self, route: Route) -> list[Schema]:

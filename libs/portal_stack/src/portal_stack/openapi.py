@@ -42,6 +42,9 @@ BODY_MESSAGES: dict[str, str] = {
     "portal.auth.v1.SyncUserRequest.user": "portal.auth.v1.SyncUserInput",
     "portal.auth.v1.UpdatePortalUserRequest.changes": "portal.auth.v1.PortalUserChanges",
     "portal.auth.v1.UpdateOrganizationRequest.changes": "portal.auth.v1.OrganizationChanges",
+    "portal.auth.v1.EndPortalUserSessionsRequest.body": NO_FIELDS,
+    "portal.auth.v1.ValidateTokenRequest.body": NO_FIELDS,
+    "portal.auth.v1.LogoutRequest.body": NO_FIELDS,
     "portal.crm.v1.UpsertContactRequest.contact": "portal.crm.v1.ContactInput",
     "portal.crm.v1.CreateContactFromEventRequest.registration": "portal.crm.v1.EventRegistrationInput",
     "portal.crm.v1.UpdateContactRequest.changes": CONTACT_CHANGES,
@@ -401,7 +404,7 @@ class Generator:
     def struct_body(self, request_field: str) -> Schema:
         target = BODY_MESSAGES[request_field]
         if target == NO_FIELDS:
-            return {"type": "object", "additionalProperties": False, "maxProperties": 0}
+            return {"type": "object", "additionalProperties": False, "maxProperties": 0, "description": "No fields."}
         if target == CONTACT_CHANGES:
             schema = self.message_schema("portal.crm.v1.Contact", as_input=True, only=CONTACT_PATCHABLE)
             schema["description"] = (
@@ -483,9 +486,13 @@ class Generator:
             )
         if full not in BODY_MESSAGES:
             raise ValueError(f"{full}: name the input message this body is read into in BODY_MESSAGES")
-        schema = self.struct_body(full)
-        empty_allowed = BODY_MESSAGES[full] == NO_FIELDS
-        return {"required": not empty_allowed, "content": {"application/json": {"schema": schema}}}
+        # The transcoder reads no body, `{}` and `null` alike (an unset Struct): the service sees an
+        # empty object, which a body with required fields refuses (400 naming the field).
+        return {
+            "required": False,
+            "description": "No body, or `null`, reads as `{}`.",
+            "content": {"application/json": {"schema": _nullable(self.struct_body(full))}},
+        }
 
     # -- parameters ----------------------------------------------------------------------------
     def parameters(self, route: Route) -> list[Schema]:

@@ -3,10 +3,13 @@ Idempotency-Key holds against the running stack for every operation."""
 
 import json
 import re
+import time
 import uuid
 
 import pytest
 from crm_rest import api_for
+from invoicing_rest import create_invoice, customer, invoice_body, transition
+from jsonschema import Draft202012Validator
 
 from portal_stack import openapi
 from portal_stack.testing import Api, new_organization
@@ -107,3 +110,28 @@ def test_a_replayed_post_says_so_in_the_documented_header(spec, api):
     assert (first.status_code, again.status_code) == (201, 201)
     assert "idempotent-replayed" not in first.headers
     assert again.headers["idempotent-replayed"] in header["schema"]["enum"]
+
+
+def test_the_events_of_real_changes_match_their_documented_webhooks(spec, api, session):
+    contact_id, _ = customer(api, company=f"Hooks {uuid.uuid4().hex[:6]}")
+    invoice = create_invoice(api, invoice_body(contact_id))
+    assert transition(api, invoice["_id"], "send", {"email": False}).status_code == 200
+    project = api.post("/api/v1/projects", json={"name": "Documented", "subtype": "internal"})
+    assert project.status_code == 201, project.text
+    expected = {"contact.created", "crm_organization.created", "invoice.created", "invoice.sent"}
+    expected |= {"project.created", "portal_user.created"}
+
+    events: list[dict] = []
+    deadline = time.monotonic() + 30  # the outboxes relay their events within moments
+    while {event["type"] for event in events} < expected and time.monotonic() < deadline:
+        after = {"after": events[-1]["id"]} if events else {}
+        events += api.get("/api/v1/events", params={**after, "limit": 200}).json()["events"]
+        time.sleep(0.2)
+
+    assert {event["type"] for event in events} >= expected
+    for event in events:
+        body = spec["webhooks"][event["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        errors = [
+            e.message for e in Draft202012Validator({**body, "components": spec["components"]}).iter_errors(event)
+        ]
+        assert not errors, (event["type"], errors[:3])

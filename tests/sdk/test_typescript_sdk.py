@@ -29,6 +29,11 @@ def built():
     return PACKAGE / "dist"
 
 
+def test_the_nextauth_integration_typechecks(built):
+    """docs/frontend.md's code, as a Next.js app compiles it, against the SDK and next-auth's types."""
+    run([str(TSC), "-p", "examples/nextjs"], cwd=PACKAGE)
+
+
 def node(script, base_url: str, credential: str) -> dict:
     env = {"PATH": os.environ["PATH"], "PORTAL_API_URL": base_url, "PORTAL_API_KEY": credential}
     return json.loads(run(["node", str(script)], cwd=PACKAGE, env=env))

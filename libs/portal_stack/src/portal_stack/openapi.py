@@ -17,6 +17,7 @@ import json
 import pathlib
 import re
 import sys
+import textwrap
 from typing import Any
 
 from google.api import annotations_pb2, http_pb2
@@ -210,12 +211,11 @@ class Descriptors:
     """The messages, services and comments of a descriptor set."""
 
     def __init__(self, descriptor_set: descriptor_pb2.FileDescriptorSet):
-        self.files = list(descriptor_set.file)
         self.messages: dict[str, descriptor_pb2.DescriptorProto] = {}
         self.enums: dict[str, descriptor_pb2.EnumDescriptorProto] = {}
         self.comments: dict[str, str] = {}
         self.services: list[tuple[str, descriptor_pb2.ServiceDescriptorProto]] = []
-        for file in self.files:
+        for file in descriptor_set.file:
             self._index(file)
 
     @classmethod
@@ -272,8 +272,8 @@ class Descriptors:
 
 
 def _comment(location: descriptor_pb2.SourceCodeInfo.Location) -> str:
-    text = location.leading_comments or location.trailing_comments
-    return "\n".join(line.strip() for line in text.strip().splitlines()).strip()
+    # protoc keeps the space after `//`: dedent, so that the indentation within a comment stays.
+    return textwrap.dedent(location.leading_comments or location.trailing_comments).strip()
 
 
 def _verb(rule: http_pb2.HttpRule) -> tuple[str, str]:
@@ -292,7 +292,8 @@ class Generator:
         self.d = descriptors
         self.schemas: dict[str, Schema] = {}
         self.schema_names = self._schema_names()
-        self.method_names = [route.rpc.rsplit(".", 1)[1] for route in descriptors.routes() if route.binding == 0]
+        self.routes = descriptors.routes()
+        self.method_names = [route.rpc.rsplit(".", 1)[1] for route in self.routes if route.binding == 0]
 
     # -- names ---------------------------------------------------------------------------------
     def _schema_names(self) -> dict[str, str]:
@@ -593,9 +594,9 @@ class Generator:
         tags = []
         for service_name, _ in self.d.services:
             tag = service_name.split(".")[-1]
-            if any(route.rpc.startswith(service_name + ".") for route in self.d.routes()):
+            if any(route.rpc.startswith(service_name + ".") for route in self.routes):
                 tags.append({"name": tag, "description": self.d.comments.get(service_name, "")})
-        for route in self.d.routes():
+        for route in self.routes:
             tag = route.rpc.split(".")[-2]
             path = openapi_path(route.template, self.d.messages[route.input_type])
             if route.method in paths.get(path, {}):

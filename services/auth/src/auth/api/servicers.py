@@ -8,7 +8,7 @@ from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_common.auth import current_principal
 from portal_common.domain_errors import NotFound
 from portal_common.errors import http_status_metadata
-from portal_common.json_body import client_paths
+from portal_common.json_body import client_paths, no_fields
 from portal_common.pagination import page_bounds
 from portal_common.peers import caller_credential
 
@@ -38,6 +38,7 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
         return mapping.sync_user_response(sign_in.user, sign_in.session_token, sign_in.expires_at)
 
     def ValidateToken(self, request, context):
+        no_fields(request.body, "validate-token")
         user = self._portal_users.current_user(current_principal())
         return auth_pb2.ValidateTokenResponse(
             valid=True, user=mapping.frontend_user(user), crm_context=mapping.crm_context(user)
@@ -47,6 +48,7 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
         return mapping.current_user(self._portal_users.current_user(current_principal()))
 
     def Logout(self, request, context):
+        no_fields(request.body, "logout")
         self._portal_users.logout(current_principal())
         return auth_pb2.LogoutResponse(success=True)
 
@@ -70,6 +72,7 @@ class PortalAuthServicer(auth_pb2_grpc.PortalAuthServiceServicer):
         return mapping.frontend_user(user)
 
     def EndPortalUserSessions(self, request, context):
+        no_fields(request.body, "end-sessions")
         ended = self._portal_users.end_sessions(current_principal().organization_id, request.portal_user_id)
         return auth_pb2.EndPortalUserSessionsResponse(ended_sessions=ended)
 

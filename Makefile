@@ -53,6 +53,33 @@ setup: $(VENV)/.installed $(GEN)/.generated $(FONTS)
 $(FONTS):
 	apt-get update -q && apt-get install -y -q fonts-dejavu-core fonts-droid-fallback
 
+# Issue 13 (C): the playground at /api/docs (Swagger UI), the Postman collection at /api/v1/postman.json, and
+# their tests: newman runs the collection, Playwright drives Debian's Chromium (docs/api.md, "Playground").
+NPM_TOOL := npm install --silent --no-audit --no-fund --save-exact --prefix build/tools
+SWAGGER_UI := build/tools/node_modules/swagger-ui-dist/swagger-ui-bundle.js
+OPENAPI_TO_POSTMAN := build/tools/node_modules/.bin/openapi2postmanv2
+NEWMAN := build/tools/node_modules/.bin/newman
+PLAYWRIGHT := build/tools/node_modules/playwright-core/package.json
+CHROMIUM := /usr/bin/chromium
+
+POSTMAN := build/postman.json
+setup: $(SWAGGER_UI) $(POSTMAN) $(NEWMAN) $(PLAYWRIGHT) $(CHROMIUM)
+
+$(POSTMAN): build/openapi.json tools/postman/build_collection.js $(OPENAPI_TO_POSTMAN)
+	node tools/postman/build_collection.js $< $@ build/tools/node_modules
+
+$(SWAGGER_UI):
+	$(NPM_TOOL) swagger-ui-dist@5.35.0
+$(OPENAPI_TO_POSTMAN):
+	$(NPM_TOOL) openapi-to-postmanv2@6.3.3
+$(NEWMAN):
+	$(NPM_TOOL) newman@6.2.2
+# The browser of the playground's test is Debian's: playwright-core downloads none.
+$(PLAYWRIGHT):
+	$(NPM_TOOL) playwright-core@1.65.1
+$(CHROMIUM):
+	apt-get update -q && apt-get install -y -q chromium
+
 $(VENV)/.installed: requirements.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt $(addprefix -e ,$(PACKAGES))

@@ -5,6 +5,7 @@ installs the package as an application would, run with node; what they made is r
 
 import json
 import os
+import pathlib
 import subprocess
 
 import pytest
@@ -54,14 +55,16 @@ def test_the_quickstart_makes_what_it_says(built, base_url, api_key):
     assert me["_id"] == made["me"]["id"] and me["email"] == made["me"]["email"] == made["email"]
 
 
-def test_the_readme_snippet_runs_in_an_application(built, base_url, api_key, tmp_path):
+@pytest.fixture(scope="module")
+def application(built, tmp_path_factory):
     """An application of its own that depends on the package (node_modules/@portal/client, as npm
-    links a local package), type-checked strictly against the built declarations."""
-    Api(base_url, api_key).post("/api/v1/crm/contacts", json={"email": "readme.ts@example.com"})
-    (tmp_path / "node_modules/@portal").mkdir(parents=True)
-    (tmp_path / "node_modules/@portal/client").symlink_to(PACKAGE)
-    (tmp_path / "package.json").write_text(json.dumps({"name": "app", "private": True, "type": "module"}))
-    (tmp_path / "tsconfig.json").write_text(
+    links a local package), with the README's snippet and tests/sdk/sdk_checks.ts, compiled
+    strictly against the package's built declarations."""
+    app = tmp_path_factory.mktemp("ts-app")
+    (app / "node_modules/@portal").mkdir(parents=True)
+    (app / "node_modules/@portal/client").symlink_to(PACKAGE)
+    (app / "package.json").write_text(json.dumps({"name": "app", "private": True, "type": "module"}))
+    (app / "tsconfig.json").write_text(
         json.dumps(
             {
                 "compilerOptions": {
@@ -73,14 +76,45 @@ def test_the_readme_snippet_runs_in_an_application(built, base_url, api_key, tmp
                     "types": ["node"],
                     "outDir": "out",
                 },
-                "files": ["snippet.ts"],
+                "files": ["snippet.ts", "checks.ts"],
             }
         )
     )
-    (tmp_path / "snippet.ts").write_text(readme_snippet("typescript"))
-    run([str(TSC), "-p", "."], cwd=tmp_path)
+    (app / "snippet.ts").write_text(readme_snippet("typescript"))
+    (app / "checks.ts").write_text((pathlib.Path(__file__).parent / "sdk_checks.ts").read_text())
+    run([str(TSC), "-p", "."], cwd=app)
+    return app / "out"
+
+
+def test_the_readme_snippet_runs_in_an_application(application, base_url, api_key):
+    Api(base_url, api_key).post("/api/v1/crm/contacts", json={"email": "readme.ts@example.com"})
 
     env = {"PATH": os.environ["PATH"], "PORTAL_API_URL": base_url, "PORTAL_API_KEY": api_key}
-    out = run(["node", "out/snippet.js"], cwd=tmp_path, env=env)
+    out = run(["node", str(application / "snippet.js")], cwd=application, env=env)
 
     assert "readme.ts@example.com" in out
+
+
+def test_errors_and_pagination(application, base_url, api_key):
+    found = node(application / "checks.js", base_url, api_key)
+
+    assert sorted(found["seen"]) == sorted(found["emails"])  # the organization's only contacts, each once
+    assert found["windows"] == [[2, 0], [2, 2], [2, 4]]
+    assert (found["missing"]["status"], found["missing"]["code"]) == (404, "NOT_FOUND")
+    assert (found["invalid"]["status"], found["invalid"]["code"], found["invalid"]["field"]) == (
+        400,
+        "INVALID_ARGUMENT",
+        "subtype",
+    )
+    assert (found["unknownKey"]["status"], found["unknownKey"]["code"]) == (401, "UNAUTHENTICATED")
+    assert (found["apiKeyOnSessionRoute"]["status"], found["apiKeyOnSessionRoute"]["code"]) == (
+        403,
+        "PERMISSION_DENIED",
+    )
+    assert found["notTheApisError"] == {
+        "status": 502,
+        "retryAfter": 3,
+        "message": "502 ERROR: <html>bad gateway</html>",
+    }
+    assert "pageSize" in found["badPageSize"]["thrown"]
+    assert "exactly one" in found["twoCredentials"]["thrown"]

@@ -1,5 +1,5 @@
 """Fixtures of the SDK tests: the gateway's origin and a fresh organization's API key (the `stack`
-fixture and new_organization come from portal_stack.testing). It makes readme.py importable by the
+fixture and new_organization come from portal_stack.testing). It makes sdk_support.py importable by the
 test modules (pytest runs with --import-mode=importlib, which does not put test directories on
 sys.path)."""
 

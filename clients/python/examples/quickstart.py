@@ -71,6 +71,7 @@ except PortalApiError as error:
 print(
     json.dumps(
         {
+            "email": email,
             "contactId": created.contact_id,
             "listed": [contact.id for contact in contacts],
             "projectId": project.field_id,

@@ -3,10 +3,16 @@ real auth and CRM servers in the test process for the api tests of any service. 
 here, not in libs/, because it imports the services: nothing in libs/ does."""
 
 import dataclasses
+import os
 
 import pytest
 
 pytest_plugins = ["portal_stack.testing"]
+
+# On PostgreSQL, every engine of every service process of every stack a session runs (several at
+# once) keeps its idle connections open: with the production pool they exhaust a default server's
+# 100 connections. The tests' engines and children keep two (more open for bursts, then close).
+os.environ.setdefault("PORTAL_DB_POOL_SIZE", "2")
 
 # The internal credential of the servers that tests build in their own process.
 INTERNAL_TOKEN = "test-internal-token"

@@ -14,6 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from portal_common.settings import env_int
+
 WRITE = "portal_write"
 _UPSERT: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
     "sqlite": sqlite.insert,
@@ -30,7 +32,10 @@ def create_engine(url: str) -> sa.Engine:
     unit of work begins makes writers queue behind each other instead.
     """
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_size=16, max_overflow=8, pool_pre_ping=True)
+        # PORTAL_DB_POOL_SIZE: connections an engine keeps open between uses (more open for bursts,
+        # then close). Each process of each service holds its own, against the server's
+        # max_connections: the test stacks, many at once on one server, keep few.
+        return sa.create_engine(url, pool_size=env_int("PORTAL_DB_POOL_SIZE", 16), max_overflow=8, pool_pre_ping=True)
     path = sa.make_url(url).database
     pool = {}
     if path and path != ":memory:":

@@ -7,6 +7,7 @@ import uuid
 from crm_rest import DOCUMENTED_EVENT_REGISTRATION, create_contact, documented_contact
 from invoicing_rest import ACTION_BODIES, FAR_FUTURE, create_invoice, invoice_body, transition
 from projects_rest import create_project
+from test_payment_webhooks import standard_event
 from test_portal_signin import DOCUMENTED_SYNC
 
 from portal_stack.testing import Api, new_organization
@@ -31,6 +32,7 @@ class Records:
         self.session_token()  # the portal user exists from here on
         invoice = self.invoice(contact["contactId"], sent=True)
         connection = self._post("/api/v1/payment-connections", {"provider": "standard"})
+        self.signing_secret = connection["signingSecret"]  # of the payment events sent to `token`
         endpoint = self.endpoint()
         self.reads = {
             "contactId": contact["contactId"],
@@ -114,11 +116,11 @@ class Records:
             return self.endpoint()
         return self.reads[name]
 
-    def valid_body(self, method: str, path: str) -> dict | None:
+    def valid_body(self, method: str, path: str) -> dict | bytes | None:
         """A body the operation accepts, for the operations that generated bodies hardly ever get
         past the service's rules (an email that is an address, an existing contact to bill), so
-        that their success answers are checked too. The payment webhook receiver's needs a
-        signature over the very bytes sent: tests/e2e/test_payment_webhooks.py covers its 200."""
+        that their success answers are checked too. The payment webhook receiver's is the raw
+        bytes of a payment event for a fresh sent invoice, which the caller signs (`signing_secret`)."""
         bodies = {
             ("POST", "/api/v1/auth/sync-user"): lambda: {**DOCUMENTED_SYNC, "email": self._email("sync")},
             ("POST", "/api/v1/crm/contacts"): lambda: documented_contact(email=self._email("upsert")),
@@ -132,6 +134,7 @@ class Records:
             ("POST", "/api/v1/webhook-endpoints"): lambda: {"url": "http://127.0.0.1:9/new", "enabledEvents": ["*"]},
             ("POST", "/api/v1/webhook-endpoints/{endpointId}/recover"): lambda: {"since": 0},
             ("PATCH", "/api/v1/portal-users/{portalUserId}"): lambda: {"status": "disabled"},
+            ("POST", "/api/v1/webhooks/payments/{token}"): lambda: standard_event(self.invoice(sent=True)["_id"]),
         }
         make = bodies.get((method, path))
         return make() if make else None

@@ -1,6 +1,11 @@
-"""Validation of the documented limit/offset pagination."""
+"""The documented limit/offset pagination: its validation, and a page as use cases return it."""
+
+import dataclasses
+from typing import Generic, TypeVar
 
 from portal_common.domain_errors import InvalidArgument
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -20,3 +25,11 @@ def page_bounds(request) -> tuple[int, int]:
     if request.offset < 0:
         raise InvalidArgument(f"offset must be 0 or more, got {request.offset}", field="offset")
     return limit, request.offset
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing(Generic[T]):
+    """One page of a list: its items and how many there are in all."""
+
+    items: list[T]
+    total: int

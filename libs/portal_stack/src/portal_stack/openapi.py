@@ -23,6 +23,8 @@ from typing import Any
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
+from portal_common.event_types import EVENT_TYPES
+
 REPO = pathlib.Path(__file__).resolve().parents[4]
 DESCRIPTOR = REPO / "build" / "gen" / "portal.pb"
 SPEC = REPO / "build" / "openapi.json"
@@ -131,29 +133,8 @@ IDEMPOTENT_SERVICES = frozenset(
     }
 )
 
-# Webhook events (events.domain.model.EVENT_TYPES): the resource that data.object holds, by the
+# Webhook events (portal_common.event_types.EVENT_TYPES): the resource that data.object holds, by the
 # part of the type before the dot.
-EVENT_TYPES = (
-    "contact.created",
-    "contact.updated",
-    "contact.archived",
-    "crm_organization.created",
-    "crm_organization.updated",
-    "project.created",
-    "project.updated",
-    "project.archived",
-    "project.deleted",
-    "invoice.created",
-    "invoice.updated",
-    "invoice.sent",
-    "invoice.paid",
-    "invoice.cancelled",
-    "invoice.overdue",
-    "invoice.email_failed",
-    "portal_user.created",
-    "webhook_endpoint.disabled",
-    "webhook_endpoint.test",
-)
 EVENT_OBJECTS = {
     "contact": "portal.crm.v1.Contact",
     "crm_organization": "portal.crm.v1.Organization",

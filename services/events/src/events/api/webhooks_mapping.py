@@ -3,10 +3,11 @@
 from google.protobuf import struct_pb2
 
 from events.domain.webhooks import Attempt, Changes, WebhookEndpoint
-from events.service_layer.webhooks import DeliveryView, Listing, Recovery, Revealed
+from events.service_layer.webhooks import DeliveryView, Recovery, Revealed
 from portal.events.v1 import webhooks_pb2 as pb
 from portal_common.event_json import message_object
 from portal_common.json_body import given, read_message
+from portal_common.pagination import Listing
 
 
 def endpoint_message(endpoint: WebhookEndpoint, now: int) -> pb.WebhookEndpoint:

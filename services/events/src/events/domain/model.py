@@ -9,33 +9,11 @@ import dataclasses
 import json
 import re
 
+from portal_common import event_types
 from portal_common.domain_errors import InvalidArgument
 
-# Every type of event the services record (docs/events.md): what the feed's `types` filter and
-# webhook endpoints' `enabledEvents` accept.
-EVENT_TYPES = frozenset(
-    {
-        "contact.created",
-        "contact.updated",
-        "contact.archived",
-        "crm_organization.created",
-        "crm_organization.updated",
-        "project.created",
-        "project.updated",
-        "project.archived",
-        "project.deleted",
-        "invoice.created",
-        "invoice.updated",
-        "invoice.sent",
-        "invoice.paid",
-        "invoice.cancelled",
-        "invoice.overdue",
-        "invoice.email_failed",
-        "portal_user.created",
-        "webhook_endpoint.disabled",
-        "webhook_endpoint.test",
-    }
-)
+# What the feed's `types` filter and webhook endpoints' `enabledEvents` accept.
+EVENT_TYPES = frozenset(event_types.EVENT_TYPES)
 
 EVENT_ID = re.compile(r"evt_[0-9A-HJKMNP-TV-Z]{26}")
 # What the store accepts as a type: a producer may record a type this service does not list yet.

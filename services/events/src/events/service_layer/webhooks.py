@@ -2,7 +2,7 @@
 rotated and deleted; their deliveries listed and retried; events recovered; test events sent."""
 
 import dataclasses
-from typing import Callable, Generic, Protocol, TypeVar
+from typing import Callable, Protocol
 
 from events.domain.webhooks import (
     ALL_EVENTS,
@@ -26,13 +26,12 @@ from events.service_layer.webhooks_unit_of_work import WebhooksUnitOfWork
 from portal_common.clock import now_ms
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
+from portal_common.pagination import Listing
 from portal_common.principal import Principal
 from portal_common.standard_webhooks import new_secret
 from portal_common.timestamps import check_timestamp
 from portal_common.uow import retry_race
 from portal_common.validation import check_choice, clean_text
-
-T = TypeVar("T")
 
 # Events one recovery call queues again; the answer says where to go on from.
 MAX_RECOVER = 5000
@@ -45,12 +44,6 @@ class Targets(Protocol):
     allow_private: bool
 
     def check(self, url: str, field: str = "url") -> None: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class Listing(Generic[T]):
-    items: list[T]
-    total: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Payment connections and events between the domain and the PaymentsService messages."""
 
 from invoicing.domain.payments import Delivery, PaymentConnection, StoredEvent
-from invoicing.service_layer.payments import Listing, Revealed
+from invoicing.service_layer.payments import Revealed
 from portal.invoicing.v1 import payments_pb2 as pb
+from portal_common.pagination import Listing
 
 WEBHOOK_PATH = "/api/v1/webhooks/payments/"
 # The headers a signature check reads; nothing else of a delivery's metadata goes further.

@@ -7,7 +7,7 @@ invoice's row locked: concurrent events for one invoice queue, and the second se
 """
 
 import dataclasses
-from typing import Callable, Generic, Protocol, TypeVar
+from typing import Callable, Protocol
 
 from invoicing.domain.payments import (
     APPLIED,
@@ -35,12 +35,11 @@ from invoicing.service_layer.invoices import InvoicingUnitOfWork
 from portal_common.clock import now_ms
 from portal_common.domain_errors import Conflict, InvalidArgument, NotFound
 from portal_common.ids import new_id
+from portal_common.pagination import Listing
 from portal_common.principal import Principal
 from portal_common.standard_webhooks import new_secret as new_standard_secret
 from portal_common.uow import retry_race
 from portal_common.validation import check_choice
-
-T = TypeVar("T")
 
 # Active connections an organization may hold at once (a few per provider account is plenty).
 MAX_ACTIVE_CONNECTIONS = 20
@@ -74,12 +73,6 @@ class PaymentsUnitOfWork(InvoicingUnitOfWork, Protocol):
 
     @property
     def payment_events(self) -> PaymentEvents: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class Listing(Generic[T]):
-    items: list[T]
-    total: int
 
 
 @dataclasses.dataclass(frozen=True)

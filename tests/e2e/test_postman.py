@@ -14,10 +14,9 @@ import re
 import subprocess
 
 import pytest
-from invoicing_rest import create_invoice, customer, invoice_body
-from projects_rest import create_project, portal_user
+from records import Records
 
-from portal_stack.testing import Api, new_organization
+from portal_stack.testing import Api
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NEWMAN = REPO / "build" / "tools" / "node_modules" / ".bin" / "newman"
@@ -37,30 +36,10 @@ def served(stack) -> tuple[dict, dict]:
 
 @pytest.fixture
 def variables(stack) -> dict[str, str]:
-    """A fresh organization with one resource of each kind that the collection's paths name: the
-    values of the collection's variables."""
-    created = new_organization(stack, "Postman Org")
-    api = Api(f"http://127.0.0.1:{stack.config.http_port}", created["apiKey"], created["organizationId"])
-    contact_id, crm_organization_id = customer(api, company="Postman Client")
-    user = portal_user(api, crm_organization_id)
-    endpoint = api.post(
-        "/api/v1/webhook-endpoints", json={"url": "https://hooks.example.com/portal", "enabledEvents": ["*"]}
-    ).json()
-    connection = api.post("/api/v1/payment-connections", json={"provider": "standard"}).json()
-    return {
-        "baseUrl": api.base,
-        "apiKey": created["apiKey"],
-        "sessionToken": user.key,
-        "contactId": contact_id,
-        "crmOrganizationId": crm_organization_id,
-        "invoiceId": create_invoice(api, invoice_body(contact_id))["_id"],
-        "projectId": create_project(api)["_id"],
-        "portalUserId": api.get("/api/v1/portal-users").json()["portalUsers"][0]["_id"],
-        "endpointId": endpoint["id"],
-        "deliveryId": api.post(f"/api/v1/webhook-endpoints/{endpoint['id']}/test").json()["id"],
-        "connectionId": connection["id"],
-        "token": connection["webhookUrl"].rpartition("/")[2],
-    }
+    """A fresh organization with one record of each kind that the collection's paths name (the
+    conformance test's records): the values of the collection's variables."""
+    records = Records(stack)
+    return {"baseUrl": records.base, "apiKey": records.key, "sessionToken": records.session_token(), **records.reads}
 
 
 def newman(collection: dict, variables: dict[str, str], directory: pathlib.Path) -> dict:

@@ -11,6 +11,7 @@ from google.protobuf import struct_pb2
 
 from portal.crm.v1 import crm_pb2
 from portal.invoicing.v1 import invoicing_pb2
+from portal.projects.v1 import projects_pb2  # noqa: F401  (registers ProjectsService's descriptors)
 from portal_common import db
 from portal_common.domain_errors import Conflict, InvalidArgument, Unprocessable
 from portal_common.idempotency import (

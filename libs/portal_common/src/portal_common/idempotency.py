@@ -178,11 +178,6 @@ class IdempotencyKeys:
         self._keep_ms = keep_ms
         self._lease_ms = lease_ms
 
-    @classmethod
-    def on(cls, database_url: str, table: sa.Table) -> "IdempotencyKeys":
-        """The keys in the (migrated) database at `database_url`, through an engine of their own."""
-        return cls(Database(create_engine(database_url)), table)
-
     def claim(self, organization_id: str, key: str, method: str, fingerprint: str) -> Claim | Answer:
         """Takes the key for this call, or answers with what the key already holds: the stored
         answer of the same request; a 422 for another request; a 409 while it runs or when it
@@ -290,7 +285,9 @@ class IdempotencyKeys:
 def expired_keys_purge(database_url: str, table: sa.Table) -> Periodic:
     """The background job of a service's main() that deletes its expired keys (lookups already
     ignore them), every PURGE_INTERVAL_SECONDS."""
-    return Periodic("expired idempotency keys", PURGE_INTERVAL_SECONDS, IdempotencyKeys.on(database_url, table).purge)
+    # An engine of its own: main() starts it apart from the servers, whose engines it cannot see.
+    keys = IdempotencyKeys(Database(create_engine(database_url)), table)
+    return Periodic("expired idempotency keys", PURGE_INTERVAL_SECONDS, keys.purge)
 
 
 def _still_live(row, method: str, fingerprint: str, now: int) -> bool:

@@ -92,7 +92,7 @@ def build(settings: Settings, address: str, database: db.Database, store: EventS
             ),
             # Every POST of the webhook endpoints takes an Idempotency-Key (docs/idempotency.md).
             IdempotencyInterceptor(
-                IdempotencyKeys.on(settings.database_url, idempotency_keys), prefixes=(f"/{WEBHOOKS_SERVICE_NAME}/",)
+                IdempotencyKeys(database, idempotency_keys), prefixes=(f"/{WEBHOOKS_SERVICE_NAME}/",)
             ),
         ],
         max_workers=settings.grpc_threads,

@@ -65,12 +65,17 @@ def new_outbox() -> Outbox:
     return Outbox(outbox_events, mapping.event_object)
 
 
-def open_invoicing(
-    settings: Settings, pdfs: InvoicePdfs | None = None, outbox: Outbox | None = None
-) -> InvoicingServicer:
+def open_database(settings: Settings) -> db.Database:
+    """The invoicing database, migrated: one per process, shared by its invoices, payments and
+    idempotency keys (each engine keeps its own pool of connections)."""
     engine = db.create_engine(settings.database_url)
     db.migrate(engine, MIGRATIONS)
-    database = db.Database(engine)
+    return db.Database(engine)
+
+
+def open_invoicing(
+    settings: Settings, database: db.Database, pdfs: InvoicePdfs | None = None, outbox: Outbox | None = None
+) -> InvoicingServicer:
     pdfs = pdfs or InvoicePdfs(ProcessRenderer(RENDERS_IN_ALL), cache_bytes=settings.pdf_cache_mb * 2**20)
     events = outbox or new_outbox()
 
@@ -95,9 +100,8 @@ def open_invoicing(
     return InvoicingServicer(invoicing, emails, InvoiceQueries(database))
 
 
-def open_payments(settings: Settings, outbox: Outbox | None = None) -> PaymentsServicer:
-    """The payment webhooks, on the invoicing database (open_invoicing migrates it)."""
-    database = db.Database(db.create_engine(settings.database_url))
+def open_payments(settings: Settings, database: db.Database, outbox: Outbox | None = None) -> PaymentsServicer:
+    """The payment webhooks, on the invoicing database."""
     box = SecretBox(settings.secrets_key)
     events = outbox or new_outbox()
 
@@ -110,11 +114,13 @@ def open_payments(settings: Settings, outbox: Outbox | None = None) -> PaymentsS
 def build(
     settings: Settings,
     address: str,
+    database: db.Database | None = None,
     servicer: InvoicingServicer | None = None,
     payments: PaymentsServicer | None = None,
 ):
-    servicer = servicer or open_invoicing(settings)
-    payments = payments or open_payments(settings)
+    database = database or open_database(settings)
+    servicer = servicer or open_invoicing(settings, database)
+    payments = payments or open_payments(settings, database)
     credentials = remote_credentials(settings)
     return create_server(
         address,
@@ -131,7 +137,7 @@ def build(
                 failures=FailureBudget(settings.auth_failures_per_minute),
             ),
             IdempotencyInterceptor(
-                IdempotencyKeys.on(settings.database_url, idempotency_keys),
+                IdempotencyKeys(database, idempotency_keys),
                 prefixes=(IDEMPOTENT_PREFIX,),
                 public_methods=PUBLIC_METHODS,
             ),
@@ -144,8 +150,9 @@ def build(
 def main() -> None:
     settings = Settings.from_env()
     outbox = new_outbox()  # one per process: its relay wakes after the commits of both servicers
-    servicer = open_invoicing(settings, outbox=outbox)
-    server, port = build(settings, settings.address, servicer, open_payments(settings, outbox))
+    database = open_database(settings)
+    servicer = open_invoicing(settings, database, outbox=outbox)
+    server, port = build(settings, settings.address, database, servicer, open_payments(settings, database, outbox))
     # Persists "overdue" for invoices whose due date has passed; reads derive it in between.
     Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue).start()
     if servicer.emails.worker:  # delivers the queued invoice emails

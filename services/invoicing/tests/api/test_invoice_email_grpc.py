@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from invoicing.config import Settings
-from invoicing.server import build, open_invoicing
+from invoicing.server import build, open_database, open_invoicing
 from portal.crm.v1 import crm_pb2, crm_pb2_grpc
 from portal.invoicing.v1 import invoicing_pb2 as pb
 from portal.invoicing.v1 import invoicing_pb2_grpc
@@ -36,8 +36,9 @@ def served(databases, grpc_peers, tmp_path_factory):
         mail_dir=mail_dir,
         retry_scale=0.001,
     )
-    servicer = open_invoicing(settings)
-    server, port = build(settings, settings.address, servicer)
+    database = open_database(settings)
+    servicer = open_invoicing(settings, database)
+    server, port = build(settings, settings.address, database, servicer)
     server.start()
     worker = servicer.emails.worker
     assert worker is not None

@@ -13,7 +13,7 @@ from google.protobuf import struct_pb2
 
 from invoicing.adapters.pdf import RenderStopped, render_invoice
 from invoicing.config import Settings
-from invoicing.server import build, open_invoicing
+from invoicing.server import build, open_database, open_invoicing
 from invoicing.service_layer.renders import InvoicePdfs
 from portal.invoicing.v1 import invoicing_pb2 as pb
 from portal.invoicing.v1 import invoicing_pb2_grpc
@@ -67,7 +67,10 @@ def service(databases, grpc_peers):
         internal_token=grpc_peers.internal_token,
         grpc_threads=Settings.from_env().grpc_threads,
     )  # as many worker threads as it runs with
-    server, port = build(settings, settings.address, open_invoicing(settings, InvoicePdfs(renderer)))
+    database = open_database(settings)
+    server, port = build(
+        settings, settings.address, database, open_invoicing(settings, database, InvoicePdfs(renderer))
+    )
     server.start()
     yield renderer, invoicing_pb2_grpc.InvoicingServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}")), grpc_peers
     server.stop(None)

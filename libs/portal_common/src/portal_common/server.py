@@ -10,6 +10,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection as grpc_reflection
 
+from portal_common import observability
+
 Registration = tuple[Callable[[object, grpc.Server], None], object, str]
 """(add_XServicer_to_server, servicer instance, full service name)."""
 
@@ -37,7 +39,7 @@ def create_server(
     # refuses larger headers itself (max_request_headers_kb in gateway/envoy.yaml.in).
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
-        interceptors=list(interceptors),
+        interceptors=[*observability.server_interceptors(), *interceptors],
         options=[("grpc.max_metadata_size", 32 * 1024), ("grpc.max_receive_message_length", max_request_bytes)],
     )
     health_servicer = health.HealthServicer()

@@ -49,6 +49,15 @@ def grpc_port(service: str) -> int:
     return env_int(f"{service.upper()}_GRPC_PORT", DEFAULT_PORTS[service])
 
 
+# Each service's Prometheus endpoint (docs/operations.md, "Metrics"); the rate-limit service's is 9106.
+DEFAULT_METRICS_PORTS = {"auth": 9101, "crm": 9102, "projects": 9103, "invoicing": 9104, "events": 9105}
+
+
+def metrics_port(service: str) -> int:
+    """`<SERVICE>_METRICS_PORT`; 0 serves no metrics."""
+    return env_int(f"{service.upper()}_METRICS_PORT", DEFAULT_METRICS_PORTS[service])
+
+
 def grpc_listen_address(service: str) -> str:
     """Where the service's own gRPC server listens: PORTAL_BIND_HOST (127.0.0.1) and its port."""
     return f"{env_str('PORTAL_BIND_HOST', '127.0.0.1')}:{grpc_port(service)}"

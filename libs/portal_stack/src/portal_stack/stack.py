@@ -40,6 +40,8 @@ class StackConfig:
     auth_rate_per_minute: int
     cors_origins: list[str]
     service_ports: dict[str, int]
+    metrics_ports: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Each service's Prometheus port (`<SERVICE>_METRICS_PORT`); a service not named serves none."""
     trusted_proxy_hops: int = 0
     """How many proxies (load balancers) in front of the gateway append to X-Forwarded-For."""
     webhook_rate_per_minute: int = 1200
@@ -58,6 +60,7 @@ class StackConfig:
             auth_rate_per_minute=settings.env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10),
             cors_origins=[o.strip() for o in settings.env_str("PORTAL_CORS_ORIGINS", "").split(",") if o.strip()],
             service_ports={name: settings.grpc_port(name) for name in SERVICES},
+            metrics_ports={name: settings.metrics_port(name) for name in SERVICES},
             trusted_proxy_hops=settings.env_int("PORTAL_TRUSTED_PROXY_HOPS", 0),
             webhook_rate_per_minute=settings.env_int("PORTAL_WEBHOOK_RATE_LIMIT_PER_MINUTE", 1200),
         )
@@ -88,6 +91,7 @@ class StackConfig:
         env.setdefault("PORTAL_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         for name, port in self.service_ports.items():
             env[f"{name.upper()}_GRPC_PORT"] = str(port)
+            env[f"{name.upper()}_METRICS_PORT"] = str(self.metrics_ports.get(name, 0))
             env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
         return env
 

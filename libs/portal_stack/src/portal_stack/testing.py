@@ -88,6 +88,7 @@ def start_stack(databases: Databases, data_dir: pathlib.Path, **overrides) -> St
         auth_rate_per_minute=overrides.pop("auth_rate_per_minute", 1_000_000),
         cors_origins=overrides.pop("cors_origins", ["https://portal.example.com"]),
         service_ports={name: free_port() for name in SERVICES},
+        metrics_ports={name: free_port() for name in SERVICES},
         extra_env={**{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES}, **overrides},
     )
     data_dir.mkdir(parents=True, exist_ok=True)

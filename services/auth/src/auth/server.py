@@ -22,6 +22,7 @@ from portal_common.errors import ErrorInterceptor
 from portal_common.event_bus import start_relay
 from portal_common.outbox import Outbox
 from portal_common.periodic import Periodic
+from portal_common.observability import start_process
 from portal_common.server import create_server, serve_forever
 
 CREDENTIALS = auth_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name
@@ -96,6 +97,7 @@ def build(settings: Settings, address: str, outbox: Outbox | None = None):
 
 
 def main() -> None:
+    start_process("auth")
     settings = Settings.from_env()
     outbox = new_outbox()
     server, port = build(settings, settings.address, outbox)

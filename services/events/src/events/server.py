@@ -23,6 +23,7 @@ from portal_common.errors import ErrorInterceptor
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
 from portal_common.periodic import Periodic
 from portal_common.sealed_secrets import SecretBox
+from portal_common.observability import start_process
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["EventsService"].full_name
@@ -102,6 +103,7 @@ def build(settings: Settings, address: str, database: db.Database, store: EventS
 
 
 def main() -> None:
+    start_process("events")
     settings = Settings.from_env()
     database, store = open_store(settings)
     server, port = build(settings, settings.address, database, store)

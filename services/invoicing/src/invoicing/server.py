@@ -29,6 +29,7 @@ from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, e
 from portal_common.outbox import Outbox
 from portal_common.periodic import Periodic
 from portal_common.sealed_secrets import SecretBox
+from portal_common.observability import start_process
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = invoicing_pb2.DESCRIPTOR.services_by_name["InvoicingService"].full_name
@@ -148,6 +149,7 @@ def build(
 
 
 def main() -> None:
+    start_process("invoicing")
     settings = Settings.from_env()
     outbox = new_outbox()  # one per process: its relay wakes after the commits of both servicers
     database = open_database(settings)

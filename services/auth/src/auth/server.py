@@ -20,9 +20,9 @@ from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, CredentialCache, InternalCallerInterceptor
 from portal_common.errors import ErrorInterceptor
 from portal_common.event_bus import start_relay
+from portal_common.observability import start_process
 from portal_common.outbox import Outbox
 from portal_common.periodic import Periodic
-from portal_common.observability import start_process
 from portal_common.server import create_server, serve_forever
 
 CREDENTIALS = auth_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name

@@ -12,8 +12,8 @@ from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remot
 from portal_common.errors import ErrorInterceptor
 from portal_common.event_bus import start_relay
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
-from portal_common.outbox import Outbox
 from portal_common.observability import start_process
+from portal_common.outbox import Outbox
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = crm_pb2.DESCRIPTOR.services_by_name["CrmService"].full_name

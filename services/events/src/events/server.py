@@ -21,9 +21,9 @@ from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remot
 from portal_common.clock import now_ms
 from portal_common.errors import ErrorInterceptor
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
+from portal_common.observability import start_process
 from portal_common.periodic import Periodic
 from portal_common.sealed_secrets import SecretBox
-from portal_common.observability import start_process
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["EventsService"].full_name

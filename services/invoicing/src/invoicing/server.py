@@ -26,10 +26,10 @@ from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.event_bus import start_relay
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
+from portal_common.observability import start_process
 from portal_common.outbox import Outbox
 from portal_common.periodic import Periodic
 from portal_common.sealed_secrets import SecretBox
-from portal_common.observability import start_process
 from portal_common.server import create_server, serve_forever
 
 SERVICE_NAME = invoicing_pb2.DESCRIPTOR.services_by_name["InvoicingService"].full_name

@@ -5,8 +5,8 @@ from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
 from portal_common.event_bus import start_relay
 from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, expired_keys_purge
-from portal_common.outbox import Outbox
 from portal_common.observability import start_process
+from portal_common.outbox import Outbox
 from portal_common.server import create_server, serve_forever
 from projects.adapters.crm_client import CrmClient
 from projects.adapters.tables import idempotency_keys, outbox_events

@@ -19,6 +19,7 @@ from typing import Callable
 import grpc
 
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
+from portal_common import metrics
 from portal_common.address_limits import FailureBudget, client_address
 from portal_common.channels import internal_channel
 from portal_common.clock import now_ms
@@ -108,11 +109,14 @@ class CredentialCache:
     def resolve(self, credential_hash: str) -> Principal | None:
         entry = self._fresh(credential_hash)
         if entry:
+            metrics.credential_cache_hit()
             return entry[0]
         with self._locks[hash(credential_hash) % len(self._locks)]:
             entry = self._fresh(credential_hash)  # another thread may just have asked
             if entry:
+                metrics.credential_cache_hit()
                 return entry[0]
+            metrics.credential_cache_miss()
             principal = self._lookup(credential_hash)
             keep = self._ttl
             if principal and principal.expires_at:

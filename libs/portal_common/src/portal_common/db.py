@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import pathlib
 import re
+import time
 from typing import Callable, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from portal_common import metrics
 from portal_common.settings import env_int
 
 WRITE = "portal_write"
@@ -35,7 +37,9 @@ def create_engine(url: str) -> sa.Engine:
         # PORTAL_DB_POOL_SIZE: connections an engine keeps open between uses (more open for bursts,
         # then close). Each process of each service holds its own, against the server's
         # max_connections: the test stacks, many at once on one server, keep few.
-        return sa.create_engine(url, pool_size=env_int("PORTAL_DB_POOL_SIZE", 16), max_overflow=8, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_size=env_int("PORTAL_DB_POOL_SIZE", 16), max_overflow=8, pool_pre_ping=True)
+        metrics.instrument_engine(engine)
+        return engine
     path = sa.make_url(url).database
     pool = {}
     if path and path != ":memory:":
@@ -61,6 +65,7 @@ def create_engine(url: str) -> sa.Engine:
         write = connection.get_execution_options().get(WRITE, False)
         connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    metrics.instrument_engine(engine)
     return engine
 
 
@@ -152,6 +157,12 @@ def increment(connection: sa.Connection, table: sa.Table, key: dict, column: str
     return connection.execute(statement.returning(table.c[column])).scalar_one()
 
 
+def count_up_to(connection: sa.Connection, query: sa.Select, limit: int) -> int:
+    """How many rows `query` finds, counting at most `limit`: a read of bounded cost (a queue's
+    depth for the metrics), best served by an index that covers `query`."""
+    return connection.execute(sa.select(sa.func.count()).select_from(query.limit(limit).subquery())).scalar_one()
+
+
 def like_pattern(term: str) -> str:
     """A LIKE pattern (escape character backslash) matching `term` anywhere, lowercased."""
     return "%" + _LIKE_SPECIAL.sub(r"\\\1", term.strip().lower()) + "%"
@@ -189,8 +200,10 @@ class HotQuery:
         sql, order, literals = self._for(connection.dialect)
         values = {**literals, **params}
         cursor = connection.driver_connection.cursor()
+        started = time.perf_counter()  # timed here: these statements bypass the engine's events
         try:
             cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
             return cursor.fetchall()
         finally:
             cursor.close()
+            metrics.observe_query(time.perf_counter() - started)

@@ -21,7 +21,9 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from portal.events.v1 import events_pb2, events_pb2_grpc
+from portal_common import metrics
 from portal_common.channels import internal_channel
+from portal_common.clock import now_ms
 from portal_common.db import Database, create_engine
 from portal_common.domain_errors import Unavailable
 from portal_common.outbox import Envelope, Outbox, Relay, Sink
@@ -184,4 +186,18 @@ def start_relay(settings: ServiceSettings, service: str, outbox: Outbox) -> Rela
     settings name, on an engine of its own."""
     relay = Relay(Database(create_engine(settings.database_url)), outbox, event_sink(settings, service))
     log.info("%s relays its events to %s", service, settings.event_bus_url or f"events at {settings.events_target}")
+    metrics.watch(
+        "portal_outbox_events_waiting",
+        f"Events in the outbox not yet relayed (counted up to {metrics.QUEUE_COUNT_LIMIT})",
+        lambda: relay.waiting(metrics.QUEUE_COUNT_LIMIT),
+    )
+    metrics.watch(
+        "portal_outbox_oldest_event_age_seconds",
+        "How long the oldest event in the outbox has waited to be relayed (the outbox lag)",
+        lambda: _age_seconds(relay.oldest_created_at()),
+    )
     return relay.start()
+
+
+def _age_seconds(created_at: int | None) -> float:
+    return 0.0 if created_at is None else max(now_ms() - created_at, 0) / 1000

@@ -24,7 +24,7 @@ from typing import Any, Callable, Protocol, Self
 import sqlalchemy as sa
 
 from portal_common.clock import now_ms
-from portal_common.db import Database
+from portal_common.db import Database, count_up_to
 from portal_common.ids import _CROCKFORD, new_id
 from portal_common.uow import SqlUnitOfWork
 
@@ -254,6 +254,18 @@ class Relay:
             uow.rows.execute(table.delete().where(table.c.id.in_([event.id for event in events])))
             uow.commit()
         return len(events)
+
+    def waiting(self, limit: int) -> int:
+        """How many events wait in the outbox, counted up to `limit`."""
+        with _RelayUnitOfWork(self._database, read_only=True) as uow:
+            return count_up_to(uow.rows, sa.select(self._outbox.table.c.id), limit)
+
+    def oldest_created_at(self) -> int | None:
+        """When the oldest event waiting was recorded (epoch ms), by the primary key's index (event
+        ids sort by time); None when the outbox is empty."""
+        table = self._outbox.table
+        with _RelayUnitOfWork(self._database, read_only=True) as uow:
+            return uow.rows.execute(sa.select(table.c.created_at).order_by(table.c.id).limit(1)).scalar()
 
     def start(self) -> Self:
         self._thread.start()

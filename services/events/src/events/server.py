@@ -4,6 +4,7 @@ from typing import Callable
 
 from events.adapters.http_delivery import WebhookHttp
 from events.adapters.tables import idempotency_keys
+from events.adapters.webhook_repository import deliveries_waiting
 from events.api import webhooks_mapping
 from events.api.bus_consumer import BusConsumer
 from events.api.servicers import EventsInternalServicer, EventsServicer
@@ -15,7 +16,7 @@ from events.service_layer.events import MAX_BATCH_BYTES, EventStore
 from events.service_layer.webhooks import WebhookEndpoints
 from events.service_layer.webhooks_unit_of_work import WebhooksUnitOfWork
 from portal.events.v1 import events_pb2, events_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
-from portal_common import db
+from portal_common import db, metrics
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, InternalCallerInterceptor, remote_credentials
 from portal_common.clock import now_ms
@@ -109,6 +110,11 @@ def main() -> None:
     server, port = build(settings, settings.address, database, store)
     Periodic("expired events purge", settings.purge_interval_seconds, store.purge_expired).start()
     worker = delivery_worker(settings, database).start()  # sends the webhook deliveries
+    metrics.watch(
+        "portal_webhook_deliveries_waiting",
+        f"Webhook deliveries not yet delivered nor given up (counted up to {metrics.QUEUE_COUNT_LIMIT})",
+        lambda: deliveries_waiting(database, metrics.QUEUE_COUNT_LIMIT),
+    )
     purge = functools.partial(worker.sender.purge_expired, settings.retention_days)
     Periodic("expired deliveries purge", settings.purge_interval_seconds, purge).start()
     expired_keys_purge(settings.database_url, idempotency_keys).start()

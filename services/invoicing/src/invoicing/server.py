@@ -4,6 +4,7 @@ from invoicing.adapters.auth_client import AuthClient
 from invoicing.adapters.crm_client import CrmClient
 from invoicing.adapters.mail_files import MailDirectory
 from invoicing.adapters.mail_message import MessageComposer, mail_address
+from invoicing.adapters.outbox import emails_waiting
 from invoicing.adapters.payments_repository import SqlPaymentsUnitOfWork
 from invoicing.adapters.render_processes import ProcessRenderer
 from invoicing.adapters.smtp import SmtpTransport, parse_smtp_url
@@ -20,7 +21,7 @@ from invoicing.service_layer.invoices import InvoicingService
 from invoicing.service_layer.payments import PaymentsService
 from invoicing.service_layer.renders import RENDERS_IN_ALL, InvoicePdfs
 from portal.invoicing.v1 import invoicing_pb2, invoicing_pb2_grpc, payments_pb2, payments_pb2_grpc
-from portal_common import db
+from portal_common import db, metrics
 from portal_common.address_limits import FailureBudget
 from portal_common.auth import AuthInterceptor, remote_credentials
 from portal_common.errors import ErrorInterceptor
@@ -159,6 +160,11 @@ def main() -> None:
     Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue).start()
     if servicer.emails.worker:  # delivers the queued invoice emails
         servicer.emails.worker.start()
+    metrics.watch(
+        "portal_emails_waiting",
+        f"Invoice emails queued for delivery (counted up to {metrics.QUEUE_COUNT_LIMIT})",
+        lambda: emails_waiting(database, metrics.QUEUE_COUNT_LIMIT),
+    )
     expired_keys_purge(settings.database_url, idempotency_keys).start()
     start_relay(settings, "invoicing", outbox)
     serve_forever(server, "invoicing", port)

@@ -268,3 +268,10 @@ class WebhookAttemptRepository(db.Repository):
                 )
             )
         return found
+
+
+def deliveries_waiting(database: db.Database, limit: int) -> int:
+    """Webhook deliveries not yet delivered nor given up (a metric), counted up to `limit` on the
+    webhook_deliveries_due index."""
+    with database.read() as connection:
+        return db.count_up_to(connection, sa.select(_d.c.status).where(_d.c.status == PENDING), limit)

@@ -92,3 +92,9 @@ class OutboundEmailRepository(db.Repository):
         """When the next queued email falls due (or a claim on one expires)."""
         query = sa.select(sa.func.min(_t.c.next_attempt_at)).where(_t.c.status == QUEUED)
         return self._connection.execute(query).scalar_one_or_none()
+
+
+def emails_waiting(database: db.Database, limit: int) -> int:
+    """Emails queued for delivery (a metric), counted up to `limit` on the outbound_emails_due index."""
+    with database.read() as connection:
+        return db.count_up_to(connection, sa.select(_t.c.status).where(_t.c.status == QUEUED), limit)

@@ -1,0 +1,1 @@
+"""Envoy's global rate-limit service for the portal, backed by Redis (see server.py)."""

@@ -23,6 +23,7 @@ def render(
     cors_origins: list[str],
     service_ports: dict[str, int],
     service_hosts: dict[str, str] | None = None,
+    admin_address: str = "127.0.0.1",
 ) -> pathlib.Path:
     """Writes the configuration to `destination`. Services listen on 127.0.0.1 unless
     `service_hosts` names another host for them (as docker-compose does)."""
@@ -32,6 +33,7 @@ def render(
         template.substitute(
             http_port=http_port,
             admin_port=admin_port,
+            admin_address=admin_address,
             listen_address=listen_address,
             api_rate_per_minute=api_rate_per_minute,
             auth_rate_per_minute=auth_rate_per_minute,

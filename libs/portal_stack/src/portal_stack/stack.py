@@ -48,6 +48,9 @@ class StackConfig:
     """Payment webhook deliveries (no credential) per client address and minute at the gateway."""
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     """Environment for the children beyond os.environ, such as database URLs."""
+    admin_address: str = "127.0.0.1"
+    """Where Envoy's admin interface (its /stats/prometheus) listens: PORTAL_ADMIN_ADDRESS. It can
+    also stop Envoy: only where the metrics' scraper, and nobody else, can reach it."""
 
     @classmethod
     def from_env(cls) -> "StackConfig":
@@ -55,6 +58,7 @@ class StackConfig:
             data_dir=settings.data_dir(),
             http_port=settings.env_int("PORTAL_HTTP_PORT", 8080),
             admin_port=settings.env_int("PORTAL_ADMIN_PORT", 9901),
+            admin_address=settings.env_str("PORTAL_ADMIN_ADDRESS", "127.0.0.1"),
             listen_address=settings.env_str("PORTAL_LISTEN_ADDRESS", "127.0.0.1"),
             api_rate_per_minute=settings.env_int("PORTAL_RATE_LIMIT_PER_MINUTE", 100),
             auth_rate_per_minute=settings.env_int("PORTAL_AUTH_RATE_LIMIT_PER_MINUTE", 10),
@@ -158,6 +162,7 @@ class Stack:
             self.config.data_dir / "envoy.yaml",
             http_port=self.config.http_port,
             admin_port=self.config.admin_port,
+            admin_address=self.config.admin_address,
             listen_address=self.config.listen_address,
             api_rate_per_minute=self.config.api_rate_per_minute,
             auth_rate_per_minute=self.config.auth_rate_per_minute,

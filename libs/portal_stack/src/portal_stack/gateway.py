@@ -9,6 +9,70 @@ GATEWAY_DIR = REPO / "gateway"
 BUILD_DIR = REPO / "build"
 DESCRIPTOR = BUILD_DIR / "gen" / "portal.pb"
 
+Upstreams = dict[str, list[tuple[str, int]]]
+"""Each service's processes, as (host, port): the endpoints of its cluster."""
+
+# A gRPC service over HTTP/2 (gateway/envoy.yaml.in says why each setting).
+_HTTP2 = {
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        "explicit_http_config": {"http2_protocol_options": {}},
+    }
+}
+_OUTLIER_DETECTION = {
+    "split_external_local_origin_errors": True,
+    "consecutive_local_origin_failure": 3,
+    "enforcing_consecutive_local_origin_failure": 100,
+    "enforcing_local_origin_success_rate": 0,
+    "enforcing_consecutive_5xx": 0,
+    "enforcing_consecutive_gateway_failure": 0,
+    "enforcing_success_rate": 0,
+    "interval": "5s",
+    "base_ejection_time": "5s",
+    "max_ejection_time": "30s",
+    "max_ejection_percent": 100,
+}
+# grpc.health.v1 of the whole server (service ""), every second also while the cluster has no
+# traffic (Envoy's default then is a minute: a restarted process would wait that long).
+_HEALTH_CHECK = {
+    "grpc_health_check": {},
+    "timeout": "2s",
+    "interval": "1s",
+    "no_traffic_interval": "1s",
+    "unhealthy_threshold": 2,
+    "healthy_threshold": 1,
+}
+
+
+def service_cluster(name: str, endpoints: list[tuple[str, int]]) -> dict:
+    """The cluster of service `name` (Envoy's Cluster, as JSON): one endpoint per process."""
+    return {
+        "name": name,
+        "type": "STRICT_DNS",  # a host name (compose, Kubernetes) resolves to every replica's address
+        "connect_timeout": "1s",
+        "lb_policy": "LEAST_REQUEST",
+        "typed_extension_protocol_options": _HTTP2,
+        "health_checks": [_HEALTH_CHECK],
+        "outlier_detection": _OUTLIER_DETECTION,
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
+                        for host, port in endpoints
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def clusters_yaml(upstreams: Upstreams) -> str:
+    """The services' clusters as items of the template's `clusters:` list (JSON is YAML)."""
+    return "\n".join(f"  - {json.dumps(service_cluster(name, endpoints))}" for name, endpoints in upstreams.items())
+
 
 def render(
     destination: pathlib.Path,
@@ -21,13 +85,11 @@ def render(
     trusted_proxy_hops: int,
     webhook_rate_per_minute: int,
     cors_origins: list[str],
-    service_ports: dict[str, int],
-    service_hosts: dict[str, str] | None = None,
+    upstreams: Upstreams,
     admin_address: str = "127.0.0.1",
 ) -> pathlib.Path:
-    """Writes the configuration to `destination`. Services listen on 127.0.0.1 unless
-    `service_hosts` names another host for them (as docker-compose does)."""
-    hosts = service_hosts or {}
+    """Writes the configuration to `destination`; `upstreams` are where each service's processes
+    listen (127.0.0.1 and their ports under `make run`, a compose or Kubernetes host name)."""
     template = string.Template((GATEWAY_DIR / "envoy.yaml.in").read_text())
     destination.write_text(
         template.substitute(
@@ -43,8 +105,7 @@ def render(
             gateway_dir=GATEWAY_DIR,
             descriptor_path=DESCRIPTOR,
             build_dir=BUILD_DIR,
-            **{f"{name}_port": port for name, port in service_ports.items()},
-            **{f"{name}_host": hosts.get(name, "127.0.0.1") for name in service_ports},
+            clusters=clusters_yaml(upstreams),
         )
     )
     return destination

@@ -28,6 +28,18 @@ OWNER_ONLY = 0o077
 # STABLE_SECONDS of its start, at most MAX_RESTART_DELAY seconds.
 STABLE_SECONDS = 60
 MAX_RESTART_DELAY = 30
+# Process i (from 0) of a service listens on its configured gRPC and metrics ports + PORT_STEP * i.
+PORT_STEP = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceProcess:
+    """One process of a service: its name among the stack's children ("crm", "crm-2", ...) and ports."""
+
+    service: str
+    name: str
+    grpc_port: int
+    metrics_port: int
 
 
 @dataclasses.dataclass
@@ -48,6 +60,8 @@ class StackConfig:
     """Payment webhook deliveries (no credential) per client address and minute at the gateway."""
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     """Environment for the children beyond os.environ, such as database URLs."""
+    processes: dict[str, int] = dataclasses.field(default_factory=dict)
+    """How many processes of each service run (`<SERVICE>_PROCESSES`); a service not named runs one."""
     admin_address: str = "127.0.0.1"
     """Where Envoy's admin interface (its /stats/prometheus) listens: PORTAL_ADMIN_ADDRESS. It can
     also stop Envoy: only where the metrics' scraper, and nobody else, can reach it."""
@@ -67,7 +81,28 @@ class StackConfig:
             metrics_ports={name: settings.metrics_port(name) for name in SERVICES},
             trusted_proxy_hops=settings.env_int("PORTAL_TRUSTED_PROXY_HOPS", 0),
             webhook_rate_per_minute=settings.env_int("PORTAL_WEBHOOK_RATE_LIMIT_PER_MINUTE", 1200),
+            processes={name: settings.env_int(f"{name.upper()}_PROCESSES", 1) for name in SERVICES},
         )
+
+    def service_processes(self, service: str) -> list[ServiceProcess]:
+        """The processes of `service`, each on its ports (PORT_STEP apart; a metrics port 0 stays 0)."""
+        count = self.processes.get(service, 1)
+        if count < 1:
+            raise SystemExit(f"{service.upper()}_PROCESSES must be 1 or more, got {count}")
+        grpc_port, metrics_port = self.service_ports[service], self.metrics_ports.get(service, 0)
+        return [
+            ServiceProcess(
+                service,
+                service if i == 0 else f"{service}-{i + 1}",
+                grpc_port + PORT_STEP * i,
+                metrics_port + PORT_STEP * i if metrics_port else 0,
+            )
+            for i in range(count)
+        ]
+
+    def upstreams(self) -> gateway.Upstreams:
+        """Where Envoy finds each service: every process's port on 127.0.0.1."""
+        return {name: [("127.0.0.1", p.grpc_port) for p in self.service_processes(name)] for name in self.service_ports}
 
     def internal_token(self) -> str:
         """PORTAL_INTERNAL_TOKEN, or the one generated into the data directory on the first start."""
@@ -96,17 +131,38 @@ class StackConfig:
         for name, port in self.service_ports.items():
             env[f"{name.upper()}_GRPC_PORT"] = str(port)
             env[f"{name.upper()}_METRICS_PORT"] = str(self.metrics_ports.get(name, 0))
-            env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{port}"
+            env[f"{name.upper()}_GRPC_TARGET"] = grpc_target(self.service_processes(name))
         return env
+
+    def process_env(self, process: ServiceProcess) -> dict[str, str]:
+        """child_env() with the ports of one process of a service."""
+        return dict(
+            self.child_env(),
+            **{
+                f"{process.service.upper()}_GRPC_PORT": str(process.grpc_port),
+                f"{process.service.upper()}_METRICS_PORT": str(process.metrics_port),
+            },
+        )
+
+
+def grpc_target(processes: list[ServiceProcess]) -> str:
+    """The gRPC target of a service's processes for the others' channels: several addresses are
+    balanced call by call (portal_common.channels uses round_robin)."""
+    addresses = [f"127.0.0.1:{p.grpc_port}" for p in processes]
+    return addresses[0] if len(addresses) == 1 else "ipv4:" + ",".join(addresses)
 
 
 class Stack:
-    """Starts the services and Envoy as child processes; `stop()` ends them all."""
+    """Starts the services' processes and Envoy as child processes; `stop()` ends them all.
+
+    `processes` are the running children by name: "envoy", and each service process's
+    ServiceProcess.name ("crm" is the CRM's first process, "crm-2" its second)."""
 
     def __init__(self, config: StackConfig, log_dir: pathlib.Path | None = None):
         self.config = config
         self._log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
+        self._service_processes = {p.name: p for name in SERVICES for p in config.service_processes(name)}
 
     def start(self) -> None:
         self.config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -120,19 +176,32 @@ class Stack:
             raise
 
     def start_service(self, name: str) -> None:
-        self._spawn(name, [str(BIN / "python"), "-m", name])
-        _wait_healthy(name, self.processes[name], f"127.0.0.1:{self.config.service_ports[name]}")
+        """Starts every process of service `name` and waits until each serves."""
+        started = [self._spawn_process(process) for process in self.config.service_processes(name)]
+        for process in started:
+            self._wait_serving(process)
 
     def stop_service(self, name: str) -> None:
-        _terminate(self.processes.pop(name))
+        """Stops every process of service `name` (SIGTERM: each drains, then stops)."""
+        _terminate(*(self.processes.pop(p.name) for p in self.config.service_processes(name)))
 
     def restart(self, name: str) -> None:
-        """Starts the child `name` again (a service, or "envoy") and waits until it is ready."""
+        """Starts the child `name` again (a service process, or "envoy") and waits until it is ready."""
         self.processes.pop(name, None)
         if name == "envoy":
             self._start_gateway()
         else:
-            self.start_service(name)
+            self._wait_serving(self._spawn_process(self._service_processes[name]))
+
+    def restart_gracefully(self, name: str) -> None:
+        """Stops the service process `name` as an operator would (SIGTERM: it answers NOT_SERVING,
+        drains, stops), starts it again, and returns once Envoy routes to it again: what a rolling
+        restart does to each process in turn."""
+        _terminate(self.processes.pop(name))
+        self.restart(name)
+        process = self._service_processes[name]
+        url = f"http://127.0.0.1:{self.config.admin_port}/clusters?format=json"
+        _wait_until(lambda: _routed(url, process), self.processes[name], f"{name} in Envoy's {process.service} cluster")
 
     def keep_running(self, say: Callable[[str], None]) -> NoReturn:
         """Restarts every child that exits, as compose's restart policy or Kubernetes would, and
@@ -169,20 +238,27 @@ class Stack:
             trusted_proxy_hops=self.config.trusted_proxy_hops,
             webhook_rate_per_minute=self.config.webhook_rate_per_minute,
             cors_origins=self.config.cors_origins,
-            service_ports=self.config.service_ports,
+            upstreams=self.config.upstreams(),
         )
         envoy = shutil.which("envoy", path=str(BIN)) or "envoy"
         self._spawn("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "--log-level", "warn"])
         url = f"http://127.0.0.1:{self.config.http_port}/healthz"
         _wait_until(lambda: _http_ok(url), self.processes["envoy"], "envoy")
 
-    def _spawn(self, name: str, command: list[str]) -> None:
+    def _spawn_process(self, process: ServiceProcess) -> ServiceProcess:
+        self._spawn(process.name, [str(BIN / "python"), "-m", process.service], self.config.process_env(process))
+        return process
+
+    def _wait_serving(self, process: ServiceProcess) -> None:
+        _wait_healthy(process.name, self.processes[process.name], f"127.0.0.1:{process.grpc_port}")
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         output = None
         if self._log_dir:
             output = open(self._log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             command,
-            env=self.config.child_env(),
+            env=env or self.config.child_env(),
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
             umask=OWNER_ONLY,
@@ -193,8 +269,11 @@ class Stack:
         return next((name for name, p in self.processes.items() if p.poll() is not None), None)
 
     def stop(self) -> None:
-        for name in reversed(list(self.processes)):
-            _terminate(self.processes.pop(name))
+        """Stops Envoy, then every service process at once (each drains for PORTAL_DRAIN_SECONDS),
+        the events service's last: the others relay their events to it until they stop."""
+        events = [name for name, p in self._service_processes.items() if p.service == "events"]
+        for wave in (["envoy"], [name for name in self.processes if name not in events], events):
+            _terminate(*(self.processes.pop(name) for name in wave if name in self.processes))
 
     def ensure_demo_organization(self) -> dict | None:
         """Creates the demo organization on the very first start; returns its id and key then."""
@@ -208,14 +287,34 @@ class Stack:
         return json.loads(out) if out else None
 
 
-def _terminate(process: subprocess.Popen) -> None:
-    if process.poll() is None:
+def _terminate(*processes: subprocess.Popen) -> None:
+    """SIGTERM to each, then waits for them all; kills one that is still running 20 s later (its
+    drain and its calls' grace are shorter)."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         process.terminate()
+    deadline = time.monotonic() + 20
+    for process in running:
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _routed(clusters_url: str, process: ServiceProcess) -> bool:
+    """Whether Envoy (its admin /clusters) holds `process` healthy in its service's cluster."""
+    try:
+        with urllib.request.urlopen(clusters_url, timeout=1) as response:
+            statuses = json.load(response)["cluster_statuses"]
+    except OSError:
+        return False
+    cluster = next(c for c in statuses if c["name"] == process.service)
+    return any(
+        host["address"]["socket_address"]["port_value"] == process.grpc_port
+        and not any(flag.startswith("failed") or flag.endswith("unhealthy") for flag in host["health_status"])
+        for host in cluster.get("host_statuses", [])
+    )
 
 
 def _http_ok(url: str) -> bool:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from google.rpc import error_details_pb2, status_pb2
 
 from portal_common import db
-from portal_stack.stack import BIN, SERVICES, Stack, StackConfig
+from portal_stack.stack import BIN, PORT_STEP, SERVICES, Stack, StackConfig
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ON_POSTGRES = os.environ.get("PORTAL_TEST_DATABASE") == "postgres"
@@ -32,6 +32,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports(count: int) -> int:
+    """A free port p with p + PORT_STEP * i free too for i < count: the first port of a service
+    whose `count` processes the stack puts PORT_STEP apart."""
+    while True:
+        port = free_port()
+        try:
+            with contextlib.ExitStack() as held:
+                for i in range(1, count):
+                    s = held.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port + PORT_STEP * i))
+            return port
+        except OSError:
+            continue
 
 
 class Databases:
@@ -78,7 +93,13 @@ def databases(tmp_path_factory):
 
 
 def start_stack(databases: Databases, data_dir: pathlib.Path, **overrides) -> Stack:
-    """A whole portal on free ports with fresh databases; its logs go to data_dir."""
+    """A whole portal on free ports with fresh databases; its logs go to data_dir.
+
+    `processes` ({"crm": 2}) runs several processes of a service; the other overrides are
+    environment variables of the children. A service process stopping drains for
+    PORTAL_DRAIN_SECONDS: 0 unless a test sets it."""
+    processes = overrides.pop("processes", {})
+    overrides.setdefault("PORTAL_DRAIN_SECONDS", "0")
     config = StackConfig(
         data_dir=data_dir,
         http_port=free_port(),
@@ -87,9 +108,10 @@ def start_stack(databases: Databases, data_dir: pathlib.Path, **overrides) -> St
         api_rate_per_minute=overrides.pop("api_rate_per_minute", 1_000_000),
         auth_rate_per_minute=overrides.pop("auth_rate_per_minute", 1_000_000),
         cors_origins=overrides.pop("cors_origins", ["https://portal.example.com"]),
-        service_ports={name: free_port() for name in SERVICES},
-        metrics_ports={name: free_port() for name in SERVICES},
+        service_ports={name: free_ports(processes.get(name, 1)) for name in SERVICES},
+        metrics_ports={name: free_ports(processes.get(name, 1)) for name in SERVICES},
         extra_env={**{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES}, **overrides},
+        processes=processes,
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(config, log_dir=data_dir)
@@ -131,6 +153,18 @@ class Api:
 
     def delete(self, path, **kwargs):
         return self.request("DELETE", path, **kwargs)
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connects from a given local address (127.0.0.x), as a client on another machine would: the
+    gateway's rate limits count per client address."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
 
 
 def portal_cli(stack: Stack, *args: str) -> list[dict]:

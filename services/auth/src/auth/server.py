@@ -101,5 +101,5 @@ def main() -> None:
     settings = Settings.from_env()
     outbox = new_outbox()
     server, port = build(settings, settings.address, outbox)
-    start_relay(settings, "auth", outbox)
-    serve_forever(server, "auth", port)
+    relay = start_relay(settings, "auth", outbox)
+    serve_forever(server, "auth", port, workers=[relay])

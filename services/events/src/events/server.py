@@ -108,7 +108,7 @@ def main() -> None:
     settings = Settings.from_env()
     database, store = open_store(settings)
     server, port = build(settings, settings.address, database, store)
-    Periodic("expired events purge", settings.purge_interval_seconds, store.purge_expired).start()
+    events_purge = Periodic("expired events purge", settings.purge_interval_seconds, store.purge_expired).start()
     worker = delivery_worker(settings, database).start()  # sends the webhook deliveries
     metrics.watch(
         "portal_webhook_deliveries_waiting",
@@ -116,8 +116,13 @@ def main() -> None:
         lambda: deliveries_waiting(database, metrics.QUEUE_COUNT_LIMIT),
     )
     purge = functools.partial(worker.sender.purge_expired, settings.retention_days)
-    Periodic("expired deliveries purge", settings.purge_interval_seconds, purge).start()
-    expired_keys_purge(settings.database_url, idempotency_keys).start()
+    deliveries_purge = Periodic("expired deliveries purge", settings.purge_interval_seconds, purge).start()
+    workers = [
+        events_purge,
+        worker,
+        deliveries_purge,
+        expired_keys_purge(settings.database_url, idempotency_keys).start(),
+    ]
     if settings.event_bus_url:  # the producers publish to NATS JetStream: take their events from there
-        BusConsumer(settings.event_bus_url, store).start()
-    serve_forever(server, "events", port)
+        workers.append(BusConsumer(settings.event_bus_url, store).start())
+    serve_forever(server, "events", port, workers)

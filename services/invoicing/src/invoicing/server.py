@@ -157,14 +157,15 @@ def main() -> None:
     servicer = open_invoicing(settings, database, outbox=outbox)
     server, port = build(settings, settings.address, database, servicer, open_payments(settings, database, outbox))
     # Persists "overdue" for invoices whose due date has passed; reads derive it in between.
-    Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue).start()
+    overdue = Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue)
+    workers = [overdue.start()]
     if servicer.emails.worker:  # delivers the queued invoice emails
-        servicer.emails.worker.start()
+        workers.append(servicer.emails.worker.start())
     metrics.watch(
         "portal_emails_waiting",
         f"Invoice emails queued for delivery (counted up to {metrics.QUEUE_COUNT_LIMIT})",
         lambda: emails_waiting(database, metrics.QUEUE_COUNT_LIMIT),
     )
-    expired_keys_purge(settings.database_url, idempotency_keys).start()
-    start_relay(settings, "invoicing", outbox)
-    serve_forever(server, "invoicing", port)
+    workers.append(expired_keys_purge(settings.database_url, idempotency_keys).start())
+    workers.append(start_relay(settings, "invoicing", outbox))
+    serve_forever(server, "invoicing", port, workers)

@@ -1,0 +1,95 @@
+"""The write paths with 2 processes of every service (docs/operations.md, "Scaling"): Envoy
+balances each service's requests over its two processes, the services' channels to each other
+balance over both (round_robin), and two outbox relays per service empty one outbox. The
+concurrency tests of invoice and project numbering and of idempotency keys run again on such a
+stack, and every event of concurrent writes reaches the feed once. Each test also checks that both
+processes of the service it writes to answered some of its requests: otherwise it proves nothing
+about two of them."""
+
+import json
+import threading
+import urllib.request
+
+import pytest
+import test_events_feed
+import test_idempotency
+import test_invoicing
+import test_projects_workflow
+from crm_rest import CONTACTS, unique_email
+
+from portal_stack.stack import SERVICES, Stack
+from portal_stack.testing import Api, start_stack
+
+
+@pytest.fixture(scope="module")
+def stack(databases, tmp_path_factory):
+    """This module's stack (in place of the session's): 2 processes of every service."""
+    running = start_stack(databases, tmp_path_factory.mktemp("replicated"), processes=dict.fromkeys(SERVICES, 2))
+    yield running
+    running.stop()
+
+
+def requests_by_process(stack: Stack, service: str) -> dict[int, int]:
+    """How many requests Envoy sent to each process of `service` so far, by gRPC port."""
+    url = f"http://127.0.0.1:{stack.config.admin_port}/clusters?format=json"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        statuses = json.load(response)["cluster_statuses"]
+    [cluster] = [c for c in statuses if c["name"] == service]
+    return {
+        host["address"]["socket_address"]["port_value"]: next(
+            int(stat.get("value", 0)) for stat in host["stats"] if stat["name"] == "rq_total"
+        )
+        for host in cluster["host_statuses"]
+    }
+
+
+@pytest.fixture
+def both_processes_write(stack):
+    """Checks after the test that both processes of each service it wrote to took requests."""
+    written_to: list[str] = []
+    before = {service: requests_by_process(stack, service) for service in SERVICES}
+    yield written_to.append
+    for service in written_to:
+        after = requests_by_process(stack, service)
+        served = {port: after[port] - before[service].get(port, 0) for port in after}
+        assert len(served) == 2 and all(served.values()), f"{service}: requests per process {served}"
+
+
+def test_concurrent_invoices_take_consecutive_numbers(org_api, both_processes_write):
+    both_processes_write("invoicing")
+    test_invoicing.test_concurrent_creates_get_consecutive_numbers(org_api)
+
+
+def test_concurrent_projects_take_consecutive_codes(org_api, both_processes_write):
+    both_processes_write("projects")
+    test_projects_workflow.test_sixteen_concurrent_creates_take_sixteen_consecutive_codes(org_api)
+
+
+def test_one_idempotency_key_from_eight_clients_creates_one_invoice(org_api, both_processes_write):
+    both_processes_write("invoicing")
+    test_idempotency.test_concurrent_requests_with_one_key_create_one_invoice(org_api)
+
+
+def test_every_event_of_concurrent_writes_reaches_the_feed_once(org_api, both_processes_write):
+    """Contacts created from 8 clients at once, each through either CRM process: each one's event
+    is relayed by one of the two relays (or both: the store keeps an id once) to either events
+    process, and listed once."""
+    both_processes_write("crm")
+    emails = [unique_email("replica") for _ in range(24)]
+    start, statuses = threading.Barrier(8), []
+
+    def create(share: list[str]) -> None:
+        api = Api(org_api.base, org_api.key)  # a connection of its own
+        start.wait()
+        statuses.extend(api.post(CONTACTS, json={"email": email}).status_code for email in share)
+
+    threads = [threading.Thread(target=create, args=(emails[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [201] * len(emails)
+
+    found = test_events_feed.wait_for_events(org_api, len(emails), types="contact.created")
+    assert len({event["id"] for event in found}) == len(found) == len(emails)
+    assert sorted(event["data"]["object"]["email"] for event in found) == sorted(emails)

@@ -2,9 +2,12 @@
 
 import contextlib
 import dataclasses
+import logging
 import pathlib
 import re
+import threading
 import time
+import weakref
 from typing import Callable, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -15,7 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from portal_common import metrics
+from portal_common import metrics, tracing
+from portal_common.domain_errors import Unavailable
 from portal_common.settings import env_int
 
 WRITE = "portal_write"
@@ -24,10 +28,14 @@ _UPSERT: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
     "postgresql": postgresql.insert,
 }
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
+log = logging.getLogger(__name__)
 
 
 def create_engine(url: str) -> sa.Engine:
     """An engine for `url`. SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE for writes.
+
+    Its errors never show the statement's parameters (emails, credential hashes, bodies), which
+    would land in the logs and the error reports with the exception.
 
     Pysqlite's own transaction handling starts transactions lazily, so two writers that both read
     first deadlock on the lock upgrade and one fails at once; taking the write lock when a write
@@ -37,8 +45,15 @@ def create_engine(url: str) -> sa.Engine:
         # PORTAL_DB_POOL_SIZE: connections an engine keeps open between uses (more open for bursts,
         # then close). Each process of each service holds its own, against the server's
         # max_connections: the test stacks, many at once on one server, keep few.
-        engine = sa.create_engine(url, pool_size=env_int("PORTAL_DB_POOL_SIZE", 16), max_overflow=8, pool_pre_ping=True)
+        engine = sa.create_engine(
+            url,
+            pool_size=env_int("PORTAL_DB_POOL_SIZE", 16),
+            max_overflow=8,
+            pool_pre_ping=True,
+            hide_parameters=True,
+        )
         metrics.instrument_engine(engine)
+        _watch_connections(engine)
         return engine
     path = sa.make_url(url).database
     pool = {}
@@ -47,7 +62,9 @@ def create_engine(url: str) -> sa.Engine:
         # As many pooled connections as server threads: opening one costs a file open and pragmas.
         # (An in-memory database lives in a single connection, whose pool takes no sizes.)
         pool = {"pool_size": 16, "max_overflow": 8}
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
+    engine = sa.create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True, **pool
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
@@ -69,6 +86,58 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
+class _ConnectionWatch:
+    """Whether an engine's database server answers, for the logs and the metrics: every lost
+    connection, or one that could not be opened, is counted (portal_db_connection_errors_total);
+    the first of an outage is logged as a WARNING, the first connection that opens after it as INFO."""
+
+    def __init__(self, engine: sa.Engine):
+        self._where = f"{engine.url.host}:{engine.url.port}/{engine.url.database}"  # never the password
+        self._lock = threading.Lock()
+        self._lost = False
+
+    def failed(self, error: BaseException) -> Unavailable:
+        """Records a lost connection; returns the error to answer the request with."""
+        metrics.database_connection_error()
+        with self._lock:
+            first, self._lost = not self._lost, True
+        if first:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            log.warning("lost the connection to the database %s: %s", self._where, reason)
+        return Unavailable("the database is unavailable; try again shortly", retry_after_seconds=1)
+
+    def connected(self) -> None:
+        with self._lock:
+            recovered, self._lost = self._lost, False
+        if recovered:
+            log.info("connected to the database %s again", self._where)
+
+
+_watches: "weakref.WeakKeyDictionary[sa.Engine, _ConnectionWatch]" = weakref.WeakKeyDictionary()
+
+
+def _watch_connections(engine: sa.Engine) -> None:
+    """A PostgreSQL server that restarts closes every connection. pool_pre_ping replaces a dead
+    pooled connection before it is used; a request that meets the outage itself (its connection
+    dropped, or none can be opened) is answered UNAVAILABLE (503, retry) rather than INTERNAL, and
+    the watch logs and counts it. The service recovers on its own once the server is back."""
+    watch = _watches[engine] = _ConnectionWatch(engine)
+    operational = engine.dialect.loaded_dbapi.OperationalError
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context):
+        opening = context.connection is None and isinstance(context.original_exception, operational)
+        if not (context.is_disconnect or opening):
+            return None
+        unavailable = watch.failed(context.original_exception)
+        # A failed pre-ping must stay SQLAlchemy's: the pool then opens a new connection.
+        return None if context.is_pre_ping else unavailable
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection, _record):
+        watch.connected()
+
+
 class Database:
     """Connections for one unit of work each: `with database.write() as c: ...; c.commit()`.
 
@@ -88,12 +157,24 @@ class Database:
         """A pooled driver connection for HotQuery reads, without SQLAlchemy's Connection around
         it: opening and closing one costs more than the queries of a typical read. Each statement
         sees the data committed when it runs."""
-        pooled = self._engine.raw_connection()
+        # Raw connections bypass the engine's error events: a lost one is noted here.
+        watch, dbapi = _watches.get(self._engine.engine), self._engine.dialect.loaded_dbapi
+        try:
+            pooled = self._engine.raw_connection()
+        except dbapi.OperationalError as error:
+            if watch is None:
+                raise
+            raise watch.failed(error) from error
         try:
             driver_connection = pooled.driver_connection
             if driver_connection is None:  # never, for a connection just checked out
                 raise RuntimeError("the pooled connection is closed")
             yield HotConnection(driver_connection, self._engine.dialect)
+        except dbapi.Error as error:
+            if watch is None or not self._engine.dialect.is_disconnect(error, driver_connection, None):
+                raise
+            pooled.invalidate(error)
+            raise watch.failed(error) from error
         finally:
             pooled.close()
 
@@ -202,8 +283,9 @@ class HotQuery:
         cursor = connection.driver_connection.cursor()
         started = time.perf_counter()  # timed here: these statements bypass the engine's events
         try:
-            cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
-            return cursor.fetchall()
+            with tracing.statement_span(connection.dialect.name, sql):
+                cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
+                return cursor.fetchall()
         finally:
             cursor.close()
             metrics.observe_query(time.perf_counter() - started)

@@ -8,11 +8,16 @@ the services follow the `sampled` flag they get. Without the variable nothing of
 even imported.
 """
 
+import contextlib
 import os
+from typing import Callable, ContextManager
 
 from portal_common import settings
 
 ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
+
+# Set by configure(): opens the span of a statement that db.HotQuery runs on the driver directly.
+_statement_span: Callable[[str, str], ContextManager] | None = None
 
 
 def enabled() -> bool:
@@ -51,6 +56,20 @@ def configure(service: str) -> None:
     # SQLAlchemy 2.1 is past the range the instrumentation declares (< 2.1) but works with it: the
     # tests check its spans.
     SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
+    tracer = provider.get_tracer(__name__)
+
+    def statement_span(system: str, sql: str) -> ContextManager:
+        attributes = {"db.system": system, "db.statement": sql}
+        return tracer.start_as_current_span(sql.split(None, 1)[0], kind=trace.SpanKind.CLIENT, attributes=attributes)
+
+    global _statement_span
+    _statement_span = statement_span
+
+
+def statement_span(system: str, sql: str) -> ContextManager:
+    """The span of a statement that db.HotQuery runs on the driver's cursor, past the engine events
+    that SQLAlchemy's instrumentation listens to; nothing without traces."""
+    return _statement_span(system, sql) if _statement_span else contextlib.nullcontext()
 
 
 def _served_requests_only():

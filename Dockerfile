@@ -38,9 +38,11 @@ RUN npm install --silent --no-audit --no-fund --save-exact --prefix build/tools 
  && node tools/postman/build_collection.js build/openapi.json build/postman.json build/tools/node_modules
 
 # /app/var: the invoicing service's .eml files and secrets key when compose mounts a volume there
-# (a new named volume takes this directory's owner).
-RUN useradd --system --no-create-home portal && install -d -o portal -m 700 /app/var
-USER portal
+# (a new named volume takes this directory's owner). Fixed ids: Kubernetes' runAsUser names 999
+# (deploy/k8s/base/pod-defaults.yaml), and runAsNonRoot can check only a numeric user.
+RUN groupadd --system --gid 999 portal && useradd --system --uid 999 --gid portal --no-create-home portal \
+ && install -d -o portal -m 700 /app/var
+USER 999:999
 
 # The services' gRPC ports and the gateway's HTTP port (the only one compose publishes).
 EXPOSE 50051 50052 50053 50054 50055 8080

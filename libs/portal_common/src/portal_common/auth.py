@@ -19,7 +19,7 @@ from typing import Callable
 import grpc
 
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
-from portal_common import metrics
+from portal_common import logs, metrics
 from portal_common.address_limits import FailureBudget, client_address
 from portal_common.channels import internal_channel
 from portal_common.clock import now_ms
@@ -176,6 +176,7 @@ class AuthInterceptor(BehaviorInterceptor):
 
     def around(self, method, behavior, request, context):
         principal = self._authenticate(context)
+        logs.bind_caller(principal.organization_id, principal.credential_id)
         name = method.rpartition("/")[2]
         if principal.is_portal_user and name not in self._portal_user_methods:
             raise PermissionDenied("a portal session cannot use this endpoint; it needs the organization's API key")

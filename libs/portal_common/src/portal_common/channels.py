@@ -4,6 +4,8 @@ import json
 
 import grpc
 
+from portal_common import logs
+
 # A peer that restarts is reached again within a second, instead of after gRPC's default
 # backoff, which grows to two minutes. A target naming several processes (`make run`'s
 # `ipv4:127.0.0.1:50052,127.0.0.1:50152`, or a Kubernetes headless Service's `dns:///crm:50052`,
@@ -21,4 +23,4 @@ _OPTIONS = [
 
 
 def internal_channel(target: str) -> grpc.Channel:
-    return grpc.insecure_channel(target, options=_OPTIONS)
+    return logs.forwarding_request_ids(grpc.insecure_channel(target, options=_OPTIONS))

@@ -1,5 +1,62 @@
-"""Sentry error reports when SENTRY_DSN is set (issue 14, part A: to be written)."""
+"""Error reports to Sentry when SENTRY_DSN is set (docs/operations.md, "Error reports (Sentry)").
+
+What is reported: every record logged at ERROR or above with its exception (the ErrorInterceptor
+logs each unhandled error of a request so, then answers INTERNAL), with the service and the
+request id as tags, and the lines logged before it as breadcrumbs. What is not: request bodies,
+headers or metadata, users, local variables; and no trace headers go to other hosts.
+"""
+
+import logging
+import os
+
+import sentry_sdk
+from sentry_sdk.integrations.atexit import AtexitIntegration
+from sentry_sdk.integrations.dedupe import DedupeIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration
+
+from portal_common import logs
+
+# What an event may hold beyond the exception, its stack (without local variables), the log
+# message and the breadcrumbs: `request` and `user` are the personal data and secrets that an
+# integration could add.
+_DROPPED = ("request", "user", "extra")
 
 
 def configure(service: str) -> None:
-    pass
+    dsn = os.environ.get("SENTRY_DSN")
+    if not dsn:
+        return
+    # Only the integrations named: the defaults would also patch outgoing HTTP (and add
+    # sentry-trace and baggage headers to the webhook deliveries that go to customers).
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=os.environ.get("SENTRY_ENVIRONMENT") or "production",
+        release=os.environ.get("PORTAL_RELEASE") or None,
+        # No personal data: that is sentry-sdk's default without send_default_pii (deprecated).
+        include_local_variables=False,
+        max_request_body_size="never",
+        traces_sample_rate=0,
+        default_integrations=False,
+        auto_enabling_integrations=False,
+        integrations=[
+            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+            DedupeIntegration(),
+            AtexitIntegration(),
+        ],
+        before_send=lambda event, hint: scrubbed(event, service),
+    )
+
+
+def scrubbed(event: dict, service: str) -> dict:
+    """`event` without anything about the caller but the request id."""
+    for key in _DROPPED:
+        event.pop(key, None)
+    for exception in event.get("exception", {}).get("values", []):
+        for frame in (exception.get("stacktrace") or {}).get("frames", []):
+            frame.pop("vars", None)
+    tags = event.setdefault("tags", {})
+    tags["service"] = service
+    request_id = logs.current_request_id()
+    if request_id:
+        tags["request_id"] = request_id
+    return event

@@ -241,7 +241,7 @@ class Stack:
             upstreams=self.config.upstreams(),
         )
         envoy = shutil.which("envoy", path=str(BIN)) or "envoy"
-        self._spawn("envoy", [envoy, "-c", str(envoy_config), "--disable-hot-restart", "--log-level", "warn"])
+        self._spawn("envoy", [envoy, "-c", str(envoy_config), *gateway.ENVOY_FLAGS])
         url = f"http://127.0.0.1:{self.config.http_port}/healthz"
         _wait_until(lambda: _http_ok(url), self.processes["envoy"], "envoy")
 

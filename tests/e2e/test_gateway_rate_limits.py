@@ -9,24 +9,12 @@ of this module do not spend each other's budgets.
 import secrets
 
 import pytest
-import requests
 from crm_rest import CONTACTS, assert_error
 
-from portal_stack.testing import Api, new_organization, start_stack
+from portal_stack.testing import Api, FromAddress, new_organization, start_stack
 
 PER_ADDRESS = 3  # the stack's PORTAL_AUTH_RATE_LIMIT_PER_MINUTE
 ROUTES = [CONTACTS, "/api/v1/projects", "/api/v1/invoices", "/api/v1/auth/user", "/api/v1/portal-users"]
-
-
-class FromAddress(requests.adapters.HTTPAdapter):
-    """Connects from a given local address, as a client on another machine would."""
-
-    def __init__(self, address: str):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
 
 
 def client(stack, address: str, key: str | None = None) -> Api:

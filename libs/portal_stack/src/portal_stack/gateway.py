@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 import string
 import urllib.parse
 
@@ -155,6 +156,55 @@ def tracing_yaml(otlp_endpoint: str, sampling_percent: float) -> tuple[str, str]
     return f"tracing: {json.dumps(tracing)}", f"  - {json.dumps(cluster)}"
 
 
+RATE_LIMIT_CLUSTER = "ratelimit"
+
+
+def _yaml_with_aliases(value: object) -> str:
+    """JSON (which is YAML) in which a string "*name" becomes the alias *name of an anchor of the
+    template: the global rate limits reuse the local filter's actions."""
+    return re.sub(r'"\*([a-z_]+)"', r"*\1", json.dumps(value))
+
+
+def rate_limit_yaml(service: tuple[str, int] | None) -> dict[str, str]:
+    """The template's placeholders of the global rate limits (gateway/envoy.yaml.in says how they
+    work): with the rate-limit service's (host, port), Envoy's ratelimit filter asking it, its
+    cluster, and the local filter off; with None, the local filter alone."""
+    if service is None:
+        return {
+            "local_rate_limit_percent": "100",
+            "global_rate_limit_filter": "",
+            "webhook_global_rate_limit": "",
+            "rate_limit_cluster": "",
+        }
+    rate_limit_filter = {
+        "name": "envoy.filters.http.ratelimit",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit",
+            "domain": "portal",
+            "stat_prefix": "global_rate_limit",
+            "timeout": "0.1s",
+            "failure_mode_deny": False,
+            # Its 429 has the local filter's headers: Retry-After (from the service), no other.
+            "disable_x_envoy_ratelimited_header": True,
+            "rate_limit_service": {
+                "grpc_service": {"envoy_grpc": {"cluster_name": RATE_LIMIT_CLUSTER}},
+                "transport_api_version": "V3",
+            },
+            "rate_limits": "*api_rate_limits",
+        },
+    }
+    webhook = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute",
+        "rate_limits": "*webhook_rate_limits",
+    }
+    return {
+        "local_rate_limit_percent": "0",
+        "global_rate_limit_filter": f"- {_yaml_with_aliases(rate_limit_filter)}",
+        "webhook_global_rate_limit": f"envoy.filters.http.ratelimit: {_yaml_with_aliases(webhook)}",
+        "rate_limit_cluster": f"  - {json.dumps(service_cluster(RATE_LIMIT_CLUSTER, [service]))}",
+    }
+
+
 def render(
     destination: pathlib.Path,
     *,
@@ -167,9 +217,10 @@ def render(
     webhook_rate_per_minute: int,
     cors_origins: list[str],
     upstreams: Upstreams,
-    admin_address: str = "127.0.0.1",
     otlp_endpoint: str = "",
     trace_sampling_percent: float = 100.0,
+    admin_address: str = "127.0.0.1",
+    rate_limit_service: tuple[str, int] | None = None,
 ) -> pathlib.Path:
     """Writes the configuration to `destination`; `upstreams` are where each service's processes
     listen (127.0.0.1 and their ports under `make run`, a compose or Kubernetes host name)."""
@@ -192,6 +243,7 @@ def render(
             clusters=clusters_yaml(upstreams),
             tracing=tracing,
             tracing_cluster=tracing_cluster,
+            **rate_limit_yaml(rate_limit_service),
         )
     )
     return destination

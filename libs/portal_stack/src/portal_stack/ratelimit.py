@@ -14,9 +14,14 @@ from portal_stack.gateway import REPO
 
 PYTHON = REPO / "build" / "ratelimit-venv" / "bin" / "python"
 DEFAULT_GRPC_PORT = 50056
-DEFAULT_METRICS_PORT = 9106
 # What the service reads from the environment; nothing else is passed on to it (no secrets).
-SETTINGS = ("PORTAL_RATE_LIMIT_REDIS_URL", "RATELIMIT_GRPC_PORT", "RATELIMIT_METRICS_PORT", "PORTAL_LOG_FORMAT")
+SETTINGS = (
+    "PORTAL_RATE_LIMIT_REDIS_URL",
+    "RATELIMIT_GRPC_PORT",
+    "RATELIMIT_METRICS_PORT",
+    "PORTAL_BIND_HOST",
+    "PORTAL_LOG_FORMAT",
+)
 
 
 def rules(*, api_rate_per_minute: int, auth_rate_per_minute: int, webhook_rate_per_minute: int) -> dict:

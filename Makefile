@@ -62,13 +62,6 @@ setup: $(PROMTOOL)
 $(PROMTOOL):
 	apt-get update -q && apt-get install -y -q --no-install-recommends prometheus
 
-# promtool checks deploy/prometheus.yml and its alert rules (tests/ops/test_metrics.py): Debian's
-# prometheus package carries it (its server is not started).
-PROMTOOL := /usr/bin/promtool
-setup: $(PROMTOOL)
-$(PROMTOOL):
-	apt-get update -q && apt-get install -y -q --no-install-recommends prometheus
-
 # Issue 13 (C): the playground at /api/docs (Swagger UI), the Postman collection at /api/v1/postman.json, and
 # their tests: newman runs the collection, Playwright drives Debian's Chromium (docs/api.md, "Playground").
 NPM_TOOL := npm install --silent --no-audit --no-fund --save-exact --prefix build/tools

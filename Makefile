@@ -31,6 +31,7 @@ bench: setup
 	$(PY) bench/webhooks.py
 	$(PY) bench/webhook_delivery.py
 	$(PY) bench/metrics_overhead.py
+	$(PY) bench/replicas.py
 
 # Invoice PDFs embed these fonts from Debian's packages.
 FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf

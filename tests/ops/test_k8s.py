@@ -8,6 +8,7 @@ The migrations Job's entry point, python -m portal_common.migrate, runs for real
 import base64
 import copy
 import functools
+import importlib
 import os
 import pathlib
 import re
@@ -311,12 +312,25 @@ def test_dev_runs_one_pod_of_each_with_its_own_postgres():
     )
 
 
+def job_command(overlay: str) -> list[str]:
+    (job,) = objects(overlay, "Job").values()
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    return container["command"]
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_migrations_job_migrates_every_service(overlay):
     (job,) = objects(overlay, "Job").values()
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert container["command"][:3] == ["python", "-m", "portal_common.migrate"]
-    assert sorted(container["command"][3:]) == sorted(SERVICES)
+    command = job_command(overlay)
+    assert command[:3] == ["python", "-m", "portal_common.migrate"]
+    directories = dict(argument.split("=") for argument in command[3:])
+    assert sorted(directories) == sorted(SERVICES)
+    for service, directory in directories.items():
+        # The image's working directory is the repository's root (the Dockerfile's WORKDIR /app), and the
+        # directory is the one the service itself migrates from.
+        migrations = importlib.import_module(f"{service}.config").MIGRATIONS
+        assert pathlib.Path(directory).parts == migrations.parts[-3:]
     env = env_of(container)
     for service in SERVICES:
         assert env[f"{service.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
@@ -333,18 +347,20 @@ def _head(service: str) -> str:
     return head
 
 
-def test_migrate_brings_each_database_to_its_newest_revision(tmp_path):
+def test_the_jobs_command_brings_each_database_to_its_newest_revision(tmp_path):
     urls = {service: f"sqlite:///{tmp_path / f'{service}.db'}" for service in SERVICES}
     env = dict(os.environ, **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()})
     done = subprocess.run(
-        [sys.executable, "-m", "portal_common.migrate", *SERVICES], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, *job_command("dev")[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [f"{service}: migrated" for service in SERVICES]
+    assert sorted(done.stdout.splitlines()) == sorted(f"{service}: migrated" for service in SERVICES)
     for service, url in urls.items():
         engine = sa.create_engine(url)
         with engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == _head(service)
         engine.dispose()
     with pytest.raises(SystemExit, match="no such service: 'billing'"):
-        migrate.migrate("billing")
+        migrate.migrate("billing", REPO / "services/crm/migrations")
+    with pytest.raises(SystemExit, match="not a directory of Alembic migrations"):
+        migrate.migrate("crm", REPO / "services/crm")

@@ -17,6 +17,9 @@ from google.protobuf import wrappers_pb2
 from portal_common import logs
 from portal_common.channels import internal_channel
 from portal_common.server import create_server
+from portal_stack.testing import ON_POSTGRES
+
+pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
 
 CONFIGURED_PROCESS = """
 import logging, warnings

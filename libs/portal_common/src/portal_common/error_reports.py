@@ -13,13 +13,9 @@ import sentry_sdk
 from sentry_sdk.integrations.atexit import AtexitIntegration
 from sentry_sdk.integrations.dedupe import DedupeIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
+from sentry_sdk.types import Event
 
 from portal_common import logs
-
-# What an event may hold beyond the exception, its stack (without local variables), the log
-# message and the breadcrumbs: `request` and `user` are the personal data and secrets that an
-# integration could add.
-_DROPPED = ("request", "user", "extra")
 
 
 def configure(service: str) -> None:
@@ -47,10 +43,13 @@ def configure(service: str) -> None:
     )
 
 
-def scrubbed(event: dict, service: str) -> dict:
+def scrubbed(event: Event, service: str) -> Event:
     """`event` without anything about the caller but the request id."""
-    for key in _DROPPED:
-        event.pop(key, None)
+    # An event keeps its exception, stack, log message and breadcrumbs: the request, user and extra
+    # data that an integration could add are the personal data and secrets.
+    event.pop("request", None)
+    event.pop("user", None)
+    event.pop("extra", None)
     for exception in event.get("exception", {}).get("values", []):
         for frame in (exception.get("stacktrace") or {}).get("frames", []):
             frame.pop("vars", None)

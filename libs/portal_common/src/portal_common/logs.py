@@ -18,6 +18,7 @@ import grpc
 import structlog
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pool
+from structlog.typing import Processor
 
 from portal_common import settings
 from portal_common.address_limits import EXTERNAL_ADDRESS_HEADER
@@ -43,14 +44,14 @@ def configure(service: str) -> None:
         event_dict["service"] = service
         return event_dict
 
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
         add_service,
     ]
-    rendering = (
+    rendering: list[Processor] = (
         [structlog.dev.ConsoleRenderer(colors=False)]
         if text
         else [structlog.processors.format_exc_info, structlog.processors.EventRenamer("message"), _json_line]

@@ -133,9 +133,11 @@ class Load:
             thread.join()
 
     def succeeding_since(self, since: float) -> bool:
-        """Whether requests sent after `since` have succeeded for a second and a half."""
-        recent = [a for a in list(self.answers) if a[0] > since]
-        return bool(recent) and recent[-1][0] - recent[0][0] > 1.5 and all(a[2] < 300 for a in recent)
+        """Whether requests have succeeded for a second and a half, since `since` or their last failure."""
+        answers = list(self.answers)
+        since = max([since, *(a[1] for a in answers if a[2] >= 300)])
+        recent = [a for a in answers if a[0] > since]
+        return bool(recent) and recent[-1][0] - recent[0][0] > 1.5
 
 
 def _counter(port: int, name: str) -> float:

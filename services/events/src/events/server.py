@@ -25,7 +25,7 @@ from portal_common.idempotency import IdempotencyInterceptor, IdempotencyKeys, e
 from portal_common.observability import start_process
 from portal_common.periodic import Periodic
 from portal_common.sealed_secrets import SecretBox
-from portal_common.server import create_server, serve_forever
+from portal_common.server import Worker, create_server, serve_forever
 
 SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["EventsService"].full_name
 INTERNAL_SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["EventsInternalService"].full_name
@@ -117,7 +117,7 @@ def main() -> None:
     )
     purge = functools.partial(worker.sender.purge_expired, settings.retention_days)
     deliveries_purge = Periodic("expired deliveries purge", settings.purge_interval_seconds, purge).start()
-    workers = [
+    workers: list[Worker] = [
         events_purge,
         worker,
         deliveries_purge,

@@ -31,7 +31,7 @@ from portal_common.observability import start_process
 from portal_common.outbox import Outbox
 from portal_common.periodic import Periodic
 from portal_common.sealed_secrets import SecretBox
-from portal_common.server import create_server, serve_forever
+from portal_common.server import Worker, create_server, serve_forever
 
 SERVICE_NAME = invoicing_pb2.DESCRIPTOR.services_by_name["InvoicingService"].full_name
 # What a portal user (a customer, with a session token) may do: read the invoices billed to them.
@@ -158,7 +158,7 @@ def main() -> None:
     server, port = build(settings, settings.address, database, servicer, open_payments(settings, database, outbox))
     # Persists "overdue" for invoices whose due date has passed; reads derive it in between.
     overdue = Periodic("overdue invoices", settings.overdue_interval_seconds, servicer.invoicing.mark_overdue)
-    workers = [overdue.start()]
+    workers: list[Worker] = [overdue.start()]
     if servicer.emails.worker:  # delivers the queued invoice emails
         workers.append(servicer.emails.worker.start())
     metrics.watch(

@@ -150,7 +150,21 @@ def test_the_dashboard_and_the_alerts_read_only_metrics_that_are_exposed(stack):
 
 
 @database_independent
-def test_promtool_accepts_the_configuration_and_the_alert_rules():
-    for command in (["check", "config", "prometheus.yml"], ["check", "rules", "prometheus-alerts.yml"]):
-        result = subprocess.run([PROMTOOL, *command], cwd=DEPLOY, capture_output=True, text=True)
+def test_promtool_accepts_the_configuration_the_alert_rules_and_every_dashboard_query(tmp_path):
+    """promtool parses PromQL only in rules: each dashboard query (Grafana's variables given values)
+    becomes a recording rule of a file of the test's."""
+    dashboard = json.loads((DEPLOY / "grafana" / "portal.json").read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    rules = [
+        {"record": f"dashboard:query_{n}", "expr": query.replace("$__rate_interval", "1m").replace("$service", ".*")}
+        for n, query in enumerate(queries)
+    ]
+    (tmp_path / "dashboard-rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    checks = [
+        (["check", "config", "prometheus.yml"], DEPLOY),
+        (["check", "rules", "prometheus-alerts.yml"], DEPLOY),
+        (["check", "rules", "dashboard-rules.yml"], tmp_path),
+    ]
+    for command, directory in checks:
+        result = subprocess.run([PROMTOOL, *command], cwd=directory, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr

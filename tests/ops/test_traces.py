@@ -121,6 +121,9 @@ def test_a_request_is_one_trace_across_the_gateway_and_the_services(databases, t
     try:
         organization = new_organization(stack)
         api = Api(f"http://127.0.0.1:{stack.config.http_port}", organization["apiKey"])
+        # A payment webhook's path holds its connection's secret token: never traced.
+        webhook = api.post("/api/v1/webhooks/payments/whk_unknown", key=None, data=b"{}")
+        assert webhook.status_code == 404, webhook.text
         contact = api.post(
             "/api/v1/crm/contacts",
             json={"email": f"{uuid.uuid4().hex[:12]}@client.example", "organizationInfo": {"name": "Client"}},
@@ -161,6 +164,8 @@ def test_a_request_is_one_trace_across_the_gateway_and_the_services(databases, t
     for query in queries:  # inside the request of its own service
         assert _served_in(query, trace).service == query.service
 
+    # Three requests traced: neither the payment webhook nor the stack's /healthz checks.
+    assert len([s for s in collector.spans() if s.service == "portal-gateway"]) == 3, collector.spans()
     continued = collector.spans(client_trace)
     assert _one(continued, service="portal-gateway").parent_id == client_span
     read_span = _one(continued, service="portal-projects", name="/portal.projects.v1.ProjectsService/GetProject")

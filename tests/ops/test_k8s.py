@@ -37,7 +37,12 @@ OVERLAYS = ["dev", "prod"]
 # the schemas know: the manifests use nothing newer than the first.
 KUBERNETES_VERSIONS = ["1.33.0", kubernetes_validate.utils.latest_version()]
 # Where the code reads its settings.
-SOURCES = [*REPO.glob("services/*/src/**/*.py"), *REPO.glob("libs/*/src/**/*.py"), *REPO.glob("deploy/*.py")]
+SOURCES = [
+    *REPO.glob("services/*/src/**/*.py"),
+    *REPO.glob("libs/*/src/**/*.py"),
+    *REPO.glob("gateway/ratelimit/src/**/*.py"),
+    *REPO.glob("deploy/*.py"),
+]
 
 
 @functools.cache
@@ -216,9 +221,13 @@ def test_network_policies_admit_every_port_a_pod_serves(overlay):
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_settings_are_ones_the_code_reads(overlay):
-    names = set(config(overlay))
+    names = set()
+    config_maps = objects(overlay, "ConfigMap")
     for _, container in portal_containers(overlay):
         names |= env_of(container).keys()
+        for source in container.get("envFrom", []):
+            names |= config_maps[source["configMapRef"]["name"]]["data"].keys()
+    assert "PORTAL_AUTH_RATE_LIMIT_PER_MINUTE" in names and "PORTAL_DRAIN_SECONDS" in names
     unread = sorted(name for name in names if not read_by_code(name))
     assert not unread, f"set in deploy/k8s but read nowhere in the code: {unread}"
 
@@ -296,6 +305,33 @@ def test_prod_runs_two_pods_of_everything_on_a_pinned_image():
         image, _, tag = container["image"].rpartition(":")
         assert "/" in image and tag not in ("", "latest", "local"), container["image"]
     assert config("prod")["PORTAL_EVENT_BUS_URL"].startswith("nats://")
+
+
+def test_prods_gateways_share_their_counts_through_the_rate_limit_service():
+    deployments, services = objects("prod", "Deployment"), objects("prod", "Service")
+    pod = deployments["ratelimit"]["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    env = {name: e.get("value") for name, e in env_of(container).items()}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert container["command"] == ["python", "deploy/ratelimit.py"]
+    assert ports["grpc"] == int(env["RATELIMIT_GRPC_PORT"]) and env["PORTAL_BIND_HOST"] == "0.0.0.0"
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["grpc"] == {"port": ports["grpc"]}
+    assert (
+        ports["metrics"]
+        == int(env["RATELIMIT_METRICS_PORT"])
+        == int(pod["metadata"]["annotations"]["prometheus.io/port"])
+    )
+    assert services["ratelimit"]["spec"]["clusterIP"] == "None"
+    (gateway,) = deployments["gateway"]["spec"]["template"]["spec"]["containers"]
+    assert env_of(gateway)["RATELIMIT_GRPC_TARGET"]["value"] == f"ratelimit:{ports['grpc']}"
+    # One ConfigMap gives the gateway and the service the same limits, and the Redis URL that turns them on.
+    (limits,) = {source["configMapRef"]["name"] for source in container["envFrom"]}
+    assert {"configMapRef": {"name": limits}} in gateway["envFrom"]
+    assert objects("prod", "ConfigMap")[limits]["data"]["PORTAL_RATE_LIMIT_REDIS_URL"].startswith("redis://")
+    # Without the component (dev), the gateway's limits stay its own.
+    assert "ratelimit" not in objects("dev", "Deployment")
+    assert not any("PORTAL_RATE_LIMIT_REDIS_URL" in c.get("data", {}) for c in objects("dev", "ConfigMap").values())
 
 
 def test_dev_runs_one_pod_of_each_with_its_own_postgres():

@@ -152,6 +152,20 @@ def test_a_failing_sink_leaves_the_rows_for_the_next_try(database, outbox):
     assert rows(database) == []
 
 
+def test_the_backlog_its_bounded_count_and_its_oldest_event_for_the_metrics(database):
+    stamps = iter([1_700_000_001_000, 1_700_000_002_000, 1_700_000_003_000])
+    outbox = Outbox(outbox_events, thing_json, clock=lambda: next(stamps))
+    relay = Relay(database, outbox, RecordingSink(failures=1))
+    assert (relay.waiting(100), relay.oldest_created_at()) == (0, None)
+    for name in ("a", "b", "c"):
+        make(database, outbox, name)
+    with pytest.raises(ConnectionError):
+        relay.relay_once()
+    assert (relay.waiting(100), relay.waiting(2), relay.oldest_created_at()) == (3, 2, 1_700_000_001_000)
+    assert relay.relay_once() == 3
+    assert (relay.waiting(100), relay.oldest_created_at()) == (0, None)
+
+
 def poll(condition, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():

@@ -30,6 +30,7 @@ class Write:
     marker: str
     status: int | None = None  # None: no answer (the connection failed or timed out)
     record_id: str | None = None
+    code: str | None = None  # the error body's code, for an error
 
 
 def _body(kind: str, marker: str) -> dict:
@@ -86,6 +87,8 @@ class WriteLoad:
             write.status = response.status_code
             if response.status_code in (200, 201):
                 write.record_id = _id_of(write.kind, response.json())
+            elif response.headers.get("content-type", "").startswith("application/json"):
+                write.code = response.json().get("code")
             time.sleep(0.02)
 
     def __enter__(self) -> "WriteLoad":
@@ -163,6 +166,7 @@ def test_writes_survive_each_service_killed_under_load(databases, tmp_path):
         outcomes = collections.Counter("no answer" if w.status is None else w.status for w in writes)
         # Valid writes: anything but success is the outage's: 503 or 504 (the gateway's), or no answer.
         assert all(w.status in (None, 200, 201, 503, 504) for w in writes), outcomes
+        assert all(w.code == "UNAVAILABLE" for w in writes if w.status in (503, 504))
         for kind in PATHS:
             records = _all(http, base, kind)
             stored = collections.Counter(_marker_of(kind, record) for record in records)

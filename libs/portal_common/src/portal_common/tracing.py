@@ -9,6 +9,7 @@ even imported.
 """
 
 import contextlib
+import logging
 import os
 from typing import Callable, ContextManager
 
@@ -33,6 +34,7 @@ def configure(service: str) -> None:
     if not enabled():
         return
     from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.grpc import exporter
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer, filters
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -48,6 +50,9 @@ def configure(service: str) -> None:
     # The exporter's module takes grpc.insecure_channel before the client instrumentation wraps
     # it, and exports run with instrumentation suppressed: exports are never traced themselves.
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # A collector that is down is the collector's incident: the exporter's lines about it (one per
+    # retry, one per dropped batch, every few seconds) are warnings, never errors that Sentry reports.
+    exporter.logger.addFilter(_no_higher_than_warning)
     trace.set_tracer_provider(provider)
     # Health checks (probes, the supervisor) and reflection would only bury the requests.
     plumbing = filters.negate(filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection")))
@@ -70,6 +75,12 @@ def statement_span(system: str, sql: str) -> ContextManager:
     """The span of a statement that db.HotQuery runs on the driver's cursor, past the engine events
     that SQLAlchemy's instrumentation listens to; nothing without traces."""
     return _statement_span(system, sql) if _statement_span else contextlib.nullcontext()
+
+
+def _no_higher_than_warning(record: logging.LogRecord) -> bool:
+    if record.levelno > logging.WARNING:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
 
 
 def _served_requests_only():

@@ -93,6 +93,8 @@ def create(target: pathlib.Path) -> dict:
 def restore(source: pathlib.Path) -> dict:
     """Into fresh databases (empty PostgreSQL databases, SQLite files not there yet) and a data
     directory without the backed-up files, before the stack starts."""
+    if not (source / MANIFEST).is_file():
+        raise SystemExit(f"{source} is not a backup: it has no {MANIFEST}")
     manifest = json.loads((source / MANIFEST).read_text())
     data_dir = settings.data_dir()
     for service, saved in manifest["databases"].items():

@@ -80,7 +80,7 @@ def json_logs():
     handlers, level = root.handlers[:], root.level
     logs.configure("test")
     output = io.StringIO()
-    root.handlers[0].setStream(output)  # type: ignore[attr-defined]
+    root.handlers[0].setStream(output)
 
     def written() -> list[dict]:
         text = output.getvalue()
@@ -89,7 +89,8 @@ def json_logs():
         return [json.loads(line) for line in text.splitlines()]
 
     yield written
-    root.handlers, root.level = handlers, level
+    root.handlers = handlers
+    root.setLevel(level)
     logging.captureWarnings(False)
     sys.excepthook, threading.excepthook = sys.__excepthook__, threading.__excepthook__
     structlog.reset_defaults()
@@ -185,3 +186,8 @@ def test_a_failed_call_logs_its_code(json_logs):
         server.stop(None)
     (entry,) = json_logs()
     assert (entry["method"], entry["grpc_code"]) == (ECHO, "NOT_FOUND")
+
+
+def test_a_process_without_configured_logs_writes_no_request_lines(capsys, relay_and_echo):
+    relay_and_echo(wrappers_pb2.StringValue(), timeout=5)
+    assert capsys.readouterr().out == ""

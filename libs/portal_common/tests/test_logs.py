@@ -33,6 +33,10 @@ try:
 except ValueError:
     log.exception("it failed")
 warnings.warn("deprecated thing")
+class Leaky:
+    def __del__(self):
+        raise OSError("while collected")
+Leaky()
 raise RuntimeError("uncaught")
 """
 
@@ -55,11 +59,13 @@ def test_every_line_of_a_configured_process_is_a_json_object():
         ("info", "crm.somewhere", "plain line"),
         ("error", "crm.somewhere", "it failed"),
         ("warning", "py.warnings", entries[2]["message"]),
+        ("warning", "portal.crash", entries[3]["message"]),
         ("critical", "portal.crash", "the process failed"),
     ]
+    assert "Leaky" in entries[3]["message"] and "OSError: while collected" in entries[3]["exception"]
     assert "deprecated thing" in entries[2]["message"]
     assert all(e["service"] == "crm" and e["time"].endswith("Z") for e in entries)
-    assert "ValueError: broken" in entries[1]["exception"] and "RuntimeError: uncaught" in entries[3]["exception"]
+    assert "ValueError: broken" in entries[1]["exception"] and "RuntimeError: uncaught" in entries[4]["exception"]
 
 
 def test_text_format_and_level_from_the_environment():
@@ -93,6 +99,7 @@ def json_logs():
     root.setLevel(level)
     logging.captureWarnings(False)
     sys.excepthook, threading.excepthook = sys.__excepthook__, threading.__excepthook__
+    sys.unraisablehook = sys.__unraisablehook__
     structlog.reset_defaults()
 
 

@@ -78,8 +78,15 @@ def configure(service: str) -> None:
         # restore); not caching costs about 4 µs a line.
         cache_logger_on_first_use=False,
     )
-    # A crash of the process or of one of its threads is a log line too, not a bare traceback.
+    # A crash of the process or of one of its threads is a log line too, not a bare traceback; so
+    # is an exception Python can only ignore (in a __del__, at exit).
     crashes = logging.getLogger("portal.crash")
+    sys.unraisablehook = lambda unraisable: crashes.warning(
+        "%s %r",
+        unraisable.err_msg or "Exception ignored in:",
+        unraisable.object,
+        exc_info=(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback),  # type: ignore[arg-type]
+    )
     sys.excepthook = lambda kind, error, trace: crashes.critical("the process failed", exc_info=(kind, error, trace))
     threading.excepthook = lambda args: crashes.critical(
         "thread %s failed",

@@ -82,8 +82,8 @@ def configure(service: str) -> None:
     # is an exception Python can only ignore (in a __del__, at exit).
     crashes = logging.getLogger("portal.crash")
     sys.unraisablehook = lambda unraisable: crashes.warning(
-        "%s %r",
-        unraisable.err_msg or "Exception ignored in:",
+        "%s: %r",
+        unraisable.err_msg or "Exception ignored in",
         unraisable.object,
         exc_info=(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback),  # type: ignore[arg-type]
     )

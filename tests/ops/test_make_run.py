@@ -26,6 +26,7 @@ def supervisor(databases, tmp_path):
         PORTAL_DATA_DIR=str(tmp_path / "var"),
         PORTAL_HTTP_PORT=str(free_port()),
         PORTAL_ADMIN_PORT=str(free_port()),
+        PORTAL_DRAIN_SECONDS="0",  # no gateway health checks to wait for when everything stops at once
         **{f"{name.upper()}_GRPC_PORT": str(port) for name, port in ports.items()},
         **{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES},
     )

@@ -31,13 +31,12 @@ CASES = (("list 50 of 10k", [run.LIST_PATH]), ("GET contact", None))
 
 
 def stack_class(crm_processes: int) -> type[Stack]:
-    """The stack of `make run` with CRM_PROCESSES=`crm_processes`, serving no metrics (two stacks
-    side by side would want the same default metrics ports)."""
+    """The stack of `make run` with CRM_PROCESSES=`crm_processes`."""
 
     class BenchStack(Stack):
         def __init__(self, config, log_dir=None):
             processes = {**config.processes, "crm": crm_processes}
-            super().__init__(dataclasses.replace(config, processes=processes, metrics_ports={}), log_dir)
+            super().__init__(dataclasses.replace(config, processes=processes), log_dir)
 
     return BenchStack
 

@@ -90,6 +90,7 @@ def start(stacks: contextlib.ExitStack, stack_class, data_dir: pathlib.Path, nam
         listen_address="127.0.0.1",
         api_rate_per_minute=100_000_000,  # the per-key rate limit stays in the chain but never bites
         service_ports={service: free_port() for service in portal_stack.SERVICES},
+        metrics_ports={},  # no Prometheus endpoints: stacks side by side would want the same default ports
         extra_env=seed.database_env(data_dir),
     )
     data_dir.mkdir(parents=True, exist_ok=True)

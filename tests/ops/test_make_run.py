@@ -28,6 +28,8 @@ def supervisor(databases, tmp_path):
         PORTAL_ADMIN_PORT=str(free_port()),
         PORTAL_DRAIN_SECONDS="0",  # no gateway health checks to wait for when everything stops at once
         **{f"{name.upper()}_GRPC_PORT": str(port) for name, port in ports.items()},
+        # Free metrics ports too: the defaults (9101...) may be taken by another stack on the machine.
+        **{f"{name.upper()}_METRICS_PORT": str(free_port()) for name in ports},
         **{f"{name.upper()}_DATABASE_URL": databases.new_url(name) for name in SERVICES},
     )
     env.pop("PORTAL_INTERNAL_TOKEN", None)

@@ -60,11 +60,11 @@ class StackConfig:
     """Payment webhook deliveries (no credential) per client address and minute at the gateway."""
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     """Environment for the children beyond os.environ, such as database URLs."""
-    processes: dict[str, int] = dataclasses.field(default_factory=dict)
-    """How many processes of each service run (`<SERVICE>_PROCESSES`); a service not named runs one."""
     admin_address: str = "127.0.0.1"
     """Where Envoy's admin interface (its /stats/prometheus) listens: PORTAL_ADMIN_ADDRESS. It can
     also stop Envoy: only where the metrics' scraper, and nobody else, can reach it."""
+    processes: dict[str, int] = dataclasses.field(default_factory=dict)
+    """How many processes of each service run (`<SERVICE>_PROCESSES`); a service not named runs one."""
 
     @classmethod
     def from_env(cls) -> "StackConfig":
@@ -220,13 +220,9 @@ class Stack:
 
     def restart_gracefully(self, name: str) -> None:
         """Stops the service process `name` as an operator would (SIGTERM: it answers NOT_SERVING,
-        drains, stops), starts it again, and returns once Envoy routes to it again: what a rolling
-        restart does to each process in turn."""
+        drains, stops) and starts it again: what a rolling restart does to each process in turn."""
         _terminate(self.processes.pop(name))
         self.restart(name)
-        process = self._service_processes[name]
-        url = f"http://127.0.0.1:{self.config.admin_port}/clusters?format=json"
-        _wait_until(lambda: _routed(url, process), self.processes[name], f"{name} in Envoy's {process.service} cluster")
 
     def keep_running(self, say: Callable[[str], None]) -> NoReturn:
         """Restarts every child that exits, as compose's restart policy or Kubernetes would, and
@@ -278,7 +274,14 @@ class Stack:
         return process
 
     def _wait_serving(self, process: ServiceProcess) -> None:
-        _wait_healthy(process.name, self.processes[process.name], f"127.0.0.1:{process.grpc_port}")
+        """Waits until `process` serves, and once Envoy runs, until Envoy routes to it again (its
+        health checks, a second apart, took the process out while it was away)."""
+        child = self.processes[process.name]
+        _wait_healthy(process.name, child, f"127.0.0.1:{process.grpc_port}")
+        envoy = self.processes.get("envoy")
+        if envoy and envoy.poll() is None:
+            url = f"http://127.0.0.1:{self.config.admin_port}/clusters?format=json"
+            _wait_until(lambda: _routed(url, process), child, f"{process.name} in Envoy's {process.service} cluster")
 
     def _start_rate_limits(self) -> None:
         """The rate-limit service, its rules from the gateway's figures, in its own environment."""

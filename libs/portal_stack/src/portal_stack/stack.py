@@ -189,8 +189,9 @@ class Stack:
         self.config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.config.data_dir.chmod(0o700)
         try:
-            for name in SERVICES:
-                self.start_service(name)
+            # Every process at once (they need no peer to start: relays and clients retry): the
+            # start takes as long as the slowest, not the sum.
+            self._start_processes([p for name in SERVICES for p in self.config.service_processes(name)])
             if self.config.rate_limit_redis_url:
                 self._start_rate_limits()
             self._start_gateway()
@@ -200,8 +201,10 @@ class Stack:
 
     def start_service(self, name: str) -> None:
         """Starts every process of service `name` and waits until each serves."""
-        started = [self._spawn_process(process) for process in self.config.service_processes(name)]
-        for process in started:
+        self._start_processes(self.config.service_processes(name))
+
+    def _start_processes(self, processes: list[ServiceProcess]) -> None:
+        for process in [self._spawn_process(process) for process in processes]:
             self._wait_serving(process)
 
     def stop_service(self, name: str) -> None:

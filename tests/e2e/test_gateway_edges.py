@@ -9,7 +9,9 @@ import pytest
 from crm_rest import CONTACTS, ORGANIZATIONS, api_for, assert_error, fake_id
 from invoicing_rest import INVOICES, create_invoice, customer, invoice_body
 
-from portal_stack.testing import new_organization, start_stack
+from portal_stack.testing import new_organization, sqlite_pass_only, start_stack
+
+pytestmark = sqlite_pass_only
 
 PROJECTS = "/api/v1/projects"
 

@@ -11,7 +11,9 @@ import secrets
 import pytest
 from crm_rest import CONTACTS, assert_error
 
-from portal_stack.testing import Api, FromAddress, new_organization, start_stack
+from portal_stack.testing import Api, FromAddress, new_organization, sqlite_pass_only, start_stack
+
+pytestmark = sqlite_pass_only
 
 PER_ADDRESS = 3  # the stack's PORTAL_AUTH_RATE_LIMIT_PER_MINUTE
 ROUTES = [CONTACTS, "/api/v1/projects", "/api/v1/invoices", "/api/v1/auth/user", "/api/v1/portal-users"]

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 from crm_rest import create_contact
 
-from portal_stack.testing import Api, new_organization
+from portal_stack.testing import Api, new_organization, sqlite_pass_only
+
+pytestmark = sqlite_pass_only
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "e2e" / "playground.mjs"

@@ -16,7 +16,9 @@ import subprocess
 import pytest
 from records import Records
 
-from portal_stack.testing import Api
+from portal_stack.testing import Api, sqlite_pass_only
+
+pytestmark = sqlite_pass_only
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 NEWMAN = REPO / "build" / "tools" / "node_modules" / ".bin" / "newman"

@@ -21,7 +21,7 @@ import test_projects_workflow
 from crm_rest import CONTACTS, unique_email
 
 from portal_stack.stack import SERVICES, Stack
-from portal_stack.testing import ON_POSTGRES, Api, start_stack
+from portal_stack.testing import Api, sqlite_pass_only, start_stack
 
 # A stopping process drains this long (it says NOT_SERVING first): Envoy's health checks, a second
 # apart, take it out of the balancing within that.
@@ -112,7 +112,7 @@ def test_every_event_of_concurrent_writes_reaches_the_feed_once(org_api, both_pr
 READS = ["/api/v1/crm/contacts", "/api/v1/projects", "/api/v1/invoices", "/api/v1/events", "/api/v1/organization"]
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+@sqlite_pass_only
 def test_a_rolling_restart_of_every_process_under_read_load_fails_no_request(stack, org_api):
     """Each process of each service in turn gets SIGTERM (it answers NOT_SERVING, drains, stops),
     starts again and is back in Envoy's cluster before the service's next one stops, while 4

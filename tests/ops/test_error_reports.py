@@ -15,9 +15,9 @@ from google.protobuf import struct_pb2
 from portal_common import error_reports
 from portal_common.errors import ErrorInterceptor
 from portal_common.server import create_server
-from portal_stack.testing import ON_POSTGRES
+from portal_stack.testing import sqlite_pass_only
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 FAIL = "/portal.test.v1.Broken/Fail"
 API_KEY = "pk_" + "S" * 43

@@ -16,9 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from portal_stack.redis_server import RedisServer
 from portal_stack.stack import Stack
-from portal_stack.testing import ON_POSTGRES, Api, FromAddress, free_port, new_organization, start_stack
+from portal_stack.testing import Api, FromAddress, free_port, new_organization, sqlite_pass_only, start_stack
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 PER_KEY = 100
 PER_ADDRESS = 3

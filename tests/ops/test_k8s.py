@@ -26,9 +26,9 @@ from portal_common import migrate, settings
 from portal_common.sealed_secrets import decode_key
 from portal_common.server import STOP_GRACE_SECONDS
 from portal_stack.stack import SERVICES
-from portal_stack.testing import ON_POSTGRES
+from portal_stack.testing import sqlite_pass_only
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 KUBECTL = REPO / "build/tools/bin/kubectl"

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from portal_stack.testing import ON_POSTGRES, Api, new_organization, start_stack
+from portal_stack.testing import Api, new_organization, sqlite_pass_only, start_stack
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 
 @pytest.fixture(scope="module")

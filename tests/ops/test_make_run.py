@@ -15,7 +15,9 @@ import requests
 
 from portal.auth.v1 import auth_pb2, auth_pb2_grpc
 from portal_stack.stack import SERVICES
-from portal_stack.testing import free_port
+from portal_stack.testing import free_port, sqlite_pass_only
+
+pytestmark = sqlite_pass_only
 
 
 @pytest.fixture

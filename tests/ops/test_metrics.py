@@ -8,18 +8,16 @@ import re
 import subprocess
 import time
 
-import pytest
 import requests
 import yaml
 
 from portal_stack.stack import SERVICES
-from portal_stack.testing import ON_POSTGRES, free_port
+from portal_stack.testing import free_port, sqlite_pass_only
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 CRM = "portal.crm.v1.CrmService"
 PROMTOOL = "/usr/bin/promtool"  # Debian's prometheus package (make setup)
-database_independent = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
 
 Samples = dict[tuple[str, frozenset], float]
 
@@ -54,7 +52,7 @@ def envoy_samples(stack) -> Samples:
     return scrape(stack.config.admin_port, "/stats/prometheus")
 
 
-@database_independent
+@sqlite_pass_only
 def test_requests_are_counted_by_method_and_code_timed_and_seen_by_envoy_per_method(stack, org_api):
     crm_before, envoy_before = service_samples(stack, "crm"), envoy_samples(stack)
 
@@ -135,7 +133,7 @@ def ratelimit_service_names() -> set[str]:
     return {f"{name}_total" for name in re.findall(r'prometheus_client\.Counter\(\s*"([a-z_]+)"', source)}
 
 
-@database_independent
+@sqlite_pass_only
 def test_the_dashboard_and_the_alerts_read_only_metrics_that_are_exposed(stack):
     # Envoy's per-method series exist once a method is called (refused for want of a key will do).
     assert requests.get(f"http://127.0.0.1:{stack.config.http_port}/api/v1/crm/contacts").status_code == 401
@@ -149,7 +147,7 @@ def test_the_dashboard_and_the_alerts_read_only_metrics_that_are_exposed(stack):
     assert used - exposed == set()
 
 
-@database_independent
+@sqlite_pass_only
 def test_promtool_accepts_the_configuration_the_alert_rules_and_every_dashboard_query(tmp_path):
     """promtool parses PromQL only in rules: each dashboard query (Grafana's variables given values)
     becomes a recording rule of a file of the test's."""

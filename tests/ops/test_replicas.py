@@ -9,13 +9,12 @@ import sys
 import time
 
 import grpc
-import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from portal_stack.stack import StackConfig
-from portal_stack.testing import ON_POSTGRES, free_port
+from portal_stack.testing import free_port, sqlite_pass_only
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 
 def test_make_run_puts_a_services_processes_100_ports_apart_and_lists_them_all(monkeypatch, tmp_path):

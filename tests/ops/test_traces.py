@@ -21,9 +21,9 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from portal.projects.v1 import projects_pb2, projects_pb2_grpc
 from portal_stack import gateway
 from portal_stack.stack import BIN
-from portal_stack.testing import ON_POSTGRES, Api, free_port, new_organization, start_stack
+from portal_stack.testing import Api, free_port, new_organization, sqlite_pass_only, start_stack
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 SERVER, CLIENT = trace_pb2.Span.SPAN_KIND_SERVER, trace_pb2.Span.SPAN_KIND_CLIENT
 

@@ -11,7 +11,9 @@ import subprocess
 import pytest
 from sdk_support import ROOT, check_quickstart, readme_snippet
 
-from portal_stack.testing import Api
+from portal_stack.testing import Api, sqlite_pass_only
+
+pytestmark = sqlite_pass_only
 
 PACKAGE = ROOT / "clients/typescript"
 TSC = PACKAGE / "node_modules/.bin/tsc"

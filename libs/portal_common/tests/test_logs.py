@@ -17,9 +17,9 @@ from google.protobuf import wrappers_pb2
 from portal_common import logs
 from portal_common.channels import internal_channel
 from portal_common.server import create_server
-from portal_stack.testing import ON_POSTGRES
+from portal_stack.testing import sqlite_pass_only
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 CONFIGURED_PROCESS = """
 import logging, warnings

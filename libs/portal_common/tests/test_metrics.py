@@ -11,9 +11,9 @@ import pytest
 
 from portal_common import metrics
 from portal_common.server import create_server
-from portal_stack.testing import ON_POSTGRES
+from portal_stack.testing import sqlite_pass_only
 
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
+pytestmark = sqlite_pass_only
 
 _names = itertools.count()
 

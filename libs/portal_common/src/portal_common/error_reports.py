@@ -8,20 +8,24 @@ headers or metadata, users, local variables; and no trace headers go to other ho
 
 import logging
 import os
-
-import sentry_sdk
-from sentry_sdk.integrations.atexit import AtexitIntegration
-from sentry_sdk.integrations.dedupe import DedupeIntegration
-from sentry_sdk.integrations.logging import LoggingIntegration
-from sentry_sdk.types import Event
+from typing import TYPE_CHECKING
 
 from portal_common import logs
+
+if TYPE_CHECKING:
+    from sentry_sdk.types import Event
 
 
 def configure(service: str) -> None:
     dsn = os.environ.get("SENTRY_DSN")
     if not dsn:
         return
+    # Imported only when used: it costs every process (and every `portal` command) 0.1 s to load.
+    import sentry_sdk
+    from sentry_sdk.integrations.atexit import AtexitIntegration
+    from sentry_sdk.integrations.dedupe import DedupeIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
+
     # Only the integrations named: the defaults would also patch outgoing HTTP (and add
     # sentry-trace and baggage headers to the webhook deliveries that go to customers).
     sentry_sdk.init(
@@ -43,7 +47,7 @@ def configure(service: str) -> None:
     )
 
 
-def scrubbed(event: Event, service: str) -> Event:
+def scrubbed(event: "Event", service: str) -> "Event":
     """`event` without anything about the caller but the request id."""
     # An event keeps its exception, stack, log message and breadcrumbs: the request, user and extra
     # data that an integration could add are the personal data and secrets.

@@ -26,6 +26,9 @@ from portal_stack.stack import BIN, PORT_STEP, SERVICES, Stack, StackConfig
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ON_POSTGRES = os.environ.get("PORTAL_TEST_DATABASE") == "postgres"
+# Tests whose outcome does not depend on the database (the gateway, the supervisor, the SDKs, the
+# deploy files) run in the SQLite pass only: `pytestmark = sqlite_pass_only`.
+sqlite_pass_only = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
 
 
 def free_port() -> int:

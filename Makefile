@@ -11,13 +11,14 @@ PROTOS := $(shell find protos -name '*.proto')
 run: setup
 	$(PY) -m portal_stack
 
-# The suite on SQLite; then on PostgreSQL too when PORTAL_TEST_POSTGRES_URL names a server.
+# The suite on SQLite; then on PostgreSQL too when PORTAL_TEST_POSTGRES_URL names a server. Each pass
+# ends with its slowest tests (CI must stay under 30 minutes).
 test: setup
 	cd gateway/ratelimit && ../../$(RATELIMIT_VENV)/bin/python -m pytest -q
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 	@if [ -n "$$PORTAL_TEST_POSTGRES_URL" ]; then \
 		echo "== the suite again on PostgreSQL ($$PORTAL_TEST_POSTGRES_URL)"; \
-		PORTAL_TEST_DATABASE=postgres $(PY) -m pytest -q; \
+		PORTAL_TEST_DATABASE=postgres $(PY) -m pytest -q --durations=15; \
 	fi
 
 # CRM reads beside the gateway's ceiling, projects reads, invoice PDFs, creates, invoice emails, payment webhooks,

@@ -38,7 +38,12 @@ def supervisor(databases, tmp_path):
     log = open(tmp_path / "supervisor.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "portal_stack"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{env['PORTAL_HTTP_PORT']}"
-    _until(lambda: _ok(f"{base}/healthz") and b"apiKey" in (tmp_path / "supervisor.log").read_bytes(), 90)
+
+    def serving() -> bool:
+        assert process.poll() is None, (tmp_path / "supervisor.log").read_text()[-3000:]
+        return _ok(f"{base}/healthz") and b"apiKey" in (tmp_path / "supervisor.log").read_bytes()
+
+    _until(serving, 90)
     yield process, base, tmp_path, ports
     # Ctrl-C, as a user stops it: the supervisor stops its children. (SIGKILL would leave them
     # running, holding their ports, after the test.)

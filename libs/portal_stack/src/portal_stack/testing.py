@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import pathlib
+import random
 import socket
 import subprocess
 import time
@@ -31,10 +32,21 @@ ON_POSTGRES = os.environ.get("PORTAL_TEST_DATABASE") == "postgres"
 sqlite_pass_only = pytest.mark.skipif(ON_POSTGRES, reason="database-independent: runs in the SQLite pass")
 
 
+# Ports for the tests' servers come from below Linux's ephemeral range (32768-60999), which
+# outgoing connections (to PostgreSQL, to Envoy, between services) take theirs from: a port the
+# kernel handed out as free could otherwise be some connection's by the time a server binds it.
+_TEST_PORTS = range(10000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        port = random.choice(_TEST_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def free_ports(count: int, taken: set[int]) -> int:

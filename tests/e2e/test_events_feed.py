@@ -15,7 +15,7 @@ from projects_rest import portal_user
 from portal.events.v1 import events_pb2, events_pb2_grpc
 from portal_common.auth import INTERNAL_TOKEN_HEADER
 from portal_common.ids import new_id
-from portal_stack.testing import Api, NatsServer, new_organization, start_stack
+from portal_stack.testing import Api, NatsServer, new_organization, sqlite_pass_only, start_stack
 
 EVENTS = "/api/v1/events"
 
@@ -228,6 +228,8 @@ def nats_stack(databases, tmp_path_factory):
     server.stop()
 
 
+# The NATS transport does not depend on the database: the gRPC relay's tests cover the store on both.
+@sqlite_pass_only
 def test_with_nats_every_change_reaches_the_feed_across_a_restart_of_nats(nats_stack):
     """Changes keep being made while the NATS server is stopped and started again on its storage:
     each one's event reaches the feed, once."""

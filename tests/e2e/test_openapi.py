@@ -12,7 +12,9 @@ from invoicing_rest import create_invoice, customer, invoice_body, transition
 from jsonschema import Draft202012Validator
 
 from portal_stack import openapi
-from portal_stack.testing import Api, new_organization
+from portal_stack.testing import Api, new_organization, sqlite_pass_only
+
+pytestmark = sqlite_pass_only
 
 SPEC_PATH = "/api/v1/openapi.json"
 

@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from portal.events.v1 import events_pb2, events_pb2_grpc
 from portal_common.auth import INTERNAL_TOKEN_HEADER
 from portal_common.ids import new_id
-from portal_stack.testing import Api, NatsServer, free_port, new_organization, start_stack
+from portal_stack.testing import Api, NatsServer, free_port, new_organization, sqlite_pass_only, start_stack
 
 ENDPOINTS = "/api/v1/webhook-endpoints"
 DEADLINE_SECONDS = 60
@@ -475,6 +475,8 @@ def test_nothing_is_lost_when_a_service_is_killed_mid_stream(hooks_stack, api, r
         assert api.get(f"/api/v1/crm/contacts/{contact_id}").status_code == 200
 
 
+# The NATS transport does not depend on the database: the gRPC relay's tests cover the store on both.
+@sqlite_pass_only
 def test_with_nats_the_events_of_real_writes_are_delivered(databases, tmp_path_factory, receiver):
     """Through NATS JetStream (PORTAL_EVENT_BUS_URL): the CRM's relay publishes, the events service
     consumes, stores and queues the delivery in one transaction, and the receiver gets it signed."""

@@ -14,7 +14,9 @@ from portal_client.generated.api.crm_service import get_contact, list_contacts, 
 from portal_client.generated.models import ContactInput
 from sdk_support import ROOT, check_quickstart, readme_snippet
 
-from portal_stack.testing import Api
+from portal_stack.testing import Api, sqlite_pass_only
+
+pytestmark = sqlite_pass_only
 
 
 def run_python(code_or_path: str, base_url: str, api_key: str, *, file: bool) -> str:

@@ -219,7 +219,21 @@ class Stack:
         elif name == "ratelimit":
             self._start_rate_limits()
         else:
-            self._wait_serving(self._spawn_process(self._service_processes[name]))
+            process = self._service_processes[name]
+            self._wait_out_of_envoy(process)
+            self._wait_serving(self._spawn_process(process))
+
+    def _wait_out_of_envoy(self, process: ServiceProcess) -> None:
+        """After `process` stopped, until Envoy's health checks have taken it out (at most 5 s):
+        otherwise waiting for Envoy to route to its successor could see the state of before the
+        stop, and the checks failed during the stop would take the successor out right after."""
+        envoy = self.processes.get("envoy")
+        if envoy is None or envoy.poll() is not None:
+            return
+        url = f"http://127.0.0.1:{self.config.admin_port}/clusters?format=json"
+        deadline = time.monotonic() + 5
+        while _routed(url, process) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def restart_gracefully(self, name: str) -> None:
         """Stops the service process `name` as an operator would (SIGTERM: it answers NOT_SERVING,
